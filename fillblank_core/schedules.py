@@ -1,0 +1,189 @@
+"""λ schedules: how strongly the hole is pulled toward the target over the denoising steps.
+
+A schedule is a pure function of progress p in [0, 1] (0 = first step, 1 = last step), like
+k-diffusion's ``get_sigmas_*`` helpers are pure functions of the step count. The same formulas
+are implemented in ``web/`` for the live curve; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+KINDS = ("constant", "linear", "cosine", "exponential", "step", "keyframes")
+
+_KEYFRAME = re.compile(r"^\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$")
+
+
+def _check_unit(name: str, value: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if not math.isfinite(v) or v < 0.0 or v > 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return v
+
+
+def parse_keyframes(text: str) -> list[tuple[float, float]]:
+    """Parse "0:1.0, 0.4:0.6, 0.7:0" into [(0.0, 1.0), (0.4, 0.6), (0.7, 0.0)].
+
+    Positions are progress fractions in [0, 1], strictly increasing; values are λ in [0, 1].
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("keyframes must be a string like '0:1.0, 0.4:0.6, 0.7:0', got an empty value")
+    frames: list[tuple[float, float]] = []
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        m = _KEYFRAME.match(part)
+        if m is None:
+            raise ValueError(
+                f"keyframes: cannot read {part.strip()!r}; expected 'position:value' pairs separated "
+                "by commas, e.g. '0:1.0, 0.4:0.6, 0.7:0'")
+        try:
+            pos, val = float(m.group(1)), float(m.group(2))
+        except ValueError:
+            raise ValueError(f"keyframes: {part.strip()!r} is not a pair of numbers") from None
+        pos = _check_unit(f"keyframes position in {part.strip()!r}", pos)
+        val = _check_unit(f"keyframes value in {part.strip()!r}", val)
+        if frames and pos <= frames[-1][0]:
+            raise ValueError(
+                f"keyframes positions must increase strictly; {pos:g} comes after {frames[-1][0]:g}")
+        frames.append((pos, val))
+    if not frames:
+        raise ValueError("keyframes must contain at least one 'position:value' pair")
+    return frames
+
+
+@dataclass(frozen=True)
+class LambdaSchedule:
+    """λ(p) for p in [0, 1].
+
+    kinds: constant (value); linear / cosine (start -> end); exponential (start -> end with
+    rate > 0, fast change early); step (value until cutoff, then 0); keyframes (piecewise
+    linear through "position:value" pairs, flat outside them).
+    """
+
+    kind: str = "linear"
+    start: float = 1.0
+    end: float = 0.0
+    value: float = 1.0
+    cutoff: float = 0.5
+    rate: float = 5.0
+    keyframes: str = ""
+    _frames: tuple = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"schedule kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        for name in ("start", "end", "value", "cutoff"):
+            object.__setattr__(self, name, _check_unit(name, getattr(self, name)))
+        rate = float(self.rate)
+        if not math.isfinite(rate) or rate <= 0.0:
+            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
+        object.__setattr__(self, "rate", rate)
+        if self.kind == "keyframes":
+            object.__setattr__(self, "_frames", tuple(parse_keyframes(self.keyframes)))
+
+    # convenience constructors ------------------------------------------------------------
+    @classmethod
+    def constant(cls, value: float) -> "LambdaSchedule":
+        return cls(kind="constant", value=value)
+
+    @classmethod
+    def linear(cls, start: float = 1.0, end: float = 0.0) -> "LambdaSchedule":
+        return cls(kind="linear", start=start, end=end)
+
+    @classmethod
+    def cosine(cls, start: float = 1.0, end: float = 0.0) -> "LambdaSchedule":
+        return cls(kind="cosine", start=start, end=end)
+
+    @classmethod
+    def exponential(cls, start: float = 1.0, end: float = 0.0, rate: float = 5.0) -> "LambdaSchedule":
+        return cls(kind="exponential", start=start, end=end, rate=rate)
+
+    @classmethod
+    def step(cls, value: float = 1.0, cutoff: float = 0.5) -> "LambdaSchedule":
+        return cls(kind="step", value=value, cutoff=cutoff)
+
+    @classmethod
+    def from_keyframes(cls, text: str) -> "LambdaSchedule":
+        return cls(kind="keyframes", keyframes=text)
+
+    # evaluation --------------------------------------------------------------------------
+    def __call__(self, p):
+        """λ at progress p (scalar or array); p is clamped to [0, 1]."""
+        p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+        k = self.kind
+        if k == "constant":
+            out = np.full_like(p, self.value)
+        elif k == "linear":
+            out = self.start + (self.end - self.start) * p
+        elif k == "cosine":
+            out = self.start + (self.end - self.start) * (1.0 - np.cos(math.pi * p)) / 2.0
+        elif k == "exponential":
+            decay = (np.exp(-self.rate * p) - math.exp(-self.rate)) / (1.0 - math.exp(-self.rate))
+            out = self.end + (self.start - self.end) * decay
+        elif k == "step":
+            out = np.where(p < self.cutoff, self.value, 0.0)
+        else:
+            xs = np.array([f[0] for f in self._frames])
+            ys = np.array([f[1] for f in self._frames])
+            out = np.interp(p, xs, ys)
+        out = np.clip(out, 0.0, 1.0)
+        return float(out) if out.ndim == 0 else out
+
+    def progress(self, steps: int) -> np.ndarray:
+        """Progress of each of ``steps`` steps: 0 for the first, 1 for the last."""
+        steps = int(steps)
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        if steps == 1:
+            return np.zeros(1)
+        return np.arange(steps, dtype=np.float64) / (steps - 1)
+
+    def array(self, steps: int) -> np.ndarray:
+        """λ for each of ``steps`` sampling steps."""
+        return np.asarray(self(self.progress(steps)), dtype=np.float64).reshape(-1)
+
+    def at_sigma(self, sigma: float, sigmas: Sequence[float]) -> float:
+        """λ at an arbitrary sigma, by its (interpolated) position in a decreasing schedule."""
+        return float(self(sigma_progress(sigma, sigmas)))
+
+    def plot(self, steps: int, width: int = 512, height: int = 256):
+        """A PIL image of λ over the steps (dots) and the continuous curve."""
+        from .plot import plot_schedule
+        return plot_schedule(self, steps, width, height)
+
+    def describe(self) -> str:
+        k = self.kind
+        if k == "constant":
+            return f"constant {self.value:g}"
+        if k in ("linear", "cosine"):
+            return f"{k} {self.start:g}->{self.end:g}"
+        if k == "exponential":
+            return f"exponential {self.start:g}->{self.end:g} (rate {self.rate:g})"
+        if k == "step":
+            return f"step {self.value:g} until {self.cutoff:g}"
+        return "keyframes " + ", ".join(f"{a:g}:{b:g}" for a, b in self._frames)
+
+
+def sigma_progress(sigma: float, sigmas: Sequence[float]) -> float:
+    """Progress p in [0, 1] of sigma inside a decreasing sigma schedule of n steps.
+
+    sigmas[i] (the start of step i) maps to i / (n - 1); a sigma between two entries is
+    interpolated linearly in sigma, so Heun/DPM midpoints and time travel back up get λ too.
+    """
+    s = np.asarray([float(v) for v in sigmas], dtype=np.float64)
+    n = len(s) - 1
+    if n <= 1:
+        return 0.0
+    idx = np.arange(len(s), dtype=np.float64)
+    # np.interp needs increasing x; sigmas decrease
+    pos = float(np.interp(float(sigma), s[::-1], idx[::-1]))
+    return min(max(pos / (n - 1), 0.0), 1.0)
