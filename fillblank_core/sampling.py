@@ -330,11 +330,19 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
     total_steps = sum((e - s) * p for s, e, p in chunks)
     state = {"done": 0, "calls": 0}
 
+    many_calls = len(chunks) > 1 or chunks[0][2] > 1 or blend == "independent"
+
     def run(x, lo, hi):
         """One base-sampler call over sigmas[lo..hi] with its own seed and global progress."""
         args = extra_args
-        if "seed" in extra_args and state["calls"] > 0 and extra_args["seed"] is not None:
-            args = dict(extra_args, seed=derive_seed(int(extra_args["seed"]), state["calls"]))
+        if state["calls"] > 0:
+            # new noise in every repetition: samplers that seed themselves from extra_args["seed"]
+            # (ComfyUI 2025+) get a derived seed, those drawing from torch's global generator
+            # (ComfyUI 2024 ancestral samplers) a reseeded one, inside fork_rng below
+            call_seed = derive_seed(int(seed), state["calls"])
+            if extra_args.get("seed") is not None:
+                args = dict(extra_args, seed=call_seed)
+            torch.manual_seed(call_seed)
         offset = state["done"]
 
         def cb(d):
@@ -344,7 +352,8 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
             if rescale_progress:
                 i = min(n - 1, (i * n) // total_steps)
             callback(dict(d, i=i, total=total_steps if not rescale_progress else n))
-        out = base(guided, x, sigmas[lo:hi + 1], extra_args=args, callback=cb, disable=disable, **base_opts)
+        out = base(guided, x, sigmas[lo:hi + 1], extra_args=args, callback=cb,
+                   disable=True if many_calls else disable, **base_opts)
         state["calls"] += 1
         state["done"] += hi - lo
         return out
@@ -361,12 +370,14 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
                 x = torch.lerp(x, noised.expand_as(x), w.expand_as(x))
         return x
 
-    for start, end, passes in chunks:
-        for p in range(passes):
-            if p > 0:
-                scale, std = space.renoise_coefficients(sigmas[end], sigmas[start])
-                x = x * scale + fresh(x) * std
-            x = run_span(x, start, end)
+    devices = [x.device.index or 0] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, enabled=many_calls):
+        for start, end, passes in chunks:
+            for p in range(passes):
+                if p > 0:
+                    scale, std = space.renoise_coefficients(sigmas[end], sigmas[start])
+                    x = x * scale + fresh(x) * std
+                x = run_span(x, start, end)
 
     if denoise_mask is not None and float(sigmas[-1]) == 0.0 and guided.last_x0 is not None:
         # the base sampler's last step is x0 up to rounding; make the known region exact

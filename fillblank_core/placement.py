@@ -1,0 +1,131 @@
+"""Placing a target on a scene, and compositing decoded results back into the scene."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+
+import torch
+
+from . import masks as M
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a target went: centre (x, y) as fractions of the scene, height as a fraction of the
+    scene height, flip, and the visible box (x0, y0, x1, y1) in scene pixels after clipping."""
+    x: float
+    y: float
+    scale: float
+    flip: bool
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]  # placed target's (height, width) before clipping
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_fraction(name: str, v: float, low: float, high: float) -> float:
+    v = float(v)
+    if not (low <= v <= high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {v:g}")
+    return v
+
+
+def place_target(target: torch.Tensor, object_mask: torch.Tensor, canvas_hw: tuple[int, int],
+                 x: float = 0.5, y: float = 0.5, scale: float = 0.5, flip: bool = False):
+    """Paste a target [B,C,h,w] with its object mask [B,1,h,w] onto an empty canvas.
+
+    x, y: centre as fractions of the canvas width/height (may lie outside 0..1 so that the
+    object hangs over the edge); scale: the target's height as a fraction of the canvas height.
+    Returns (placed image [B,C,H,W], placed mask [B,1,H,W], Placement). Parts outside the canvas
+    are clipped; a target entirely off the canvas, or with an empty object mask, is an error.
+    """
+    H, W = int(canvas_hw[0]), int(canvas_hw[1])
+    x = _check_fraction("x", x, -1.0, 2.0)
+    y = _check_fraction("y", y, -1.0, 2.0)
+    scale = float(scale)
+    if not scale > 0:
+        raise ValueError(f"scale must be greater than 0 (the target's height as a fraction of the scene height), got {scale:g}")
+    if object_mask.sum() <= 0:
+        raise ValueError("the target's object mask is empty: nothing to insert (check the target MASK / alpha channel)")
+    h0, w0 = target.shape[-2:]
+    th = max(1, round(scale * H))
+    tw = max(1, round(th * w0 / h0))
+    if th * tw > 64 * H * W:
+        raise ValueError(f"scale {scale:g} makes the target {tw}x{th} px, far larger than the {W}x{H} scene")
+    img = M.resize(target, (th, tw))
+    msk = M.resize(object_mask, (th, tw)).clamp(0.0, 1.0)
+    if flip:
+        img, msk = img.flip(-1), msk.flip(-1)
+    left = round(x * W - tw / 2.0)
+    top = round(y * H - th / 2.0)
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + tw, W), min(top + th, H)
+    B = max(target.shape[0], object_mask.shape[0])
+    placed = torch.zeros(B, target.shape[1], H, W, dtype=target.dtype, device=target.device)
+    pmask = torch.zeros(B, 1, H, W, dtype=target.dtype, device=target.device)
+    if x1 > x0 and y1 > y0:
+        placed[..., y0:y1, x0:x1] = img[..., y0 - top:y1 - top, x0 - left:x1 - left]
+        pmask[..., y0:y1, x0:x1] = msk[..., y0 - top:y1 - top, x0 - left:x1 - left]
+    if pmask.sum() <= 0:
+        raise ValueError(f"the target is entirely off the canvas at x={x:g}, y={y:g}, scale={scale:g}; "
+                         "move x/y so that part of it lies inside the scene (0..1)")
+    box = (x0, y0, x1, y1)
+    return placed, pmask, Placement(x, y, scale, bool(flip), box, (th, tw))
+
+
+def paste(scene: torch.Tensor, placed: torch.Tensor, pmask: torch.Tensor) -> torch.Tensor:
+    """Scene [B,C,H,W] with the placed target alpha-blended in (same batch or broadcast)."""
+    return scene * (1.0 - pmask) + placed * pmask
+
+
+def color_match(decoded: torch.Tensor, scene: torch.Tensor, hole: torch.Tensor, ring_px: int = 8) -> torch.Tensor:
+    """Shift/scale the decoded image's colours so its ring around the hole matches the scene's.
+
+    Statistics per channel on the ring (grown hole minus hole); applied to the whole decoded image,
+    which only matters inside the hole after compositing.
+    """
+    ring = (M.grow(M.threshold(hole, 0.0), ring_px) - M.threshold(hole, 0.0)).clamp(0, 1)
+    out = []
+    for i in range(decoded.shape[0]):
+        r = ring[min(i, ring.shape[0] - 1), 0] > 0
+        if r.sum() < 4:
+            out.append(decoded[i])
+            continue
+        d = decoded[i][:, r]
+        s = scene[min(i, scene.shape[0] - 1)][:, r]
+        mu_d, mu_s = d.mean(1), s.mean(1)
+        sd_d, sd_s = d.std(1).clamp_min(1e-4), s.std(1)
+        gain = (sd_s / sd_d).clamp(0.5, 2.0)
+        out.append(((decoded[i] - mu_d[:, None, None]) * gain[:, None, None] + mu_s[:, None, None]).clamp(0, 1))
+    return torch.stack(out)
+
+
+def composite(scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor, feather_px: int = 8,
+              match_colors: bool = False) -> torch.Tensor:
+    """Blend decoded [B,C,h,w] into scene [B,C,H,W] inside the feathered hole [B,1,H,W].
+
+    Outside the feathered hole the result is the scene's own values, exactly. A decoded image
+    that is the VAE's centre crop of the scene (size rounded down to a multiple of 8) is placed
+    back at that crop's offset.
+    """
+    B = M.batch_size(scene.shape[0], decoded.shape[0], "scene", "decoded image")
+    B = M.batch_size(B, hole.shape[0], "images", "mask")
+    H, W = scene.shape[-2:]
+    h, w = decoded.shape[-2:]
+    if (h, w) != (H, W):
+        if h > H or w > W or H - h >= 64 or W - w >= 64:
+            raise ValueError(f"decoded image is {w}x{h} but the scene is {W}x{H}; they must match "
+                             "(or differ only by the VAE's crop to a multiple of 8)")
+        oy, ox = (H - h) // 2, (W - w) // 2
+        full = M.repeat_batch(scene, B).clone()
+        full[..., oy:oy + h, ox:ox + w] = M.repeat_batch(decoded, B)
+        decoded = full
+    if hole.shape[-2:] != (H, W):
+        raise ValueError(f"mask is {hole.shape[-1]}x{hole.shape[-2]} but the scene is {W}x{H}; they must be the same size")
+    scene_b, dec_b, hole_b = M.repeat_batch(scene, B), M.repeat_batch(decoded, B), M.repeat_batch(hole, B)
+    if match_colors:
+        dec_b = color_match(dec_b, scene_b, hole_b)
+    m = M.feather(hole_b.clamp(0, 1), feather_px)
+    blended = scene_b * (1.0 - m) + dec_b * m
+    return torch.where(m > 0, blended, scene_b)

@@ -1,0 +1,103 @@
+"""sample_fillblank inside the real ComfyUI host, through comfy.sample.sample_custom + KSAMPLER."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fillblank_core import LambdaSchedule, count_model_evaluations, sample_fillblank
+
+pytestmark = pytest.mark.host
+
+
+def _sigmas(model, steps, scheduler="normal"):
+    import comfy.samplers
+    # ComfyUI 2024: calculate_sigmas_scheduler(model, ...); 2025+: calculate_sigmas(model_sampling, ...)
+    if hasattr(comfy.samplers, "calculate_sigmas_scheduler"):
+        return comfy.samplers.calculate_sigmas_scheduler(model.model, scheduler, steps)
+    return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+
+
+def _counting(model):
+    """A clone of the ModelPatcher whose UNet calls are counted (ComfyUI's unet wrapper hook)."""
+    m = model.clone()
+    counter = {"n": 0}
+
+    def wrapper(apply_model, args):
+        counter["n"] += 1
+        return apply_model(args["input"], args["timestep"], **args["c"])
+    m.set_model_unet_function_wrapper(wrapper)
+    return m, counter
+
+
+@pytest.fixture(scope="module")
+def setup(tiny):
+    torch.manual_seed(0)
+    model = tiny.tiny_model()
+    latent = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(1))
+    hole = torch.zeros(1, 1, 16, 16)
+    hole[..., 4:12, 3:11] = 1.0
+    target = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(2))
+    tmask = torch.zeros(1, 1, 16, 16)
+    tmask[..., 5:11, 4:10] = 1.0
+    return model, latent, hole, target, tmask
+
+
+def _run(model, latent, hole, sampler_name, steps, j, r, target=None, tmask=None, seed=3, cfg=1.0,
+         schedule=None):
+    import comfy.sample
+    import comfy.samplers
+    base = comfy.samplers.ksampler(sampler_name)
+    ks = comfy.samplers.KSAMPLER(sample_fillblank, extra_options=dict(
+        sampler=base.sampler_function, sampler_options=base.extra_options, target=target,
+        target_mask=tmask, schedule=schedule or LambdaSchedule.linear(1, 0), jump_length=j,
+        resample=r))
+    # prepare_noise seeds torch's global generator too, as ComfyUI's sampler nodes do (2024
+    # ancestral samplers draw from it)
+    noise = comfy.sample.prepare_noise(latent, seed)
+    cond = [[torch.zeros(1, 1, 32), {}]]
+    return comfy.sample.sample_custom(model, noise, cfg, ks, _sigmas(model, steps), cond, cond, latent,
+                                      noise_mask=hole, seed=seed)
+
+
+@pytest.mark.parametrize("sampler_name", ["euler", "euler_ancestral", "dpmpp_2m"])
+@pytest.mark.parametrize("steps,j,r", [(6, 2, 1), (6, 2, 3), (7, 3, 2)])
+def test_host_known_region_and_eval_count(setup, sampler_name, steps, j, r):
+    model, latent, hole, target, tmask = setup
+    counted, counter = _counting(model)
+    before = [t.clone() for t in (latent, hole, target, tmask)]
+    out = _run(counted, latent, hole, sampler_name, steps, j, r, target, tmask)
+    assert out.shape == latent.shape
+    assert torch.isfinite(out).all()
+    known = (hole == 0).expand_as(latent)
+    assert torch.equal(out[known], latent[known]), "known region must equal the input latent exactly"
+    assert not torch.equal(out[~known], latent[~known]), "the hole must be repainted"
+    assert counter["n"] == count_model_evaluations(steps, j, r, sampler_name)
+    assert counter["n"] == steps + -(-(steps - j) // j) * (r - 1) * j
+    for a, b in zip(before, (latent, hole, target, tmask)):
+        assert torch.equal(a, b), "inputs must not be modified"
+
+
+def test_host_same_seed_same_output_and_target_changes_hole(setup):
+    model, latent, hole, target, tmask = setup
+    a = _run(model, latent, hole, "euler_ancestral", 6, 2, 2, target, tmask, seed=11)
+    b = _run(model, latent, hole, "euler_ancestral", 6, 2, 2, target, tmask, seed=11)
+    c = _run(model, latent, hole, "euler_ancestral", 6, 2, 2, target, tmask, seed=12)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    # λ = 1 throughout pulls the silhouette to the target exactly at the last step's prediction
+    full = _run(model, latent, hole, "euler", 6, 6, 1, target, tmask, seed=11, schedule=LambdaSchedule.constant(1.0))
+    inside = (tmask > 0).expand_as(latent)
+    none = _run(model, latent, hole, "euler", 6, 6, 1, None, None, seed=11)
+    err_guided = (full[inside] - target[inside]).abs().mean()
+    err_free = (none[inside] - target[inside]).abs().mean()
+    assert err_guided < 0.05 * err_free, (err_guided, err_free)
+
+
+def test_host_cfg_batch_and_flow_free_path(setup):
+    """cfg > 1 (cond and uncond) and batch 2 through the same path keep the known region."""
+    model, latent, hole, target, tmask = setup
+    lat2 = torch.cat([latent, latent * 0.5])
+    out = _run(model, lat2, hole, "dpmpp_2m", 5, 2, 2, target, tmask, cfg=4.0)
+    known = (hole == 0).expand_as(lat2)
+    assert torch.equal(out[known], lat2[known])
