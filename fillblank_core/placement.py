@@ -129,3 +129,52 @@ def composite(scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor, fe
     m = M.feather(hole_b.clamp(0, 1), feather_px)
     blended = scene_b * (1.0 - m) + dec_b * m
     return torch.where(m > 0, blended, scene_b)
+
+
+@dataclass
+class FillBlankTarget:
+    """What TargetEncoder hands to the sampler (ComfyUI type FILLBLANK_TARGET).
+
+    image: the placed target on an empty canvas [B,H,W,C]; mask: its object mask [B,H,W];
+    composite: the scene with the target pasted in [B,H,W,C]; latent: the VAE latent of the
+    composite [B,C,h,w]; placement: where it went; embeds: optional CLIP image embedding.
+    """
+    image: torch.Tensor
+    mask: torch.Tensor
+    composite: torch.Tensor
+    latent: torch.Tensor
+    placement: Placement
+    embeds: object = None
+
+    @property
+    def scene_hw(self) -> tuple[int, int]:
+        return int(self.composite.shape[1]), int(self.composite.shape[2])
+
+
+def crop_to_multiple(pixels: torch.Tensor, factor: int = 8) -> torch.Tensor:
+    """Centre-crop [B,C,H,W] to a multiple of ``factor``, as ComfyUI's VAEEncode does."""
+    H, W = pixels.shape[-2:]
+    h, w = (H // factor) * factor, (W // factor) * factor
+    if (h, w) == (H, W):
+        return pixels
+    oy, ox = (H % factor) // 2, (W % factor) // 2
+    return pixels[..., oy:oy + h, ox:ox + w]
+
+
+def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Object mask [B,1,h,w] of a target [B,C,h,w]: from a LoadImage-style MASK (object = 1 − mask),
+    else the alpha channel of an RGBA target, else the whole image."""
+    h, w = target.shape[-2:]
+    if mask is not None:
+        m = M.mask_b1hw(mask, "target_mask")
+        if tuple(m.shape[-2:]) != (h, w):
+            if not m.any():  # LoadImage gives a 64x64 zero mask for images without alpha
+                mask = None
+            else:
+                raise ValueError(f"target_mask is {m.shape[-1]}x{m.shape[-2]} px but the target image is "
+                                 f"{w}x{h} px; they must be the same size")
+        else:
+            return (1.0 - m).clamp(0.0, 1.0)
+    if target.shape[1] == 4:
+        return target[:, 3:4].clamp(0.0, 1.0)
+    return torch.ones_like(target[:, :1])

@@ -1,4 +1,24 @@
 """ComfyUI node classes: convert ComfyUI types, call fillblank_core, return."""
 
-NODE_CLASS_MAPPINGS: dict = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+from .composite import FillBlankComposite
+from .lambda_schedule import FillBlankLambdaSchedule
+from .mask_refiner import FillBlankMaskRefiner
+from .sampler import FillBlankSampler, FillBlankSamplerSelect
+from .target_encoder import FillBlankTargetEncoder
+
+NODE_CLASS_MAPPINGS = {
+    "FillBlankTargetEncoder": FillBlankTargetEncoder,
+    "FillBlankMaskRefiner": FillBlankMaskRefiner,
+    "FillBlankLambdaSchedule": FillBlankLambdaSchedule,
+    "FillBlankSampler": FillBlankSampler,
+    "FillBlankSamplerSelect": FillBlankSamplerSelect,
+    "FillBlankComposite": FillBlankComposite,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "FillBlankTargetEncoder": "Fill-in Target Encoder",
+    "FillBlankMaskRefiner": "Fill-in Mask Refiner",
+    "FillBlankLambdaSchedule": "Fill-in Lambda Schedule",
+    "FillBlankSampler": "Fill-in Sampler",
+    "FillBlankSamplerSelect": "Fill-in Sampler Select",
+    "FillBlankComposite": "Fill-in Composite",
+}

@@ -1,0 +1,77 @@
+"""FillBlankTargetEncoder: cut out the target, place it on the scene, encode the composite."""
+
+from __future__ import annotations
+
+import torch
+
+from ..fillblank_core import masks as M
+from ..fillblank_core import placement as P
+from .common import CATEGORY, TARGET, mask_input, rgb
+from .compat import vae_downscale
+
+CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
+
+
+def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
+    """Object mask [B,1,h,w] for the chosen cut-out method ("auto": mask, alpha, SAM, whole)."""
+    if cutout == "whole image":
+        return torch.ones_like(target[:, :1])
+    if cutout == "border color" or cutout == "sam" or (cutout == "auto" and sam is not None
+                                                       and target_mask is None and target.shape[1] == 3):
+        from ..fillblank_core import segment
+        rgb_hwc = M.to_bhwc(target[:, :3])
+        if cutout == "border color":
+            return torch.stack([segment.border_color_cutout(im) for im in rgb_hwc])[:, None].float()
+        if sam is None:
+            raise ValueError("cutout 'sam' needs a SAM model on the sam input (FillBlank SAM Loader)")
+        return torch.stack([segment.sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()
+    return P.object_mask_from(target, target_mask)
+
+
+class FillBlankTargetEncoder:
+    DESCRIPTION = ("Cuts the target object out, places it on the scene and encodes the composite with "
+                   "your VAE, so the sampler can pull the hole toward it.")
+    CATEGORY = CATEGORY
+    FUNCTION = "encode"
+    RETURN_TYPES = (TARGET, "IMAGE", "MASK")
+    RETURN_NAMES = ("target", "preview", "silhouette")
+    OUTPUT_TOOLTIPS = ("The placed, encoded target for FillBlank Sampler / Sampler Select.",
+                       "The scene with the target pasted in (before sampling).",
+                       "The target's silhouette on the scene (1 = object).")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        f = {"min": -0.5, "max": 1.5, "step": 0.005}
+        return {
+            "required": {
+                "target": ("IMAGE", {"tooltip": "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."}),
+                "scene": ("IMAGE", {"tooltip": "The scene to insert the object into."}),
+                "vae": ("VAE", {"tooltip": "The VAE of your checkpoint; encodes the scene with the target pasted in."}),
+                "x": ("FLOAT", {"default": 0.5, **f, "tooltip": "Horizontal centre of the target as a fraction of the scene width (0 = left edge, 1 = right edge)."}),
+                "y": ("FLOAT", {"default": 0.5, **f, "tooltip": "Vertical centre of the target as a fraction of the scene height (0 = top, 1 = bottom)."}),
+                "scale": ("FLOAT", {"default": 0.4, "min": 0.01, "max": 4.0, "step": 0.005, "tooltip": "Height of the target as a fraction of the scene height."}),
+                "flip": ("BOOLEAN", {"default": False, "tooltip": "Mirror the target horizontally."}),
+                "cutout": (CUTOUTS, {"default": "auto", "tooltip": "How the object is cut out: auto (target_mask, else alpha, else SAM if connected, else whole image), mask or alpha, whole image, border color (plain studio background), sam."}),
+            },
+            "optional": {
+                "target_mask": ("MASK", {"tooltip": "LoadImage's MASK of the target (1 = transparent), so the object is 1 − mask."}),
+                "sam": ("SAM_MODEL", {"tooltip": "Optional SAM model for an automatic cut-out of the target."}),
+            },
+        }
+
+    def encode(self, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None):
+        scene_c = rgb(scene, "scene")
+        tgt = rgb(target, "target", allow_alpha=True)
+        if cutout not in CUTOUTS:
+            raise ValueError(f"cutout must be one of {', '.join(CUTOUTS)}, got {cutout!r}")
+        if target_mask is not None:
+            target_mask = mask_input(target_mask, "target_mask")
+        M.batch_size(scene_c.shape[0], tgt.shape[0], "scene", "target")
+        obj = cut_out(tgt, target_mask, cutout, sam)
+        placed, pmask, where = P.place_target(tgt[:, :3], obj, scene_c.shape[-2:], x, y, scale, flip)
+        comp = P.paste(scene_c, placed, pmask)
+        pixels = P.crop_to_multiple(comp, vae_downscale(vae))
+        latent = vae.encode(M.to_bhwc(pixels))
+        record = P.FillBlankTarget(image=M.to_bhwc(placed), mask=M.mask_bhw(pmask), composite=M.to_bhwc(comp),
+                                   latent=latent.float().cpu(), placement=where)
+        return (record, record.composite, record.mask)

@@ -1,0 +1,162 @@
+"""Each node's function on a tiny real ComfyUI model and VAE, in-process in the host."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.host
+
+
+@pytest.fixture(scope="module")
+def env(pack, tiny):
+    from fillblank_core import __name__ as _  # noqa: F401  (core importable beside the pack)
+    nodes = pack.NODE_CLASS_MAPPINGS
+    g = torch.Generator().manual_seed(0)
+    scene = torch.rand(1, 64, 96, 3, generator=g) * 0.3 + 0.35
+    target = torch.zeros(1, 40, 40, 4)
+    target[..., :3] = torch.tensor([0.9, 0.1, 0.1])
+    yy, xx = torch.meshgrid(torch.arange(40), torch.arange(40), indexing="ij")
+    target[0, ..., 3] = (((yy - 20) ** 2 + (xx - 20) ** 2) < 15 ** 2).float()  # a red disc in alpha
+    return dict(nodes=nodes, model=tiny.tiny_model(), vae=tiny.tiny_vae(), cond=tiny.empty_conditioning(),
+                scene=scene, target=target, scene_latent=None)
+
+
+def _encode(env, **kw):
+    args = dict(target=env["target"], scene=env["scene"], vae=env["vae"], x=0.5, y=0.5, scale=0.5,
+                flip=False, cutout="auto")
+    args.update(kw)
+    return env["nodes"]["FillBlankTargetEncoder"]().encode(**args)
+
+
+def test_target_encoder_places_alpha_cutout(env):
+    scene = env["scene"].clone()
+    rec, preview, sil = _encode(env, x=0.25, y=0.5, scale=0.5)
+    assert torch.equal(scene, env["scene"]), "scene input must not be modified"
+    assert sil.shape == (1, 64, 96) and preview.shape == (1, 64, 96, 3)
+    assert rec.latent.shape == (1, 4, 8, 12)
+    ys, xs = torch.nonzero(sil[0] > 0.5, as_tuple=True)
+    # disc of diameter 30/40 of a 32 px tall target, centred at (24, 32)
+    assert abs(xs.float().mean() - 24) < 1.5 and abs(ys.float().mean() - 32) < 1.5
+    assert 20 <= int(ys.max() - ys.min()) + 1 <= 26
+    outside = (sil[0] == 0)
+    assert torch.equal(preview[0][outside], env["scene"][0][outside])
+    inside = sil[0] == 1.0
+    assert torch.allclose(preview[0][inside], torch.tensor([0.9, 0.1, 0.1]).expand(int(inside.sum()), 3), atol=1e-5)
+
+
+def test_mask_refiner_modes_and_errors(env):
+    rec, _, sil = _encode(env)
+    ref = env["nodes"]["FillBlankMaskRefiner"]()
+    hole = torch.zeros(1, 64, 96)
+    hole[:, 2:6, 2:6] = 1.0
+    m_sil, prev = ref.refine("silhouette", 0, 0, 0.0, target=rec)
+    assert torch.equal(m_sil, (sil > 0).float())
+    m_box, _ = ref.refine("box", 0, 0, 0.0, target=rec)
+    ys, xs = torch.nonzero(sil[0] > 0, as_tuple=True)
+    assert m_box[0, ys.min():ys.max() + 1, xs.min():xs.max() + 1].eq(1).all() and m_box.sum() == (
+        (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+    m_union, _ = ref.refine("union", 2, 0, 0.0, hole=hole, target=rec)
+    assert m_union[0, 0:8, 0:8].eq(1).all() and m_union[0, 0, 9] == 0
+    m_f, _ = ref.refine("hole", 0, 4, 0.0, hole=hole)
+    assert m_f[0, 2:6, 2:6].eq(1).all() and 0 < m_f[0, 3, 7] < 1 and m_f[0, 3, 11] == 0
+    assert prev.shape == (1, 64, 96, 3)
+    with pytest.raises(ValueError, match="needs the hole input"):
+        ref.refine("hole", 0, 0, 0.0, target=rec)
+    with pytest.raises(ValueError, match="needs the target input"):
+        ref.refine("silhouette", 0, 0, 0.0, hole=hole)
+
+
+def test_lambda_schedule_node(env):
+    node = env["nodes"]["FillBlankLambdaSchedule"]()
+    sched, plot = node.build("keyframes", 1, 0, 0.8, 0.5, 5.0, "0:1, 0.5:0.2, 1:0", 11)
+    assert sched.array(11)[5] == pytest.approx(0.2)
+    assert plot.ndim == 4 and plot.shape[-1] == 3 and 0 <= plot.min() and plot.max() <= 1
+    with pytest.raises(ValueError, match="keyframes"):
+        node.build("keyframes", 1, 0, 0.8, 0.5, 5.0, "0:1, zebra", 11)
+
+
+def _sample(env, rec, hole, schedule=None, seed=1, steps=6, j=2, r=1, sampler="euler", blend="matched"):
+    if env["scene_latent"] is None:  # the VAE samples its posterior: encode once
+        env["scene_latent"] = env["vae"].encode(env["scene"]).detach()
+    lat = {"samples": env["scene_latent"]}
+    node = env["nodes"]["FillBlankSampler"]()
+    out = node.sample(env["model"], env["cond"], env["cond"], lat, rec, hole, seed, steps, 1.0, sampler,
+                      "normal", 1.0, j, r, blend, schedule=schedule)[0]
+    return lat["samples"], out["samples"]
+
+
+def test_sampler_known_region_schedules_and_seed(env):
+    rec, _, sil = _encode(env)
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
+    sched = env["nodes"]["FillBlankLambdaSchedule"]()
+    lam_a = sched.build("constant", 1, 0, 1.0, 0.5, 5.0, "", 10)[0]
+    lam_b = sched.build("constant", 1, 0, 0.0, 0.5, 5.0, "", 10)[0]
+    lat, a = _sample(env, rec, hole, lam_a, r=2)
+    _, a2 = _sample(env, rec, hole, lam_a, r=2)
+    _, b = _sample(env, rec, hole, lam_b, r=2)
+    from fillblank_core.masks import to_latent, mask_b1hw
+    h_lat = to_latent((mask_b1hw(hole) > 0).float(), lat.shape[-2:])
+    keep = (h_lat == 0).expand_as(lat)
+    for out in (a, b):
+        assert torch.equal(out[keep], lat[keep]), "outside the hole the latent must be the input's"
+    assert torch.equal(a, a2), "same seed, same output"
+    inside = (to_latent((mask_b1hw(sil) > 0).float(), lat.shape[-2:]) > 0).expand_as(lat)
+    assert not torch.allclose(a[inside], b[inside]), "λ must change the result inside the silhouette"
+    # λ = 1 lands on the target latent in the silhouette's interior cells
+    full = (torch.nn.functional.avg_pool2d(mask_b1hw(sil), 8) > 0.999).expand_as(lat)
+    assert (a[full] - rec.latent[full]).abs().max() < 1e-4
+
+
+def test_sampler_select_in_sampler_custom(env, comfy_host):
+    import comfy_extras.nodes_custom_sampler as cs
+    rec, _, _ = _encode(env)
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
+    sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
+    lat = env["vae"].encode(env["scene"])
+    from fillblank_core.masks import to_latent, mask_b1hw
+    h_lat = to_latent((mask_b1hw(hole) > 0).float(), lat.shape[-2:])
+    sig = cs.BasicScheduler().get_sigmas(env["model"], "normal", 6, 1.0)[0]
+    out = cs.SamplerCustom().sample(env["model"], True, 5, 1.0, env["cond"], env["cond"], sampler, sig,
+                                    {"samples": lat, "noise_mask": h_lat})[0]["samples"]
+    keep = (h_lat == 0).expand_as(lat)
+    assert torch.equal(out[keep], lat[keep])
+    assert not torch.equal(out[~keep], lat[~keep])
+
+
+def test_sampler_stops_on_interrupt(env, comfy_host):
+    import comfy.model_management as mm
+    import comfy.utils
+    rec, _, _ = _encode(env)
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
+    seen = []
+
+    def hook(value, total, preview):  # what ComfyUI's server installs (main.py hijack_progress)
+        seen.append((value, total))
+        if len(seen) == 3:
+            mm.interrupt_current_processing(True)
+        mm.throw_exception_if_processing_interrupted()
+    old = comfy.utils.PROGRESS_BAR_HOOK
+    comfy.utils.set_progress_bar_global_hook(hook)
+    try:
+        with pytest.raises(mm.InterruptProcessingException):
+            _sample(env, rec, hole, steps=8, j=2, r=3)
+    finally:
+        comfy.utils.set_progress_bar_global_hook(old)
+        mm.interrupt_current_processing(False)
+    assert len(seen) == 3
+    assert all(total == 8 + 3 * 2 * 2 for _, total in seen), "progress counts all resampling passes"
+
+
+def test_composite_exact_outside_feathered_hole(env):
+    scene = env["scene"]
+    decoded = torch.rand(1, 64, 96, 3, generator=torch.Generator().manual_seed(5))
+    hole = torch.zeros(1, 64, 96)
+    hole[:, 20:40, 30:60] = 1.0
+    out = env["nodes"]["FillBlankComposite"]().composite(scene, decoded, hole, 6, True)[0]
+    from fillblank_core.masks import feather, mask_b1hw
+    soft = feather(mask_b1hw(hole), 6)[:, 0]
+    outside = soft == 0
+    assert torch.equal(out[outside], scene[outside])
+    assert not torch.equal(out[~outside], scene[~outside])
+    assert out[0, 19, 29].sum() != scene[0, 19, 29].sum() and torch.equal(out[0, 0, 0], scene[0, 0, 0])
