@@ -1,0 +1,143 @@
+"""Start the ComfyUI host server with the pack and the test-only nodes loaded; talk to it over HTTP.
+
+Used by the end-to-end, workflow and browser tests. The server runs from COMFYUI_PATH with
+``--cpu``; custom nodes come in through an extra_model_paths config whose ``custom_nodes`` entry
+points at a temporary folder holding links to this repo (the pack) and to tests/custom_nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ComfyServer:
+    def __init__(self, comfy_path: Path, workdir: Path):
+        self.comfy_path = Path(comfy_path)
+        self.workdir = Path(workdir)
+        self.input_dir = self.workdir / "input"
+        self.output_dir = self.workdir / "output"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.log_path = self.workdir / "server.log"
+
+    def start(self, timeout: float = 180.0) -> "ComfyServer":
+        nodes_dir = self.workdir / "custom_nodes"
+        for d in (self.input_dir, self.output_dir, nodes_dir, self.workdir / "temp"):
+            d.mkdir(parents=True, exist_ok=True)
+        for name, target in (("fillblank", REPO), ("fillblank_test_nodes", REPO / "tests" / "custom_nodes" / "fillblank_test_nodes")):
+            link = nodes_dir / name
+            if not link.exists():
+                link.symlink_to(target, target_is_directory=True)
+        cfg = self.workdir / "extra_model_paths.yaml"
+        cfg.write_text(f"fillblank_tests:\n    custom_nodes: {nodes_dir}\n    sams: {self.workdir / 'models' / 'sams'}\n"
+                       f"    clip_vision: {self.workdir / 'models' / 'clip_vision'}\n")
+        cmd = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+               "--input-directory", str(self.input_dir), "--output-directory", str(self.output_dir),
+               "--temp-directory", str(self.workdir / "temp"), "--disable-auto-launch",
+               "--extra-model-paths-config", str(cfg)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=self.comfy_path, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
+            try:
+                self.get("/object_info/FillBlankSampler")
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"ComfyUI did not answer within {timeout}s:\n{self.log_text()[-4000:]}")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    # --- HTTP -------------------------------------------------------------------------------
+    def get(self, path: str):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return json.loads(r.read())
+
+    def post(self, path: str, payload: dict):
+        req = urllib.request.Request(self.url + path, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                body = r.read()
+                return r.status, (json.loads(body) if body else {})
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def object_info(self) -> dict:
+        return self.get("/object_info")
+
+    def queue(self, prompt: dict):
+        """POST /prompt; returns (status, body)."""
+        return self.post("/prompt", {"prompt": prompt, "client_id": "fillblank-tests"})
+
+    def wait(self, prompt_id: str, timeout: float = 240.0) -> dict:
+        """Poll /history until the prompt is done; returns its history entry."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            hist = self.get(f"/history/{prompt_id}")
+            if prompt_id in hist and (hist[prompt_id].get("status", {}).get("completed") is not None
+                                      or hist[prompt_id].get("outputs")):
+                entry = hist[prompt_id]
+                status = entry.get("status", {})
+                if status.get("status_str") in ("success", "error") or status.get("completed") is not None:
+                    return entry
+            time.sleep(0.25)
+        raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout}s:\n{self.log_text()[-3000:]}")
+
+    def run(self, prompt: dict, timeout: float = 240.0):
+        """Queue and wait. Returns ('rejected', body) or ('success'|'error', history entry)."""
+        status, body = self.queue(prompt)
+        if status != 200:
+            return "rejected", body
+        entry = self.wait(body["prompt_id"], timeout)
+        return entry.get("status", {}).get("status_str", "success"), entry
+
+
+def error_text(kind: str, body: dict) -> str:
+    """All human-readable error text of a rejected prompt or a failed execution."""
+    if kind == "rejected":
+        return json.dumps(body)
+    msgs = body.get("status", {}).get("messages", [])
+    return json.dumps([m for m in msgs if m[0] in ("execution_error", "execution_interrupted")])
+
+
+def copy_input(server: ComfyServer, src: Path, name: str | None = None) -> str:
+    name = name or src.name
+    shutil.copy(src, server.input_dir / name)
+    return name
