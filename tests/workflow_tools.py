@@ -1,0 +1,142 @@
+"""UI-format workflows (what ComfyUI saves and example_workflows/ holds) ↔ API-format prompts.
+
+Widget values are matched to inputs the way ComfyUI's 2024 frontend does: required then optional
+inputs in INPUT_TYPES order, widgets for INT/FLOAT/STRING/BOOLEAN and combo lists, and an extra
+"control_after_generate" value after INT inputs named seed / noise_seed.
+"""
+
+from __future__ import annotations
+
+WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN")
+SEED_NAMES = ("seed", "noise_seed")
+
+
+def is_widget(spec) -> bool:
+    t = spec[0]
+    return isinstance(t, list) or t in WIDGET_TYPES
+
+
+def input_specs(info: dict):
+    """[(name, spec)] of a node's inputs in order (required, then optional)."""
+    out = []
+    for section in ("required", "optional"):
+        for name, spec in (info["input"].get(section) or {}).items():
+            out.append((name, spec))
+    return out
+
+
+def widget_names(info: dict) -> list:
+    return [n for n, s in input_specs(info) if is_widget(s)]
+
+
+def widgets_with_controls(info: dict) -> list:
+    """Widget slots as the frontend stores them (None marks a control_after_generate slot)."""
+    slots = []
+    for n, s in input_specs(info):
+        if is_widget(s):
+            slots.append(n)
+            if s[0] == "INT" and n in SEED_NAMES:
+                slots.append(None)
+    return slots
+
+
+def ui_to_api(workflow: dict, object_info: dict) -> dict:
+    links = {l[0]: l for l in workflow["links"]}
+    prompt = {}
+    for node in workflow["nodes"]:
+        if node.get("mode", 0) != 0:
+            continue
+        info = object_info[node["type"]]
+        inputs = {}
+        values = list(node.get("widgets_values") or [])
+        for name, val in zip(widgets_with_controls(info), values):
+            if name is not None:
+                inputs[name] = val
+        for inp in node.get("inputs") or []:
+            if inp.get("link") is not None:
+                l = links[inp["link"]]
+                inputs[inp["name"]] = [str(l[1]), l[2]]
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def check_value(name: str, spec, value) -> str | None:
+    """Why a widget value does not fit its input spec, or None."""
+    t, opts = spec[0], (spec[1] if len(spec) > 1 else {}) or {}
+    if isinstance(t, list):
+        return None if value in t else f"{name}: {value!r} is not one of the choices"
+    if t == "INT":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"{name}: {value!r} is not an INT"
+    elif t == "FLOAT":
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return f"{name}: {value!r} is not a FLOAT"
+    elif t == "STRING":
+        return None if isinstance(value, str) else f"{name}: {value!r} is not a STRING"
+    elif t == "BOOLEAN":
+        return None if isinstance(value, bool) else f"{name}: {value!r} is not a BOOLEAN"
+    if "min" in opts and value < opts["min"]:
+        return f"{name}: {value} < min {opts['min']}"
+    if "max" in opts and value > opts["max"]:
+        return f"{name}: {value} > max {opts['max']}"
+    return None
+
+
+def check_workflow(workflow: dict, object_info: dict) -> list:
+    """Problems of a UI workflow against a server's /object_info (empty list = fits)."""
+    problems = []
+    nodes = {n["id"]: n for n in workflow["nodes"]}
+    for node in workflow["nodes"]:
+        if node["type"] not in object_info:
+            problems.append(f"node {node['id']}: type {node['type']} does not exist")
+            continue
+        info = object_info[node["type"]]
+        specs = dict(input_specs(info))
+        slots = widgets_with_controls(info)
+        values = node.get("widgets_values") or []
+        if len(values) != len(slots):
+            problems.append(f"node {node['id']} {node['type']}: {len(values)} widget values for {len(slots)} widgets")
+        for name, val in zip(slots, values):
+            if name is None:
+                if val not in ("fixed", "increment", "decrement", "randomize"):
+                    problems.append(f"node {node['id']}: bad control_after_generate {val!r}")
+                continue
+            why = check_value(name, specs[name], val)
+            if why:
+                problems.append(f"node {node['id']} {node['type']}: {why}")
+        for inp in node.get("inputs") or []:
+            if inp.get("link") is None:
+                if inp["name"] in (info["input"].get("required") or {}) and not is_widget(specs[inp["name"]]):
+                    problems.append(f"node {node['id']}: required input {inp['name']} is not connected")
+                continue
+            if inp["name"] not in specs:
+                problems.append(f"node {node['id']}: no input named {inp['name']}")
+                continue
+    for l in workflow["links"]:
+        lid, src, sslot, dst, dslot, ltype = l
+        s, d = nodes.get(src), nodes.get(dst)
+        if s is None or d is None:
+            problems.append(f"link {lid}: missing node")
+            continue
+        out_types = object_info[s["type"]]["output"]
+        if sslot >= len(out_types):
+            problems.append(f"link {lid}: {s['type']} has no output {sslot}")
+            continue
+        inp = d["inputs"][dslot]
+        want = dict(input_specs(object_info[d["type"]])).get(inp["name"])
+        if want is None:
+            problems.append(f"link {lid}: {d['type']} has no input {inp['name']}")
+            continue
+        want_t = want[0] if not isinstance(want[0], list) else "COMBO"
+        if out_types[sslot] != want_t and want_t != "*":
+            problems.append(f"link {lid}: {s['type']}[{sslot}] gives {out_types[sslot]} but "
+                            f"{d['type']}.{inp['name']} wants {want_t}")
+    # every required connection input has a link
+    for node in workflow["nodes"]:
+        if node["type"] not in object_info:
+            continue
+        linked = {i["name"] for i in node.get("inputs") or [] if i.get("link") is not None}
+        for name, spec in (object_info[node["type"]]["input"].get("required") or {}).items():
+            if not is_widget(spec) and name not in linked:
+                problems.append(f"node {node['id']} {node['type']}: required input {name} has no link")
+    return problems
