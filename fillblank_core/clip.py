@@ -41,6 +41,12 @@ class ClipLoadError(ValueError):
     """A CLIP vision model could not be loaded; the message names the file and the folder."""
 
 
+def _first_line(e: BaseException) -> str:
+    """The exception's first line: torch's unpickling errors go on to advise weights_only=False,
+    which we never do (an untrusted checkpoint could run code)."""
+    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+
+
 def _load_error(path, reason: str) -> ClipLoadError:
     return ClipLoadError(f"Could not load the CLIP vision model '{path}': {reason}. Put a CLIP vision "
                          f"model (e.g. clip_vision_vit_h.safetensors / CLIP-ViT-H-14-laion2B-s32B-b79K "
@@ -172,7 +178,7 @@ def _read_tensors(path: str) -> dict:
             if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
                 sd = sd["state_dict"]
     except Exception as e:
-        raise _load_error(path, f"the file is not a readable model file ({type(e).__name__}: {e})") from e
+        raise _load_error(path, f"the file is not a readable model file ({_first_line(e)})") from e
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise _load_error(path, "the file does not hold a state dict of tensors")
     return sd
@@ -217,7 +223,7 @@ class ClipImageEncoder:
         try:
             model = CLIPVisionModelWithProjection.from_pretrained(path, local_files_only=True)
         except Exception as e:
-            raise _load_error(path, f"transformers could not read it ({type(e).__name__}: {e})") from e
+            raise _load_error(path, f"transformers could not read it ({_first_line(e)})") from e
         size, mean, std = None, CLIP_MEAN, CLIP_STD
         pp = os.path.join(path, "preprocessor_config.json")
         if os.path.isfile(pp):

@@ -61,6 +61,12 @@ class SamHandle:
 
 # --- loading ------------------------------------------------------------------------------------
 
+def _first_line(e: BaseException) -> str:
+    """The exception's first line: torch's unpickling errors go on to advise weights_only=False,
+    which we never do (an untrusted checkpoint could run code)."""
+    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+
+
 def _load_error(path, reason: str) -> SamLoadError:
     return SamLoadError(f"Could not load the SAM checkpoint '{path}': {reason}. To use SAM, "
                         f"{SAM_FILES_HINT}.")
@@ -79,7 +85,7 @@ def _read_state_dict(path: str) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, garbage bytes, pickles with code in them, ...
-        raise _load_error(path, f"the file is not a readable checkpoint ({type(e).__name__}: {e})") from e
+        raise _load_error(path, f"the file is not a readable checkpoint ({_first_line(e)})") from e
     # common wrappings: {"model": sd}, {"state_dict": sd}, DataParallel's "module." prefix
     for key in ("model", "state_dict"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict) and not any(

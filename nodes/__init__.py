@@ -3,6 +3,7 @@
 from .composite import FillBlankComposite
 from .lambda_schedule import FillBlankLambdaSchedule
 from .mask_refiner import FillBlankMaskRefiner
+from .segmentation import FillBlankRank, FillBlankSAMLoader
 from .sampler import FillBlankSampler, FillBlankSamplerSelect
 from .target_encoder import FillBlankTargetEncoder
 
@@ -13,6 +14,8 @@ NODE_CLASS_MAPPINGS = {
     "FillBlankSampler": FillBlankSampler,
     "FillBlankSamplerSelect": FillBlankSamplerSelect,
     "FillBlankComposite": FillBlankComposite,
+    "FillBlankSAMLoader": FillBlankSAMLoader,
+    "FillBlankRank": FillBlankRank,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "FillBlankTargetEncoder": "Fill-in Target Encoder",
@@ -21,4 +24,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "FillBlankSampler": "Fill-in Sampler",
     "FillBlankSamplerSelect": "Fill-in Sampler Select",
     "FillBlankComposite": "Fill-in Composite",
+    "FillBlankSAMLoader": "Fill-in SAM Loader",
+    "FillBlankRank": "Fill-in Rank",
 }

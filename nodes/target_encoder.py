@@ -12,20 +12,29 @@ from .compat import vae_downscale
 CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
 
 
+def _has_mask(target: torch.Tensor, target_mask) -> bool:
+    """A real cut-out is given: an RGBA target, or a mask that is not LoadImage's 64x64 zero placeholder."""
+    if target.shape[1] == 4:
+        return True
+    return target_mask is not None and (tuple(target_mask.shape[-2:]) == tuple(target.shape[-2:])
+                                        or bool(target_mask.any()))
+
+
 def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
-    """Object mask [B,1,h,w] for the chosen cut-out method ("auto": mask, alpha, SAM, whole)."""
+    """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
+    if cutout == "auto":
+        cutout = "mask or alpha" if _has_mask(target, target_mask) else ("sam" if sam is not None else "whole image")
     if cutout == "whole image":
         return torch.ones_like(target[:, :1])
-    if cutout == "border color" or cutout == "sam" or (cutout == "auto" and sam is not None
-                                                       and target_mask is None and target.shape[1] == 3):
-        from ..fillblank_core import segment
-        rgb_hwc = M.to_bhwc(target[:, :3])
-        if cutout == "border color":
-            return torch.stack([segment.border_color_cutout(im) for im in rgb_hwc])[:, None].float()
-        if sam is None:
-            raise ValueError("cutout 'sam' needs a SAM model on the sam input (FillBlank SAM Loader)")
-        return torch.stack([segment.sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()
-    return P.object_mask_from(target, target_mask)
+    if cutout == "mask or alpha":
+        return P.object_mask_from(target, target_mask)
+    from ..fillblank_core import segment
+    rgb_hwc = M.to_bhwc(target[:, :3])
+    if cutout == "border color":
+        return torch.stack([segment.border_color_cutout(im) for im in rgb_hwc])[:, None].float()
+    if sam is None:
+        raise ValueError("cutout 'sam' needs a SAM model on the sam input (Fill-in SAM Loader)")
+    return torch.stack([segment.sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()
 
 
 class FillBlankTargetEncoder:
@@ -33,11 +42,13 @@ class FillBlankTargetEncoder:
                    "your VAE, so the sampler can pull the hole toward it.")
     CATEGORY = CATEGORY
     FUNCTION = "encode"
-    RETURN_TYPES = (TARGET, "IMAGE", "MASK")
-    RETURN_NAMES = ("target", "preview", "silhouette")
+    RETURN_TYPES = (TARGET, "IMAGE", "MASK", "CLIP_VISION_OUTPUT")
+    RETURN_NAMES = ("target", "preview", "silhouette", "clip_vision_output")
     OUTPUT_TOOLTIPS = ("The placed, encoded target for FillBlank Sampler / Sampler Select.",
                        "The scene with the target pasted in (before sampling).",
-                       "The target's silhouette on the scene (1 = object).")
+                       "The target's silhouette on the scene (1 = object).",
+                       "The cut-out target's CLIP image embedding (for unCLIPConditioning, IPAdapter, "
+                       "StyleModelApply); needs the clip_vision input.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -56,10 +67,12 @@ class FillBlankTargetEncoder:
             "optional": {
                 "target_mask": ("MASK", {"tooltip": "LoadImage's MASK of the target (1 = transparent), so the object is 1 − mask."}),
                 "sam": ("SAM_MODEL", {"tooltip": "Optional SAM model for an automatic cut-out of the target."}),
+                "clip_vision": ("CLIP_VISION", {"tooltip": "Optional CLIP vision model: outputs the cut-out target's CLIP_VISION_OUTPUT."}),
             },
         }
 
-    def encode(self, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None):
+    def encode(self, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None,
+               clip_vision=None):
         scene_c = rgb(scene, "scene")
         tgt = rgb(target, "target", allow_alpha=True)
         if cutout not in CUTOUTS:
@@ -72,6 +85,9 @@ class FillBlankTargetEncoder:
         comp = P.paste(scene_c, placed, pmask)
         pixels = P.crop_to_multiple(comp, vae_downscale(vae))
         latent = vae.encode(M.to_bhwc(pixels))
+        clip_out = None
+        if clip_vision is not None:  # the object on neutral grey, so the background does not count
+            clip_out = clip_vision.encode_image(M.to_bhwc(tgt[:, :3] * obj + 0.5 * (1.0 - obj)))
         record = P.FillBlankTarget(image=M.to_bhwc(placed), mask=M.mask_bhw(pmask), composite=M.to_bhwc(comp),
-                                   latent=latent.float().cpu(), placement=where)
-        return (record, record.composite, record.mask)
+                                   latent=latent.float().cpu(), placement=where, embeds=clip_out)
+        return (record, record.composite, record.mask, clip_out)

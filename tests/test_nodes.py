@@ -31,7 +31,8 @@ def _encode(env, **kw):
 
 def test_target_encoder_places_alpha_cutout(env):
     scene = env["scene"].clone()
-    rec, preview, sil = _encode(env, x=0.25, y=0.5, scale=0.5)
+    rec, preview, sil, clip_out = _encode(env, x=0.25, y=0.5, scale=0.5)
+    assert clip_out is None and rec.embeds is None
     assert torch.equal(scene, env["scene"]), "scene input must not be modified"
     assert sil.shape == (1, 64, 96) and preview.shape == (1, 64, 96, 3)
     assert rec.latent.shape == (1, 4, 8, 12)
@@ -46,7 +47,7 @@ def test_target_encoder_places_alpha_cutout(env):
 
 
 def test_mask_refiner_modes_and_errors(env):
-    rec, _, sil = _encode(env)
+    rec, _, sil, _ = _encode(env)
     ref = env["nodes"]["FillBlankMaskRefiner"]()
     hole = torch.zeros(1, 64, 96)
     hole[:, 2:6, 2:6] = 1.0
@@ -87,7 +88,7 @@ def _sample(env, rec, hole, schedule=None, seed=1, steps=6, j=2, r=1, sampler="e
 
 
 def test_sampler_known_region_schedules_and_seed(env):
-    rec, _, sil = _encode(env)
+    rec, _, sil, _ = _encode(env)
     hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
     sched = env["nodes"]["FillBlankLambdaSchedule"]()
     lam_a = sched.build("constant", 1, 0, 1.0, 0.5, 5.0, "", 10)[0]
@@ -110,7 +111,7 @@ def test_sampler_known_region_schedules_and_seed(env):
 
 def test_sampler_select_in_sampler_custom(env, comfy_host):
     import comfy_extras.nodes_custom_sampler as cs
-    rec, _, _ = _encode(env)
+    rec, _, _, _ = _encode(env)
     hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
     sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
     lat = env["vae"].encode(env["scene"])
@@ -127,7 +128,7 @@ def test_sampler_select_in_sampler_custom(env, comfy_host):
 def test_sampler_stops_on_interrupt(env, comfy_host):
     import comfy.model_management as mm
     import comfy.utils
-    rec, _, _ = _encode(env)
+    rec, _, _, _ = _encode(env)
     hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
     seen = []
 
