@@ -138,10 +138,38 @@ def sampler_custom(info):
     return build(n, links, info)
 
 
+def sam_rank(info):
+    n = dict(COMMON)
+    n[6] = ("FillBlankTargetEncoder", (360, 440), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"})
+    n.update({
+        10: ("FillBlankSAMLoader", (0, 1000), {"sam_name": "sam_vit_b_01ec64.pth"}),
+        11: ("RepeatLatentBatch", (1080, 260), {"amount": 4}),
+        12: ("FillBlankSampler", (1080, 0), {"seed": 1234, "steps": 30, "cfg": 7.0, "sampler_name": "euler_ancestral",
+                                             "scheduler": "karras", "denoise": 1.0, "jump_length": 10,
+                                             "resample": 2, "blend": "matched"}),
+        13: ("VAEDecode", (1440, 0), {}),
+        14: ("FillBlankComposite", (1440, 160), {"feather": 8, "color_match": True}),
+        15: ("FillBlankRank", (1800, 160), {}),
+        16: ("SaveImage", (2160, 0), {"filename_prefix": "fillblank_best"}),
+        17: ("PreviewImage", (2160, 320), {}),
+    })
+    links = [l for l in COMMON_LINKS if not (l[2] == 6 and l[3] == "target_mask")] + [
+        (10, 0, 6, "sam"), (9, 0, 11, "samples"),
+        (1, 0, 12, "model"), (2, 0, 12, "positive"), (3, 0, 12, "negative"), (11, 0, 12, "latent_image"),
+        (6, 0, 12, "target"), (7, 0, 12, "hole"), (8, 0, 12, "schedule"),
+        (12, 0, 13, "samples"), (1, 2, 13, "vae"),
+        (4, 0, 14, "scene"), (13, 0, 14, "image"), (7, 0, 14, "mask"),
+        (14, 0, 15, "images"), (6, 0, 15, "target"), (7, 0, 15, "hole"),
+        (15, 0, 16, "images"), (15, 1, 17, "images"),
+    ]
+    return build(n, links, info)
+
+
 if __name__ == "__main__":
     info = object_info()
     out = REPO / "example_workflows"
     out.mkdir(exist_ok=True)
-    for name, fn in (("fillblank_basic_insertion", basic), ("fillblank_samplercustom_resampling", sampler_custom)):
+    for name, fn in (("fillblank_basic_insertion", basic), ("fillblank_samplercustom_resampling", sampler_custom),
+                     ("fillblank_sam_cutout_rank4", sam_rank)):
         (out / f"{name}.json").write_text(json.dumps(fn(info), indent=1) + "\n")
         print("wrote", out / f"{name}.json")

@@ -45,6 +45,11 @@ def server(comfy_host, tmp_path_factory):
     # file (the tests swap in the tiny test model before running anything)
     (work / "models" / "checkpoints").mkdir(parents=True)
     (work / "models" / "checkpoints" / "v1-5-pruned-emaonly.safetensors").write_bytes(b"")
+    (work / "models" / "sams").mkdir(parents=True)
+    # a tiny real SAM under the example's file name (its type is detected as "custom")
+    import torch
+    from test_segment import make_tiny_sam
+    torch.save(make_tiny_sam(0).state_dict(), work / "models" / "sams" / "sam_vit_b_01ec64.pth")
     srv = ComfyServer(comfy_host, work)
     srv.start()
     _make_inputs(srv.input_dir)
@@ -198,3 +203,16 @@ def test_bad_input_gives_clear_errors_and_server_keeps_running(server, info):
     assert kind == "success", error_text(kind, entry)
     assert server.proc.poll() is None, "the server must still be running"
     assert _inputs_digest(server) == before, "input files must not be modified"
+
+
+def test_example_sam_cutout_rank4_end_to_end(server, info):
+    wf = json.loads((REPO / "example_workflows" / "fillblank_sam_cutout_rank4.json").read_text())
+    p = _tiny(ui_to_api(wf, info))
+    p[_node(p, "FillBlankSampler")]["inputs"].update(steps=4, jump_length=2)
+    kind, entry = server.run(p)
+    assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
+    best = entry["outputs"][_node(p, "SaveImage")]["images"]
+    ranked = entry["outputs"][_node(p, "PreviewImage")]["images"]
+    assert len(best) == 1 and len(ranked) == 4
+    out = Image.open(server.output_dir / best[0].get("subfolder", "") / best[0]["filename"])
+    assert out.size == (SCENE_HW[1], SCENE_HW[0])
