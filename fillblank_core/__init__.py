@@ -19,11 +19,13 @@ from .sampling import (
     sample_euler_ancestral,
     SAMPLER_COST,
 )
+from .denoisers import GaussianPrior, ExemplarDenoiser, smooth_covariance
 
 __all__ = [
     "NoiseSpace", "find_noise_scaling", "LambdaSchedule", "parse_keyframes",
     "sample_fillblank", "count_model_evaluations", "count_steps", "plan_chunks",
     "GuidedDenoiser", "KnownRegionDenoiser", "inpaint", "sample_euler",
     "sample_euler_ancestral", "SAMPLER_COST",
+    "GaussianPrior", "ExemplarDenoiser", "smooth_covariance",
 ]
 __version__ = "0.1.0"
