@@ -206,7 +206,10 @@ def _ancestral_step(sigma_from, sigma_to, eta=1.0):
 
 @torch.no_grad()
 def sample_euler_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0):
-    """Euler ancestral that seeds its own generator from ``extra_args["seed"]`` (as ComfyUI 2026)."""
+    """Euler ancestral that seeds its own generator from ``extra_args["seed"]`` (as ComfyUI 2026).
+
+    Eps (variance-exploding) space only: its ancestral step is wrong for flow models, which
+    ComfyUI samples with a separate rectified-flow variant."""
     extra_args = {} if extra_args is None else extra_args
     gen = torch.Generator(device="cpu").manual_seed(int(extra_args.get("seed", 0)))
     s_in = x.new_ones([x.shape[0]])
@@ -342,7 +345,10 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
             call_seed = derive_seed(int(seed), state["calls"])
             if extra_args.get("seed") is not None:
                 args = dict(extra_args, seed=call_seed)
-            torch.manual_seed(call_seed)
+            torch.default_generator.manual_seed(call_seed)
+            if x.device.type == "cuda":  # only the device we sample on (fork_rng restores it)
+                with torch.cuda.device(x.device):
+                    torch.cuda.manual_seed(call_seed)
         offset = state["done"]
 
         def cb(d):
