@@ -69,7 +69,10 @@ def build(spec_nodes, spec_links, info) -> dict:
         for slot, (t, oname) in enumerate(zip(i["output"], i["output_name"])):
             outs = [l[0] for l in links if l[1] == nid and l[2] == slot]
             outputs.append({"name": oname, "type": t, "links": outs, "slot_index": slot})
-        wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": 320, "1": 160},
+        extra = {"CLIPTextEncode": 90, "LoadImage": 230, "FillBlankLambdaSchedule": 150,
+                 "FillBlankTargetEncoder": 170, "PreviewImage": 200, "SaveImage": 200}.get(ntype, 0)
+        height = 30 + 20 * max(len(inputs), len(outputs)) + 22 * len(values) + extra
+        wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": 300, "1": height},
                          "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
                          "properties": {"Node name for S&R": ntype}, "widgets_values": values})
     return {"last_node_id": max(spec_nodes), "last_link_id": len(links), "nodes": wf_nodes,
@@ -78,14 +81,14 @@ def build(spec_nodes, spec_links, info) -> dict:
 
 COMMON = {
     1: ("CheckpointLoaderSimple", (0, 0), {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}),
-    2: ("CLIPTextEncode", (360, 0), {"text": "a photo of the object standing in the scene, natural light"}),
-    3: ("CLIPTextEncode", (360, 220), {"text": "blurry, lowres, artifacts"}),
-    4: ("LoadImage", (0, 260), {"image": "fillblank_scene.png"}),
-    5: ("LoadImage", (0, 640), {"image": "fillblank_target.png"}),
-    6: ("FillBlankTargetEncoder", (360, 440), {"x": 0.5, "y": 0.62, "scale": 0.45}),
-    7: ("FillBlankMaskRefiner", (720, 440), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0}),
-    8: ("FillBlankLambdaSchedule", (720, 700), {"kind": "linear", "start": 1.0, "end": 0.0}),
-    9: ("VAEEncode", (720, 260), {}),
+    2: ("CLIPTextEncode", (340, 0), {"text": "a photo of the object standing in the scene, natural light"}),
+    3: ("CLIPTextEncode", (340, 200), {"text": "blurry, lowres, artifacts"}),
+    4: ("LoadImage", (0, 150), {"image": "fillblank_scene.png"}),
+    5: ("LoadImage", (0, 540), {"image": "fillblank_target.png"}),
+    6: ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45}),
+    7: ("FillBlankMaskRefiner", (700, 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0}),
+    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "linear", "start": 1.0, "end": 0.0}),
+    9: ("VAEEncode", (700, 0), {}),
 }
 COMMON_LINKS = [
     (1, 1, 2, "clip"), (1, 1, 3, "clip"),
@@ -98,12 +101,12 @@ COMMON_LINKS = [
 def basic(info):
     n = dict(COMMON)
     n.update({
-        10: ("FillBlankSampler", (1080, 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
+        10: ("FillBlankSampler", (1060, 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
                                              "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
                                              "resample": 1, "blend": "matched"}),
-        11: ("VAEDecode", (1440, 0), {}),
-        12: ("FillBlankComposite", (1440, 160), {"feather": 8, "color_match": False}),
-        13: ("SaveImage", (1800, 0), {"filename_prefix": "fillblank"}),
+        11: ("VAEDecode", (1420, 0), {}),
+        12: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": False}),
+        13: ("SaveImage", (1780, 0), {"filename_prefix": "fillblank"}),
     })
     links = COMMON_LINKS + [
         (1, 0, 10, "model"), (2, 0, 10, "positive"), (3, 0, 10, "negative"), (9, 0, 10, "latent_image"),
@@ -117,14 +120,14 @@ def basic(info):
 def sampler_custom(info):
     n = dict(COMMON)
     n.update({
-        10: ("SetLatentNoiseMask", (1080, 260), {}),
-        11: ("FillBlankSamplerSelect", (1080, 440), {"sampler_name": "dpmpp_2m", "jump_length": 5,
+        10: ("SetLatentNoiseMask", (1060, 0), {}),
+        11: ("FillBlankSamplerSelect", (1060, 110), {"sampler_name": "dpmpp_2m", "jump_length": 5,
                                                      "resample": 4, "blend": "matched"}),
-        12: ("BasicScheduler", (1080, 700), {"scheduler": "karras", "steps": 30, "denoise": 1.0}),
-        13: ("SamplerCustom", (1440, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}),
-        14: ("VAEDecode", (1800, 0), {}),
-        15: ("FillBlankComposite", (1800, 160), {"feather": 8, "color_match": True}),
-        16: ("SaveImage", (2160, 0), {"filename_prefix": "fillblank_resample"}),
+        12: ("BasicScheduler", (1060, 330), {"scheduler": "karras", "steps": 30, "denoise": 1.0}),
+        13: ("SamplerCustom", (1420, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}),
+        14: ("VAEDecode", (1780, 0), {}),
+        15: ("FillBlankComposite", (1780, 110), {"feather": 8, "color_match": True}),
+        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_resample"}),
     })
     links = COMMON_LINKS + [
         (9, 0, 10, "samples"), (7, 0, 10, "mask"),
@@ -140,18 +143,18 @@ def sampler_custom(info):
 
 def sam_rank(info):
     n = dict(COMMON)
-    n[6] = ("FillBlankTargetEncoder", (360, 440), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"})
+    n[6] = ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"})
     n.update({
-        10: ("FillBlankSAMLoader", (0, 1000), {"sam_name": "sam_vit_b_01ec64.pth"}),
-        11: ("RepeatLatentBatch", (1080, 260), {"amount": 4}),
-        12: ("FillBlankSampler", (1080, 0), {"seed": 1234, "steps": 30, "cfg": 7.0, "sampler_name": "euler_ancestral",
+        10: ("FillBlankSAMLoader", (0, 960), {"sam_name": "sam_vit_b_01ec64.pth"}),
+        11: ("RepeatLatentBatch", (700, 700), {"amount": 4}),
+        12: ("FillBlankSampler", (1060, 0), {"seed": 1234, "steps": 30, "cfg": 7.0, "sampler_name": "euler_ancestral",
                                              "scheduler": "karras", "denoise": 1.0, "jump_length": 10,
                                              "resample": 2, "blend": "matched"}),
-        13: ("VAEDecode", (1440, 0), {}),
-        14: ("FillBlankComposite", (1440, 160), {"feather": 8, "color_match": True}),
-        15: ("FillBlankRank", (1800, 160), {}),
-        16: ("SaveImage", (2160, 0), {"filename_prefix": "fillblank_best"}),
-        17: ("PreviewImage", (2160, 320), {}),
+        13: ("VAEDecode", (1420, 0), {}),
+        14: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": True}),
+        15: ("FillBlankRank", (1780, 0), {}),
+        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_best"}),
+        17: ("PreviewImage", (2140, 320), {}),
     })
     links = [l for l in COMMON_LINKS if not (l[2] == 6 and l[3] == "target_mask")] + [
         (10, 0, 6, "sam"), (9, 0, 11, "samples"),
