@@ -1,0 +1,173 @@
+"""Tiny-size runs of every benchmark entry point and the demo, so the harness cannot rot.
+
+Each asserts the structure of what it writes and the properties that must hold at any size
+(known region untouched, evaluation counts equal the formula, guidance moves the result toward
+the target, the shipped toy model loads and denoises).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def toy_model():
+    from fillblank_core.toy_model import DEFAULT_PATH, load_toy_denoiser
+    assert DEFAULT_PATH.is_file(), "the toy model's weights must be committed"
+    assert DEFAULT_PATH.stat().st_size <= 10 * 2 ** 20
+    return load_toy_denoiser()
+
+
+def test_shipped_toy_model_denoises(toy_model):
+    from fillblank_core import toy
+    x0 = toy.training_batch(424242, 8)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for sigma in (0.1, 0.5, 2.0):
+            noisy = x0 + sigma * torch.randn(x0.shape, generator=g)
+            out = toy_model(noisy, torch.full((8,), sigma))
+            assert out.shape == x0.shape and out.dtype == x0.dtype
+            err_model = float(((out - x0) ** 2).mean())
+            err_input = float(((noisy - x0) ** 2).mean())
+            assert err_model < 0.5 * err_input, f"sigma {sigma}: the model must denoise"
+
+
+def test_ablation_tiny(tmp_path, toy_model):
+    import ablation
+    res = ablation.run(tiny=True, out_dir=tmp_path, toy_model=toy_model)
+    for name in ("ablation_exemplar.csv", "ablation_toy.csv", "robustness.csv"):
+        assert (tmp_path / name).is_file()
+    ex, ty, rb = _csv(tmp_path / "ablation_exemplar.csv"), _csv(tmp_path / "ablation_toy.csv"), \
+        _csv(tmp_path / "robustness.csv")
+    assert {r["strategy"] for r in ex} == {"hole", "silhouette", "box"} == {r["strategy"] for r in ty}
+    kinds = {r["kind"] for r in ex}
+    assert kinds == {"none", "guided", "paste"}
+    assert {r["r"] for r in ex} == {"1", "2"}
+    for r in ex:
+        assert 0.0 <= float(r["hit"]) <= 1.0 and 0.0 <= float(r["kept"]) <= 1.0
+    for r in ex + ty + rb:
+        assert float(r["ctx_max"]) == 0.0, "outside the repainted region nothing may change"
+    # guidance pulls the silhouette toward the target even at 4 steps
+    for rows in (res["exemplar"], res["toy"]):
+        for strat in ("hole", "silhouette", "box"):
+            plain = [r for r in rows if r["strategy"] == strat and r["kind"] == "none" and r["r"] == 1][0]
+            guided = [r for r in rows if r["strategy"] == strat and r["kind"] == "guided" and r["r"] == 1][0]
+            assert guided["fid_mse"] < plain["fid_mse"]
+    assert {r["noise"] for r in rb} == {"none", "grow", "jitter"}
+    assert {r["model"] for r in rb} == {"toy", "exemplar"}
+
+
+def test_train_toy_tiny(tmp_path):
+    import train_toy
+    from fillblank_core.toy_model import load_toy_denoiser
+    info = train_toy.train(steps=3, batch=4, lr=1e-3, seed=0, out=tmp_path / "m.safetensors",
+                           curve=tmp_path / "loss", threads=1, max_minutes=5, ema_decay=0.9, log_every=1, quiet=True)
+    assert info["steps"] == 3 and info["val_loss"] == info["val_loss"]
+    rows = _csv(tmp_path / "loss.csv")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3] and all(float(r["loss"]) > 0 for r in rows)
+    assert (tmp_path / "loss.png").is_file()
+    m = load_toy_denoiser(tmp_path / "m.safetensors")
+    with torch.no_grad():
+        assert m(torch.zeros(1, 3, 32, 32), torch.tensor([1.0])).shape == (1, 3, 32, 32)
+
+
+def test_quality_per_eval_tiny():
+    import cost
+    cfgs = [{"steps": 12, "j": 4, "r": 3, "sampler": "euler_ancestral", "sigmas": "ddpm"},
+            {"steps": 6, "j": 2, "r": 2, "sampler": "euler", "sigmas": "karras"}]
+    rows = cost.quality_per_eval(cfgs, n=128, quiet=True)
+    assert rows[0]["evals"] == 0 and "floor" in rows[0]["config"]
+    from fillblank_core import count_model_evaluations
+    assert [r["evals"] for r in rows[1:]] == [count_model_evaluations(12, 4, 3), count_model_evaluations(6, 2, 2)]
+    for r in rows:
+        assert 0.0 <= r["mean_err"] < 5 and 0.0 <= r["w2"] < 5
+    s = cost.ddpm_sigmas(250)
+    assert len(s) == 251 and s[-1] == 0 and bool((s[:-1][1:] < s[:-1][:-1]).all())
+    assert cost.count_model_evaluations(250, 10, 10) == 2410
+
+
+@pytest.mark.host
+def test_cost_in_comfy_tiny(comfy_host, tmp_path):
+    import cost
+    res = cost.run(tiny=True, parts=("comfy", "counts"), out_dir=tmp_path, quiet=True)
+    c = res["comfy"]
+    for key in ("fillblank_wall_s", "ksampler_wall_s", "wall_ratio", "cpu_ratio", "peak_ratio",
+                "fillblank_peak_bytes", "ksampler_peak_bytes"):
+        assert c[key] > 0, key
+    assert c["known_region_equal"], "both paths must keep the known region identical"
+    assert (tmp_path / "cost_comfy.json").is_file()
+    assert res["counts"] and all(r["match"] for r in res["counts"]), res["counts"]
+    assert _csv(tmp_path / "cost_counts.csv")[0]["formula"]
+
+
+def test_run_all_report_tiny(tmp_path, toy_model):
+    """--report-only over tiny CSVs: the page and its plots are produced with every section."""
+    import ablation
+    import cost
+    import run_all
+    ablation.run(tiny=True, out_dir=tmp_path, toy_model=toy_model)
+    cost.write_csv(cost.quality_per_eval([{"steps": 6, "j": 2, "r": 2, "sampler": "euler", "sigmas": "karras"}],
+                                         n=64, quiet=True), tmp_path / "cost_quality.csv")
+    md = run_all.main(["--report-only", "--out-dir", str(tmp_path)])
+    text = Path(md).read_text()
+    for heading in ("## 1. The toy model", "## 2. Ablation", "### (a) exemplar model", "### (b) learned toy model",
+                    "## 3. Robustness", "## 4. Cost", "Quality per evaluation"):
+        assert heading in text, heading
+    for png in ("ablation_exemplar.png", "ablation_toy.png", "robustness_toy.png", "robustness_exemplar.png",
+                "quality_per_eval.png"):
+        assert (tmp_path / png).is_file() and (tmp_path / png).stat().st_size > 1000, png
+        assert png in text
+
+
+def test_demo_tiny(tmp_path, capsys):
+    from PIL import Image
+    from fillblank_core import demo
+    out = tmp_path / "grid.png"
+    assert demo.main(["--out", str(out), "--steps", "4", "--resample", "1", "2", "--jump", "2", "--seed", "1"]) == 0
+    img = Image.open(out)
+    n_cols = 4 + len(demo.DEMO_SCHEDULES)
+    assert img.width >= n_cols * 32 * 4 and img.height >= 2 * 32 * 4
+    text = capsys.readouterr().out
+    rows = [ln for ln in text.splitlines() if ln.split() and ln.split()[0] in
+            {"no", "constant", "linear", "cosine", "step"}]
+    assert len(rows) == 2 * len(demo.DEMO_SCHEDULES)
+    for ln in rows:
+        assert "0.0e+00" in ln, "context outside the hole must be untouched"
+    res = demo.run_demo(seed=1, steps=4, resamples=(1,), jump=2)
+    by = {c["name"]: c["metrics"] for c in res["cells"]}
+    assert by["constant 1"]["fid_mse"] < by["no target"]["fid_mse"]
+
+
+def test_demo_and_metrics_with_a_clip_model(tmp_path, capsys):
+    """CLIP fidelity is optional: with a (tiny, random) CLIP vision model the demo prints a CLIP column."""
+    pytest.importorskip("transformers")
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+    from fillblank_core import demo, metrics, toy
+    from fillblank_core.clip import ClipImageEncoder
+    torch.manual_seed(0)
+    cfg = CLIPVisionConfig(hidden_size=64, intermediate_size=128, projection_dim=16, num_hidden_layers=1,
+                           num_attention_heads=1, image_size=32, patch_size=8)
+    CLIPVisionModelWithProjection(cfg).eval().save_pretrained(tmp_path / "tiny-clip")
+    enc = ClipImageEncoder.from_path(tmp_path / "tiny-clip")
+    t = toy.make_task(2)
+    assert metrics.clip_similarity(t.pasted, t.pasted, t.silhouette, enc) == pytest.approx(1.0, abs=1e-5)
+    assert metrics.evaluate(t.scene, t, embed_fn=enc)["fid_clip"] < 1.0 - 1e-4
+    assert demo.main(["--out", str(tmp_path / "g.png"), "--steps", "3", "--resample", "1", "--jump", "1",
+                      "--clip", str(tmp_path / "tiny-clip")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "CLIP" in [ln for ln in lines if ln.startswith("method")][0]
