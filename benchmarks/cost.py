@@ -192,6 +192,8 @@ def comfy_cost(steps: int = 20, sampler: str = "euler", scheduler: str = "normal
         "cpu_ratio": med["fillblank_cpu_s"] / med["ksampler_cpu_s"],
         "peak_ratio": med["fillblank_peak_bytes"] / max(1, med["ksampler_peak_bytes"]),
         "wall_spread": (min(pair), max(pair)),
+        "fillblank_wall_runs": [round(v, 4) for v in wall["fillblank"]],
+        "ksampler_wall_runs": [round(v, 4) for v in wall["ksampler"]],
     }
     # same inputs, same seed: how different are the outputs (guidance on, so they differ in the target)
     a, b = fillblank(), ksampler()
@@ -377,12 +379,13 @@ def default_quality_configs() -> list[dict]:
 
 # --- entry point -----------------------------------------------------------------------------------
 
-def run(tiny: bool = False, parts=("comfy", "counts", "quality"), out_dir: Path = RESULTS, quiet: bool = False) -> dict:
+def run(tiny: bool = False, parts=("comfy", "counts", "quality"), out_dir: Path = RESULTS, quiet: bool = False,
+        runs: int = 15) -> dict:
     res = {}
     if "comfy" in parts:
         res["comfy"] = (comfy_cost(steps=3, size=16, runs=2, mem_runs=1, quiet=True) if tiny
-                        else comfy_cost(quiet=quiet))
-        res["comfy_cfg1"] = (None if tiny else comfy_cost(cfg=1.0, quiet=quiet))
+                        else comfy_cost(runs=runs, quiet=quiet))
+        res["comfy_cfg1"] = (None if tiny else comfy_cost(cfg=1.0, runs=runs, quiet=quiet))
         res["overhead"] = sampler_overhead(steps=20, repeats=3) if tiny else sampler_overhead()
         c = res["comfy"]
         res["overhead"]["ksampler_s_per_step"] = c["ksampler_cpu_s"] / c["steps"]
@@ -409,9 +412,11 @@ def main(argv=None):
     p.add_argument("--tiny", action="store_true")
     p.add_argument("--part", action="append", choices=["comfy", "counts", "quality"])
     p.add_argument("--out-dir", type=Path, default=RESULTS)
+    p.add_argument("--runs", type=int, default=15, help="alternating runs of each path (comfy part)")
     a = p.parse_args(argv)
     a.out_dir.mkdir(parents=True, exist_ok=True)
-    res = run(a.tiny, tuple(a.part or ("comfy", "counts", "quality")), a.out_dir)
+    torch.set_num_threads(1)
+    res = run(a.tiny, tuple(a.part or ("comfy", "counts", "quality")), a.out_dir, runs=a.runs)
     if "comfy" in res:
         c = res["comfy"]
         print(f"wall ratio {c['wall_ratio']:.3f} (pairwise {c['wall_ratio_pairwise_median']:.3f}), "
