@@ -22,7 +22,10 @@ import re
 from typing import Callable, Optional
 
 import torch
+
 import torch.nn.functional as F
+
+from .checkpoints import first_line, read_state_dict
 
 CLIP_FOLDER = "models/clip_vision"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -39,12 +42,6 @@ GELU_WIDTHS = (1280, 1664)
 
 class ClipLoadError(ValueError):
     """A CLIP vision model could not be loaded; the message names the file and the folder."""
-
-
-def _first_line(e: BaseException) -> str:
-    """The exception's first line: torch's unpickling errors go on to advise weights_only=False,
-    which we never do (an untrusted checkpoint could run code)."""
-    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 
 def _load_error(path, reason: str) -> ClipLoadError:
@@ -167,21 +164,7 @@ def detect_clip_vision_config(sd: dict) -> dict:
 
 
 def _read_tensors(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise _load_error(path, "the file does not exist")
-    try:
-        if path.lower().endswith(".safetensors"):
-            import safetensors.torch
-            sd = safetensors.torch.load_file(path, device="cpu")
-        else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
-                sd = sd["state_dict"]
-    except Exception as e:
-        raise _load_error(path, f"the file is not a readable model file ({_first_line(e)})") from e
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise _load_error(path, "the file does not hold a state dict of tensors")
-    return sd
+    return read_state_dict(path, _load_error, "model file")
 
 
 # --- the encoder ---------------------------------------------------------------------------------
@@ -223,7 +206,7 @@ class ClipImageEncoder:
         try:
             model = CLIPVisionModelWithProjection.from_pretrained(path, local_files_only=True)
         except Exception as e:
-            raise _load_error(path, f"transformers could not read it ({_first_line(e)})") from e
+            raise _load_error(path, f"transformers could not read it ({first_line(e)})") from e
         size, mean, std = None, CLIP_MEAN, CLIP_STD
         pp = os.path.join(path, "preprocessor_config.json")
         if os.path.isfile(pp):

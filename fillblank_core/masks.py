@@ -7,7 +7,6 @@ so a target's object is ``1 - mask``.
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F

@@ -13,7 +13,6 @@ prediction is pulled toward the target latent t with weight λ(progress)·m.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -63,7 +62,7 @@ def plan_chunks(steps: int, jump_length: int, resample: int) -> list[tuple[int, 
     With resample == 1 there is a single chunk over all steps (no time travel).
     """
     steps = _check_int("steps", steps, 1)
-    j = _check_int("jump_length", jump_length, 1, steps, hint=f" (the number of steps)")
+    j = _check_int("jump_length", jump_length, 1, steps, hint=" (the number of steps)")
     r = _check_int("resample", resample, 1, hint=" (1 means no resampling)")
     if r == 1:
         return [(0, steps, 1)]

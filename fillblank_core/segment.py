@@ -23,7 +23,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
+
 import torch.nn.functional as F
+
+from .checkpoints import read_state_dict
 
 SAM_FOLDER = "models/sams"
 SAM_FILES_HINT = ("put a SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or "
@@ -61,41 +64,13 @@ class SamHandle:
 
 # --- loading ------------------------------------------------------------------------------------
 
-def _first_line(e: BaseException) -> str:
-    """The exception's first line: torch's unpickling errors go on to advise weights_only=False,
-    which we never do (an untrusted checkpoint could run code)."""
-    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-
-
 def _load_error(path, reason: str) -> SamLoadError:
     return SamLoadError(f"Could not load the SAM checkpoint '{path}': {reason}. To use SAM, "
                         f"{SAM_FILES_HINT}.")
 
 
-def _read_state_dict(path: str) -> dict:
-    if path is None or str(path) == "":
-        raise _load_error(path, "no file was given")
-    path = str(path)
-    if not os.path.isfile(path):
-        raise _load_error(path, "the file does not exist")
-    try:
-        if path.lower().endswith(".safetensors"):
-            import safetensors.torch
-            sd = safetensors.torch.load_file(path, device="cpu")
-        else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt zip, garbage bytes, pickles with code in them, ...
-        raise _load_error(path, f"the file is not a readable checkpoint ({_first_line(e)})") from e
-    # common wrappings: {"model": sd}, {"state_dict": sd}, DataParallel's "module." prefix
-    for key in ("model", "state_dict"):
-        if isinstance(sd, dict) and isinstance(sd.get(key), dict) and not any(
-                k.startswith("image_encoder.") for k in sd):
-            sd = sd[key]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise _load_error(path, "the file does not hold a state dict of tensors")
-    if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
-    return sd
+def _read_state_dict(path) -> dict:
+    return read_state_dict(path, _load_error, "checkpoint")
 
 
 def _count(sd: dict, prefix: str) -> int:

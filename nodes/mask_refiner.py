@@ -71,7 +71,7 @@ class FillBlankMaskRefiner:
             },
             "optional": {
                 "hole": ("MASK", {"tooltip": "The hole drawn by you (1 = repaint), e.g. LoadImage's mask editor."}),
-                "target": ("FILLBLANK_TARGET", {"tooltip": "The placed target from FillBlank Target Encoder (for silhouette, box, union)."}),
+                "target": (TARGET, {"tooltip": "The placed target from FillBlank Target Encoder (for silhouette, box, union)."}),
                 "sam": ("SAM_MODEL", {"tooltip": "SAM model for mode 'sam'."}),
                 "scene": ("IMAGE", {"tooltip": "The scene, for mode 'sam' when no target is connected."}),
             },

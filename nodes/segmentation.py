@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 import folder_paths
 
 from ..fillblank_core import masks as M

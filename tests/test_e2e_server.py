@@ -116,7 +116,7 @@ def test_example_a_end_to_end(server, info, artifacts):
     hole = torch.from_numpy((scene_rgba[..., 3] == 0).astype(np.float32))[None, None]
     tgt = torch.from_numpy(np.asarray(Image.open(server.input_dir / "fillblank_target.png")).astype(np.float32) / 255)
     tgt = tgt.permute(2, 0, 1)[None]
-    enc = server_inputs = _basic(info)[_node(_basic(info), "FillBlankTargetEncoder")]["inputs"]
+    enc = _basic(info)[_node(_basic(info), "FillBlankTargetEncoder")]["inputs"]
     _, sil, _ = place_target(tgt[:, :3], object_mask_from(tgt), SCENE_HW, enc["x"], enc["y"], enc["scale"], enc["flip"])
     soft = M.feather(M.grow(M.union(hole, M.threshold(sil, 0.0)), 8), 8)[0, 0].numpy()
     outside = soft == 0

@@ -10,7 +10,6 @@ pytestmark = pytest.mark.host
 
 @pytest.fixture(scope="module")
 def env(pack, tiny):
-    from fillblank_core import __name__ as _  # noqa: F401  (core importable beside the pack)
     nodes = pack.NODE_CLASS_MAPPINGS
     g = torch.Generator().manual_seed(0)
     scene = torch.rand(1, 64, 96, 3, generator=g) * 0.3 + 0.35
