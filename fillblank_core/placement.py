@@ -161,20 +161,24 @@ def crop_to_multiple(pixels: torch.Tensor, factor: int = 8) -> torch.Tensor:
     return pixels[..., oy:oy + h, ox:ox + w]
 
 
-def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Object mask [B,1,h,w] of a target [B,C,h,w]: from a LoadImage-style MASK (object = 1 − mask),
-    else the alpha channel of an RGBA target, else the whole image."""
+def given_cutout(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The cut-out the user gave for a target [B,C,h,w], as [B,1,h,w]: a LoadImage-style MASK
+    (1 where transparent, so object = 1 − mask), else the alpha of an RGBA target. None when
+    neither carries one (no mask, LoadImage's 64x64 all-zero placeholder, no or opaque alpha)."""
     h, w = target.shape[-2:]
     if mask is not None:
         m = M.mask_b1hw(mask, "target_mask")
-        if tuple(m.shape[-2:]) != (h, w):
-            if not m.any():  # LoadImage gives a 64x64 zero mask for images without alpha
-                mask = None
-            else:
+        if m.any():
+            if tuple(m.shape[-2:]) != (h, w):
                 raise ValueError(f"target_mask is {m.shape[-1]}x{m.shape[-2]} px but the target image is "
-                                 f"{w}x{h} px; they must be the same size")
-        else:
+                                 f"{w}x{h} px; Image and mask must be the same size")
             return (1.0 - m).clamp(0.0, 1.0)
-    if target.shape[1] == 4:
+    if target.shape[1] == 4 and bool((target[:, 3] < 1).any()):
         return target[:, 3:4].clamp(0.0, 1.0)
-    return torch.ones_like(target[:, :1])
+    return None
+
+
+def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Object mask [B,1,h,w]: the given cut-out (mask or alpha), else the whole image."""
+    cut = given_cutout(target, mask)
+    return torch.ones_like(target[:, :1]) if cut is None else cut

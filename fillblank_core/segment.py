@@ -506,24 +506,18 @@ def sam_refine(sam, image_hwc, rough_mask=None, points=None, box=None,
 # --- without SAM ----------------------------------------------------------------------------------
 
 def alpha_cutout(image=None, mask=None) -> Optional[torch.Tensor]:
-    """The object from transparency: ``1 − mask`` for a LoadImage MASK (1 where the PNG is
+    """The object from transparency as [H,W]: ``1 − mask`` for a LoadImage MASK (1 where the PNG is
     transparent), else the alpha channel of an RGBA image. None when neither carries information
-    (no mask, or LoadImage's 64×64 all-zero placeholder for images without alpha, and no alpha)."""
-    if mask is not None:
+    (see ``placement.given_cutout``, the one rule for this)."""
+    from .placement import given_cutout
+    img = _image_hwc(image) if image is not None else None
+    if img is None:
         m = _mask_hw(mask, "mask")
-        same = image is None or tuple(m.shape) == tuple(_image_hwc(image).shape[:2])
-        if bool((m > 0).any()) and same:
-            return (1.0 - m).clamp(0, 1)
-        if not same and bool((m > 0).any()):
-            h, w = _image_hwc(image).shape[:2]
-            raise ValueError(f"Image and mask must be the same size: the image is {w}x{h} px, the "
-                             f"mask {m.shape[1]}x{m.shape[0]} px")
-    if image is not None:
-        t = image if isinstance(image, torch.Tensor) else torch.as_tensor(np.asarray(image))
-        t = t[0] if t.ndim == 4 else t
-        if t.shape[-1] == 4 and bool((t[..., 3] < 1).any()):
-            return t[..., 3].detach().to("cpu", torch.float32).clamp(0, 1)
-    return None
+        img = torch.zeros(m.shape[0], m.shape[1], 3)
+    bchw = img.detach().to("cpu", torch.float32).permute(2, 0, 1)[None]
+    m = _mask_hw(mask, "mask")[None, None] if mask is not None else None
+    cut = given_cutout(bchw, m)
+    return None if cut is None else cut[0, 0]
 
 
 def _border_pixels(h: int, w: int, width: int) -> torch.Tensor:

@@ -53,6 +53,15 @@ __all__ = [
 
 # --- shapes -----------------------------------------------------------------------------------
 
+def strategy_mask(task, strategy: str) -> torch.Tensor:
+    """The [H, W] mask of a mask strategy of anything with hole / silhouette / box masks."""
+    if strategy in ("hole", "silhouette", "box"):
+        return getattr(task, strategy)
+    if strategy == "union":
+        return torch.maximum(task.hole, task.silhouette)
+    raise ValueError(f"mask strategy must be one of hole, silhouette, box, union; got {strategy!r}")
+
+
 @dataclass(frozen=True)
 class Shape:
     """An object: class name, colour name, centre (x, y) and radius in pixels."""
@@ -266,15 +275,7 @@ class InsertTask:
 
     def mask(self, strategy: str) -> torch.Tensor:
         """The [H, W] mask of a mask strategy: 'hole', 'silhouette', 'box' or 'union' (hole ∪ silhouette)."""
-        if strategy == "hole":
-            return self.hole
-        if strategy == "silhouette":
-            return self.silhouette
-        if strategy == "box":
-            return self.box
-        if strategy == "union":
-            return torch.maximum(self.hole, self.silhouette)
-        raise ValueError(f"mask strategy must be one of hole, silhouette, box, union; got {strategy!r}")
+        return strategy_mask(self, strategy)
 
 
 def _hole_around(rng: np.random.Generator, shape: Shape, size: int) -> torch.Tensor:
@@ -359,15 +360,7 @@ class ExemplarTask:
     hole: torch.Tensor
 
     def mask(self, strategy: str) -> torch.Tensor:
-        if strategy == "hole":
-            return self.hole
-        if strategy == "silhouette":
-            return self.silhouette
-        if strategy == "box":
-            return self.box
-        if strategy == "union":
-            return torch.maximum(self.hole, self.silhouette)
-        raise ValueError(f"mask strategy must be one of hole, silhouette, box, union; got {strategy!r}")
+        return strategy_mask(self, strategy)
 
 
 def exemplar_task(seed: int = 0, k: int = 8, size: int = 16, target_index: Optional[int] = None,

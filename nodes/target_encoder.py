@@ -12,18 +12,10 @@ from .compat import vae_downscale
 CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
 
 
-def _has_mask(target: torch.Tensor, target_mask) -> bool:
-    """A real cut-out is given: an RGBA target, or a mask that is not LoadImage's 64x64 zero placeholder."""
-    if target.shape[1] == 4:
-        return True
-    return target_mask is not None and (tuple(target_mask.shape[-2:]) == tuple(target.shape[-2:])
-                                        or bool(target_mask.any()))
-
-
 def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
     """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
     if cutout == "auto":
-        cutout = "mask or alpha" if _has_mask(target, target_mask) else ("sam" if sam is not None else "whole image")
+        cutout = "mask or alpha" if P.given_cutout(target, target_mask) is not None else ("sam" if sam is not None else "whole image")
     if cutout == "whole image":
         return torch.ones_like(target[:, :1])
     if cutout == "mask or alpha":

@@ -60,6 +60,17 @@ def tiny(comfy_host):
     return tiny_mod
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of tiny tensors: extra intra-op threads only spin against other jobs on a shared
+    CPU (measured: 2 threads made such a module up to 10x slower on a busy 2-core machine)."""
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

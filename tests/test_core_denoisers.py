@@ -18,14 +18,7 @@ from fillblank_core.spaces import NoiseSpace
 SPACES = {"eps": NoiseSpace.eps, "flow": NoiseSpace.flow}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tensors are tiny: extra intra-op threads only spin against other jobs on a shared CPU
-    (measured: 2 threads made this module up to 10x slower on a busy 2-core machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def karras(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:

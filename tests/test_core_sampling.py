@@ -50,14 +50,7 @@ def flow_sigmas(n: int) -> torch.Tensor:
 SPACES = {"eps": (NoiseSpace.eps, karras), "flow": (NoiseSpace.flow, flow_sigmas)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tensors are tiny: extra intra-op threads only spin against other jobs on a shared CPU
-    (measured: 2 threads made this module up to 10x slower on a busy 2-core machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def formula(steps: int, j: int, r: int) -> int:

@@ -94,7 +94,7 @@ def test_host_same_seed_same_output_and_target_changes_hole(setup):
     assert err_guided < 0.05 * err_free, (err_guided, err_free)
 
 
-def test_host_cfg_batch_and_flow_free_path(setup):
+def test_host_cfg_and_batch_keep_known_region(setup):
     """cfg > 1 (cond and uncond) and batch 2 through the same path keep the known region."""
     model, latent, hole, target, tmask = setup
     lat2 = torch.cat([latent, latent * 0.5])

@@ -97,6 +97,18 @@ export function reserveArea(nodeType, extra, minWidth) {
     return baseComputeSize;
 }
 
+/** An extension's nodeCreated hook: redraw nodes of type `nodeName` when their widgets change. */
+export function redrawWhenWidgetsChange(nodeName, label) {
+    return function (node) {
+        if (node?.comfyClass !== nodeName && node?.type !== nodeName) return;
+        try {
+            redrawOnChange(node);
+        } catch (err) {
+            report(label, err);
+        }
+    };
+}
+
 /** Chain a widget's callback with a redraw of its node. */
 export function redrawOnChange(node) {
     for (const w of node.widgets ?? []) {

@@ -2,7 +2,7 @@
 // widgets change. No server round-trip: the formulas are in lambda_math.js (the core's, in JS).
 import { app } from "../../scripts/app.js";
 import { makeSchedule, progress } from "./lambda_math.js";
-import { contentTop, redrawOnChange, report, reserveArea, roundRect, widgetValue, wrapText, fitText } from "./fillblank_ui.js";
+import { contentTop, redrawWhenWidgetsChange, report, reserveArea, roundRect, widgetValue, wrapText, fitText } from "./fillblank_ui.js";
 
 const NODE = "FillBlankLambdaSchedule";
 const AREA_H = 150; // px reserved below the widgets
@@ -136,12 +136,5 @@ app.registerExtension({
             return r;
         };
     },
-    nodeCreated(node) {
-        if (node?.comfyClass !== NODE && node?.type !== NODE) return;
-        try {
-            redrawOnChange(node);
-        } catch (err) {
-            report("λ curve setup", err);
-        }
-    },
+    nodeCreated: redrawWhenWidgetsChange(NODE, "λ curve setup"),
 });

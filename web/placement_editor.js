@@ -6,7 +6,7 @@
 // placement is saved with the workflow and sent to the server like any widget value.
 import { app } from "../../scripts/app.js";
 import { fitRect, placementBox, widgetNumber } from "./placement_math.js";
-import { contentTop, redrawOnChange, report, reserveArea, roundRect, widget, widgetValue, wrapText, fitText } from "./fillblank_ui.js";
+import { contentTop, redrawWhenWidgetsChange, report, reserveArea, roundRect, widget, widgetValue, wrapText, fitText } from "./fillblank_ui.js";
 
 const NODE = "FillBlankTargetEncoder";
 const AREA_H = 230; // px reserved below the widgets
@@ -338,12 +338,5 @@ app.registerExtension({
             return r;
         };
     },
-    nodeCreated(node) {
-        if (node?.comfyClass !== NODE && node?.type !== NODE) return;
-        try {
-            redrawOnChange(node);
-        } catch (err) {
-            report("placement editor setup", err);
-        }
-    },
+    nodeCreated: redrawWhenWidgetsChange(NODE, "placement editor setup"),
 });
