@@ -168,16 +168,22 @@ class GaussianPrior:
 class ExemplarDenoiser:
     """The exact optimal denoiser of x0 drawn uniformly from a finite set of images y_1..y_K.
 
-    E[x0 | x_σ] = Σ_k w_k·y_k with w = softmax_k(−‖x_σ − a·y_k‖² / (2·s²)), computed in float64
+    E[x0 | x_σ] = Σ_k w_k·y_k with w = softmax_k(−‖x_σ − a·y_k‖² / (2·s²) + log π_k) (π: uniform, or
+    the given prior), computed in float64
     with the log-sum-exp shift, so it stays finite as s → 0 (at s = 0 it returns the nearest
     exemplar; where a = 0 all weights are equal).
     """
 
-    def __init__(self, images: torch.Tensor, space: Optional[NoiseSpace] = None):
+    def __init__(self, images: torch.Tensor, space: Optional[NoiseSpace] = None,
+                 log_prior: Optional[torch.Tensor] = None):
         images = torch.as_tensor(images)
         if images.ndim != 4 or images.shape[0] < 1:
             raise ValueError(f"images must be a [K, C, H, W] tensor, got shape {tuple(images.shape)}")
         self.images = images.detach().to(torch.float64).cpu().clone()
+        # optional log prior weights of the exemplars (default uniform): a class with a very low
+        # prior is one the unguided model (practically) never produces
+        self.log_prior = None if log_prior is None else \
+            torch.as_tensor(log_prior, dtype=torch.float64).reshape(1, -1)
         self.flat = self.images.reshape(images.shape[0], -1)
         self.sq = (self.flat ** 2).sum(1)
         self.space = space if space is not None else NoiseSpace.eps()
@@ -208,7 +214,10 @@ class ExemplarDenoiser:
         s = s.expand(b)
         pos = s > 0
         if bool(pos.any()):
-            w[pos] = torch.softmax(-d[pos] / (2.0 * s[pos, None] ** 2), dim=1)
+            logits = -d[pos] / (2.0 * s[pos, None] ** 2)
+            if self.log_prior is not None:
+                logits = logits + self.log_prior
+            w[pos] = torch.softmax(logits, dim=1)
         if bool((~pos).any()):  # s == 0: the posterior is a point mass on the nearest exemplar
             nearest = d[~pos].argmin(1)
             w[~pos] = torch.nn.functional.one_hot(nearest, len(self)).to(torch.float64)

@@ -148,9 +148,61 @@ def to_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
     return F.max_pool2d(cropped, (fy, fx))
 
 
+def latent_hole(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
+    """The repaint rule, one for every chain: the cells of a latent that a hole MASK repaints.
+
+    As ComfyUI resizes a noise mask (Set Latent Noise Mask → sampling), the mask [B,1,H,W] (or
+    [B,H,W]) is resized to latent size bilinearly; every cell whose value is above 0 — whose
+    centre pixels touch the hole — is repainted fully (1), the rest kept (0). A cell the hole
+    only grazes at its edge is kept: grow the hole by half a latent cell (4 px for an 8× VAE;
+    Mask Refiner's default grow is 8) and every drawn pixel lies in a repainted cell.
+    ``sample_fillblank`` applies the same rule (``repaint_mask``) to the noise mask it gets.
+    """
+    m = mask_b1hw(mask).float()
+    if tuple(m.shape[-2:]) != (int(latent_hw[0]), int(latent_hw[1])):
+        m = F.interpolate(m, size=(int(latent_hw[0]), int(latent_hw[1])), mode="bilinear")
+    return (m > 0).float()
+
+
 def resize(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of a [B,C,H,W] tensor with antialiasing when shrinking."""
     if tuple(t.shape[-2:]) == tuple(hw):
         return t
     shrink = hw[0] < t.shape[-2] or hw[1] < t.shape[-1]
     return F.interpolate(t, size=hw, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def smooth_fill(image: torch.Tensor, hole: torch.Tensor, smooth_iters: int = 24) -> torch.Tensor:
+    """The hole of ``image`` [B,C,H,W] filled smoothly from its surroundings (the rest unchanged).
+
+    hole: [B|1,1|C,H,W], > 0 = unknown (batch 1 of either broadcasts). Onion peel (each ring of unknown cells takes the mean of
+    its known 3×3 neighbours), then ``smooth_iters`` Jacobi sweeps of the 3×3 mean inside the hole
+    with the surroundings fixed: a coarse, seamless continuation of the scene — what the hole
+    looks like with its old content gone. Used by the sampler's context guidance. Runs once
+    before sampling (it reads the hole's extent on the host); never modifies its inputs.
+    """
+    b = max(image.shape[0], hole.shape[0])
+    image = image.expand(b, *image.shape[1:])
+    unknown = (hole[:, :1] > 0).to(image.dtype).expand(b, 1, *image.shape[-2:])
+    known = 1.0 - unknown
+    out = image * known
+    kernel = torch.ones(1, 1, 3, 3, dtype=image.dtype, device=image.device)
+    c = image.shape[1]
+
+    def box(t):
+        return F.conv2d(F.pad(t, (1, 1, 1, 1), mode="replicate"), kernel.expand(t.shape[1], 1, 3, 3),
+                        groups=t.shape[1])
+
+    if bool(known.sum() == 0):  # nothing to continue from: leave the image as it is
+        return image.clone()
+    for _ in range(max(image.shape[-2:])):  # onion peel, at most the longer side in rings
+        if not bool((known == 0).any()):
+            break
+        s, n = box(out), box(known)
+        grow = (n > 0) & (known == 0)
+        out = torch.where(grow.expand_as(out), s / n.clamp_min(1e-12).expand_as(s), out)
+        known = torch.maximum(known, grow.to(known.dtype))
+    inside = unknown.expand(-1, c, -1, -1) > 0
+    for _ in range(int(smooth_iters)):
+        out = torch.where(inside, box(out) / 9.0, out)
+    return torch.where(inside, out, image)

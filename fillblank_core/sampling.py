@@ -13,11 +13,13 @@ prediction is pulled toward the target latent t with weight λ(progress)·m.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
+import numpy as np
 import torch
 
-from .schedules import LambdaSchedule, sigma_progress
+from . import masks
+from .schedules import CONTEXT_KEYFRAMES, LambdaSchedule
 from .spaces import NoiseSpace, space_for
 
 BLENDS = ("matched", "independent")
@@ -59,10 +61,11 @@ def _check_int(name: str, value, low: int, high: Optional[int] = None, hint: str
 def plan_chunks(steps: int, jump_length: int, resample: int) -> list[tuple[int, int, int]]:
     """[(start, end, passes)]: chunks of ``jump_length`` steps; all but the last get ``resample`` passes.
 
-    With resample == 1 there is a single chunk over all steps (no time travel).
+    With resample == 1 there is a single chunk over all steps (no time travel, j unused). A
+    jump_length above the step count is clamped to it (few-step models): one chunk, no travel.
     """
     steps = _check_int("steps", steps, 1)
-    j = _check_int("jump_length", jump_length, 1, steps, hint=" (the number of steps)")
+    j = min(_check_int("jump_length", jump_length, 1), steps)  # j > steps: one chunk of all steps
     r = _check_int("resample", resample, 1, hint=" (1 means no resampling)")
     if r == 1:
         return [(0, steps, 1)]
@@ -108,48 +111,70 @@ class _Wrapper:
         return getattr(self.__dict__["model"], name)
 
 
-class GuidedDenoiser(_Wrapper):
-    """x0' = x0·(1 − λm) + t·λm around any denoiser; remembers the last x0 it returned.
+def _interp(x: torch.Tensor, knots: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation on the device (knots increasing, at least two); clamped."""
+    i = torch.searchsorted(knots, x.contiguous()).clamp(1, knots.numel() - 1)
+    k0, k1 = knots[i - 1], knots[i]
+    f = ((x - k0) / (k1 - k0)).clamp(0.0, 1.0)
+    v0 = values[i - 1]
+    return v0 + (values[i] - v0) * f
 
-    ``blend="matched"`` blends the prediction (the state's noise is untouched, so its noise level
-    is preserved for every sampler). With ``blend="independent"`` the prediction is left alone and
-    ``sample_fillblank`` injects freshly noised target after each step instead.
+
+class GuidedDenoiser(_Wrapper):
+    """Target guidance around any denoiser, evaluated on the device without host reads.
+
+    Per latent cell a guidance target T and weight w = λ(σ)·m + λ_ctx(σ)·m_ctx: m is the soft
+    target silhouette inside the hole (T = the target there), m_ctx the rest of the hole (T = a
+    smooth continuation of the scene, held only at the highest noise levels: λ_ctx = λ·context).
+    ``blend="matched"``: the model sees the state with its clean component moved w of the way to
+    T and its noise level kept,
+
+        x' = (1 − w)·x + w·a(σ)·T + sqrt(w·(2 − w))·s(σ)·ε      (ε: one draw per pass)
+
+    (if x = a·x0 + s·ε_x then x' = a·((1 − w)·x0 + w·T) + s·ε' with Var ε' = (1 − w)² + w(2 − w) = 1),
+    and its prediction is pulled the same way, x0' = (1 − w)·D(x') + w·T. At w = 1 this is exactly
+    ComfyUI's known region (KSamplerX0Inpaint) with T as the known latent. With
+    ``blend="independent"`` the prediction is left alone and ``sample_fillblank`` injects freshly
+    noised target into the state after each step instead (silhouette only).
     """
 
     def __init__(self, model, target: Optional[torch.Tensor], mask: Optional[torch.Tensor],
-                 lam: Callable[[float], float], blend: str = "matched"):
+                 table: Optional[tuple[np.ndarray, ...]], space: NoiseSpace, blend: str = "matched",
+                 context: Optional[torch.Tensor] = None):
         super().__init__(model)
-        self.__dict__.update(target=target, mask=mask, lam=lam, blend=blend,
-                             last_x0=None, last_sigma=None, calls=0, _cast={})
+        dev = None
+        if table is not None:  # the λ(σ) knots, on the host and (once) on the target's device
+            dev = tuple(torch.tensor(v, dtype=torch.float32, device=target.device) for v in table)
+        self.__dict__.update(target=target, mask=mask, table=table, device_table=dev, space=space,
+                             blend=blend, context=context, eps=None, last_x0=None, last_w=None, calls=0)
 
-    def weight(self, sigma: float, like: torch.Tensor) -> Optional[torch.Tensor]:
-        """λ(σ)·m on the device and dtype of ``like``, or None when it is zero."""
-        if self.target is None:
-            return None
-        lam = float(self.lam(sigma))
-        if lam <= 0.0:
-            return None
-        mask, target = self._on(like)
-        return mask * lam
+    def lam_at(self, sigma: float) -> float:
+        """λ at a host sigma (for work planned before sampling)."""
+        return float(np.interp(float(sigma), self.table[0], self.table[1]))
 
-    def _on(self, like: torch.Tensor):
-        key = (like.device, like.dtype)
-        hit = self._cast.get(key)
-        if hit is None:
-            hit = (self.mask.to(like.device, like.dtype), self.target.to(like.device, like.dtype))
-            self._cast[key] = hit
-        return hit
+    def weight(self, sigma: torch.Tensor) -> torch.Tensor:
+        """w = λ(σ)·m (+ λ_ctx(σ)·m_ctx) as [B, 1|C, H, W] for a sigma tensor [B]; device ops only."""
+        knots, values = self.device_table[:2]
+        s = sigma.reshape(-1).to(knots)
+        shape = (-1,) + (1,) * (self.mask.ndim - 1)
+        w = _interp(s, knots, values).to(self.mask.dtype).reshape(shape) * self.mask
+        if self.context is not None:
+            ctx = _interp(s, knots, self.device_table[2]).to(self.mask.dtype).reshape(shape)
+            w = w + ctx * self.context
+        return w
 
     def __call__(self, x, sigma, **kwargs):
-        x0 = self.model(x, sigma, **kwargs)
         self.__dict__["calls"] += 1
-        s = float(sigma.reshape(-1)[0]) if isinstance(sigma, torch.Tensor) else float(sigma)
-        if self.blend == "matched":
-            w = self.weight(s, x0)
-            if w is not None:
-                x0 = torch.lerp(x0, self._on(x0)[1].expand_as(x0), w.expand_as(x0))
-        self.__dict__["last_x0"] = x0
-        self.__dict__["last_sigma"] = s
+        if self.target is None or self.blend != "matched":
+            x0 = self.model(x, sigma, **kwargs)
+            self.__dict__["last_x0"] = x0
+            return x0
+        w = self.weight(sigma)
+        a, s = self.space.coefficients_like(sigma, x)
+        x_in = x * (1.0 - w) + (a * self.target) * w + (s * self.eps) * torch.sqrt(w * (2.0 - w))
+        x0 = self.model(x_in, sigma, **kwargs)
+        x0 = x0 + (self.target - x0) * w
+        self.__dict__.update(last_x0=x0, last_w=w)
         return x0
 
 
@@ -251,20 +276,22 @@ def _as_mask(mask: Optional[torch.Tensor], x: torch.Tensor, name: str) -> Option
     return m
 
 
-def _schedule_fn(schedule, sigmas) -> Callable[[float], float]:
-    sig = [float(s) for s in sigmas]
+def _schedule(schedule) -> LambdaSchedule:
     if schedule is None:
-        schedule = LambdaSchedule.linear(1.0, 0.0)
+        return LambdaSchedule.default()
     if isinstance(schedule, (int, float)):
-        schedule = LambdaSchedule.constant(float(schedule))
-    cache: dict[float, float] = {}
+        return LambdaSchedule.constant(float(schedule))
+    return schedule
 
-    def lam(sigma: float) -> float:
-        v = cache.get(sigma)
-        if v is None:
-            v = cache[sigma] = float(schedule(sigma_progress(sigma, sig)))
-        return v
-    return lam
+
+def repaint_mask(denoise_mask: torch.Tensor) -> torch.Tensor:
+    """The one repaint rule: every latent cell with any part of the hole is repainted fully.
+
+    ComfyUI resizes a noise mask to latent size bilinearly (Set Latent Noise Mask, and FillBlank
+    Sampler, which passes its hole the same way); a cell whose resized value is above 0 is part of
+    the hole. Binary, so FillBlank Sampler and Sampler Select repaint the same cells.
+    """
+    return (denoise_mask > 0).to(denoise_mask.dtype)
 
 
 @torch.no_grad()
@@ -272,23 +299,31 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
                      sampler=None, sampler_options=None, target=None, target_mask=None,
                      schedule=None, jump_length: int = 10, resample: int = 1,
                      blend: str = "matched", noise_scaling=None, target_in_model_space=False,
-                     seed: Optional[int] = None, rescale_progress: bool = False):
+                     seed: Optional[int] = None, rescale_progress: bool = False,
+                     context: bool = True):
     """Guided RePaint sampling; k-diffusion signature.
 
     model: denoiser ``model(x, sigma * s_in, **extra_args) -> x0`` (in ComfyUI the known-region
-        wrapper KSamplerX0Inpaint; the known region comes from ``extra_args["denoise_mask"]``).
+        wrapper KSamplerX0Inpaint; the known region comes from ``extra_args["denoise_mask"]``,
+        made binary by ``repaint_mask``).
     sampler: base sampler with the k-diffusion signature (default: Euler); ``sampler_options``
         are passed to it.
     target, target_mask: target latent t [B|1,C,H,W] and soft mask m at latent size (1 = pull).
         Unless ``target_in_model_space``, t is mapped with the model's ``process_latent_in``.
-    schedule: LambdaSchedule (or a number for constant λ); default linear 1 -> 0.
-    jump_length, resample: RePaint's j and r (r = 1: no time travel).
-    blend: "matched" (blend x0, noise level preserved) or "independent" (inject a·t + s·ε_fresh
-        after each step; lowers the noise std in the target to s·sqrt((1−λ)² + λ²)).
+    schedule: LambdaSchedule (or a number for constant λ); default ``LambdaSchedule.default()``.
+    jump_length, resample: RePaint's j and r (r = 1: no time travel; j > steps counts as steps).
+    blend: "matched" (the model sees the target in its input, noise level preserved; see
+        GuidedDenoiser) or "independent" (inject a·t + s·ε_fresh after each step; lowers the
+        noise std in the target to s·sqrt((1−λ)² + λ²)).
     noise_scaling: the model's affine ``noise_scaling`` (default: found on the model, else eps).
     seed: seed of the re-noising generator (default: ``extra_args["seed"]``).
+    context: with a hole (denoise mask) and blend "matched", also hold the rest of the hole to a
+        smooth continuation of the scene at the highest noise levels (see GuidedDenoiser).
     rescale_progress: report progress ``i`` scaled to ``len(sigmas) - 1`` steps (for hosts whose
         progress bar knows only the base step count).
+
+    Everything that needs host values (λ table, re-noising coefficients, noise draws) is prepared
+    before the first model call or once per pass; the per-step path only queues device work.
     """
     extra_args = {} if extra_args is None else extra_args
     n = len(sigmas) - 1
@@ -300,25 +335,14 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
     base = sample_euler if sampler is None else sampler
     base_opts = dict(sampler_options or {})
     space = space_for(model, noise_scaling)
+    sig = [float(v) for v in (sigmas.detach().cpu() if isinstance(sigmas, torch.Tensor) else sigmas)]
 
     denoise_mask = extra_args.get("denoise_mask")
-    mask = None
-    if target is not None:
-        if target.ndim != 4 or target.shape[-2:] != x.shape[-2:] or target.shape[1] != x.shape[1] \
-                or target.shape[0] not in (1, x.shape[0]):
-            raise ValueError(f"target latent must have shape [1 or {x.shape[0]}, {x.shape[1]}, "
-                             f"{x.shape[2]}, {x.shape[3]}], got {tuple(target.shape)}")
-        if not torch.isfinite(target).all():
-            raise ValueError("target latent contains NaN or infinite values")
-        mask = _as_mask(target_mask if target_mask is not None else torch.ones_like(target[:, :1]), x, "target_mask")
-        if denoise_mask is not None:  # never pull outside the hole
-            mask = mask * denoise_mask.to(mask)
-        if not target_in_model_space:
-            latent_in = _find_attr(model, "process_latent_in")
-            if latent_in is not None:
-                target = latent_in(target)
-    lam = _schedule_fn(schedule, sigmas)
-    guided = GuidedDenoiser(model, target, mask, lam, blend)
+    if denoise_mask is not None:
+        denoise_mask = repaint_mask(denoise_mask)
+        extra_args = dict(extra_args, denoise_mask=denoise_mask)
+    guided = _guide(model, x, sig, space, target, target_mask, schedule, blend, denoise_mask,
+                    target_in_model_space, context)
 
     if seed is None:
         seed = extra_args.get("seed")
@@ -326,13 +350,15 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
         seed = int(torch.randint(0, 2 ** 62, (1,)).item())
     gen = torch.Generator(device="cpu").manual_seed(derive_seed(int(seed), 7919))
 
-    def fresh(like: torch.Tensor) -> torch.Tensor:
-        return torch.randn(like.shape, generator=gen, dtype=torch.float32).to(like)
+    def fresh(shape) -> torch.Tensor:
+        return torch.randn(shape, generator=gen, dtype=torch.float32).to(x)
 
     total_steps = sum((e - s) * p for s, e, p in chunks)
     state = {"done": 0, "calls": 0}
-
     many_calls = len(chunks) > 1 or chunks[0][2] > 1 or blend == "independent"
+    # per step of blend="independent": λ(σ_i) and the coefficients at σ_{i+1}, on the host
+    inject = [(guided.lam_at(sig[i]), *space.coefficients(sig[i + 1])) for i in range(n)] \
+        if guided.target is not None and blend == "independent" else None
 
     def run(x, lo, hi):
         """One base-sampler call over sigmas[lo..hi] with its own seed and global progress."""
@@ -364,31 +390,75 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
         return out
 
     def run_span(x, lo, hi):
-        if blend == "matched":
+        if inject is None:
+            if guided.target is not None:
+                guided.__dict__["eps"] = fresh(x.shape)  # the guidance noise of this pass
             return run(x, lo, hi)
+        noises = fresh((hi - lo,) + tuple(x.shape))  # one transfer per pass, none per step
         for i in range(lo, hi):  # independent: one step at a time, inject after each
             x = run(x, i, i + 1)
-            w = guided.weight(float(sigmas[i]), x)
-            if w is not None:
-                t = guided._on(x)[1]
-                noised = space.noise(t, sigmas[i + 1], fresh(x))
-                x = torch.lerp(x, noised.expand_as(x), w.expand_as(x))
+            lam, a, s = inject[i]
+            noised = guided.target * a + noises[i - lo] * s
+            x = x + (noised - x) * (guided.mask * lam)
         return x
 
     devices = [x.device.index or 0] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices, enabled=many_calls):
         for start, end, passes in chunks:
+            scale, std = space.renoise_coefficients(sig[end], sig[start]) if passes > 1 else (1.0, 0.0)
             for p in range(passes):
                 if p > 0:
-                    scale, std = space.renoise_coefficients(sigmas[end], sigmas[start])
-                    x = x * scale + fresh(x) * std
+                    x = x * scale + fresh(x.shape) * std
                 x = run_span(x, start, end)
 
-    if denoise_mask is not None and float(sigmas[-1]) == 0.0 and guided.last_x0 is not None:
-        # the base sampler's last step is x0 up to rounding; make the known region exact
-        dm = denoise_mask.to(x)
-        x = x * dm + guided.last_x0.to(x) * (1.0 - dm)
+    if sig[-1] == 0.0 and guided.last_x0 is not None:
+        # the base sampler's last step is x0 up to rounding; make the exact regions exact:
+        # the known region is the latent, cells held at full weight are the target
+        last = guided.last_x0.to(x)
+        if denoise_mask is not None:
+            x = torch.where(denoise_mask.to(x) > 0, x, last)
+        if guided.last_w is not None:
+            x = torch.where(guided.last_w >= 1.0, guided.target.expand_as(x), x)
     return x
+
+
+def _guide(model, x, sig, space, target, target_mask, schedule, blend, denoise_mask,
+           target_in_model_space, context) -> GuidedDenoiser:
+    """Checks the target and builds the GuidedDenoiser with everything on x's device (host work
+    before sampling: validation, the λ table, the context fill)."""
+    if target is None:
+        return GuidedDenoiser(model, None, None, None, space, blend)
+    if target.ndim != 4 or target.shape[-2:] != x.shape[-2:] or target.shape[1] != x.shape[1] \
+            or target.shape[0] not in (1, x.shape[0]):
+        raise ValueError(f"target latent must have shape [1 or {x.shape[0]}, {x.shape[1]}, "
+                         f"{x.shape[2]}, {x.shape[3]}], got {tuple(target.shape)}")
+    if not torch.isfinite(target).all():
+        raise ValueError("target latent contains NaN or infinite values")
+    mask = _as_mask(target_mask if target_mask is not None else torch.ones_like(target[:, :1]), x, "target_mask")
+    mask = mask.to(x.device, x.dtype)
+    target = target.to(x.device, x.dtype)
+    if not target_in_model_space:
+        latent_in = _find_attr(model, "process_latent_in")
+        if latent_in is not None:
+            target = latent_in(target)
+    sched = _schedule(schedule)
+    space.coefficients(sig[0])  # host check, once: noise_scaling is affine without offset
+    knots, lam = sched.table(sig, space.coefficients)
+    ctx_mask = None
+    if denoise_mask is not None:  # never pull outside the hole
+        hole = denoise_mask.to(mask)
+        mask = mask * hole
+        if context and blend == "matched":
+            # the rest of the hole: a smooth continuation of the scene around it (the target's
+            # latent outside the silhouette is the scene), pulled only at the highest noise
+            hole1 = hole[:, :1]
+            ctx_mask = hole1 * (1.0 - mask)
+            target = target * mask + masks.smooth_fill(target, hole1) * (1.0 - mask)
+    table = (knots, lam)
+    if ctx_mask is not None:
+        curve = LambdaSchedule(kind="keyframes", axis="noise", keyframes=CONTEXT_KEYFRAMES)
+        table = (knots, lam, lam * np.asarray([curve.at_sigma(v, sig, space.coefficients) for v in knots]))
+    return GuidedDenoiser(model, target.to(x.dtype), mask, table, space, blend, ctx_mask)
 
 
 def inpaint(model, latent: torch.Tensor, mask: torch.Tensor, sigmas: Sequence[float] | torch.Tensor, *,

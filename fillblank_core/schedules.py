@@ -1,8 +1,16 @@
 """λ schedules: how strongly the hole is pulled toward the target over the denoising steps.
 
-A schedule is a pure function of progress p in [0, 1] (0 = first step, 1 = last step), like
-k-diffusion's ``get_sigmas_*`` helpers are pure functions of the step count. The same formulas
-are implemented in ``web/`` for the live curve; keep the two in step.
+A schedule is a pure function of a position p in [0, 1], like k-diffusion's ``get_sigmas_*``
+helpers are pure functions of the step count. The same formulas are implemented in ``web/`` for
+the live curve; keep the two in step.
+
+What p means is the schedule's ``axis``:
+  * ``"noise"`` (the default of the nodes): p is the noise level, from high (0) to low (1), on a
+    fixed log scale of the noise-to-signal ratio s(σ)/a(σ) of the model's own noise space
+    (p = 0 at 16 or more, p = 1 at 1/64 or less, 0.4 at 1). A model decides what fills the hole
+    at a given noise level, whatever the scheduler, step count, denoise or model family, so the
+    same λ curve means the same thing everywhere.
+  * ``"steps"``: p is step progress (0 = first step, 1 = last step), as in the paper.
 """
 
 from __future__ import annotations
@@ -15,6 +23,19 @@ from typing import Sequence
 import numpy as np
 
 KINDS = ("constant", "linear", "cosine", "exponential", "step", "keyframes")
+AXES = ("noise", "steps")
+
+# the noise axis: log2 of the noise-to-signal ratio from NSR_HIGH (p = 0) down to NSR_LOW (p = 1)
+NSR_HIGH_LOG2 = 4.0    # NSR 16 (eps models start at σ ≈ 14.6; flow at σ ≈ 0.94)
+NSR_LOW_LOG2 = -6.0    # NSR 1/64 (the last steps of any schedule)
+
+# The measured default (benchmarks/reliability.py, README "How guidance works"): hold the target
+# (λ = 1) while the model decides what goes in the hole, release it over the low-noise steps so
+# the model harmonises edges, light and texture.
+DEFAULT_KEYFRAMES = "0:1, 0.6:1, 0.8:0"
+# Context guidance (sampling.py): the rest of the hole is held to a smooth continuation of the
+# scene only at the highest noise levels (the coarse layout), λ·context(p) with this curve.
+CONTEXT_KEYFRAMES = "0:1, 0.4:1, 0.6:0"
 
 _KEYFRAME = re.compile(r"^\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$")
 
@@ -70,6 +91,7 @@ class LambdaSchedule:
     """
 
     kind: str = "linear"
+    axis: str = "steps"
     start: float = 1.0
     end: float = 0.0
     value: float = 1.0
@@ -81,6 +103,8 @@ class LambdaSchedule:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"schedule kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.axis not in AXES:
+            raise ValueError(f"schedule axis must be one of {', '.join(AXES)}, got {self.axis!r}")
         for name in ("start", "end", "value", "cutoff"):
             object.__setattr__(self, name, _check_unit(name, getattr(self, name)))
         rate = float(self.rate)
@@ -91,6 +115,11 @@ class LambdaSchedule:
             object.__setattr__(self, "_frames", tuple(parse_keyframes(self.keyframes)))
 
     # convenience constructors ------------------------------------------------------------
+    @classmethod
+    def default(cls) -> "LambdaSchedule":
+        """The measured default: λ = 1 down to NSR 1/4 (p 0.6), then linear to 0 at NSR 1/16 (p 0.8)."""
+        return cls(kind="keyframes", axis="noise", keyframes=DEFAULT_KEYFRAMES)
+
     @classmethod
     def constant(cls, value: float) -> "LambdaSchedule":
         return cls(kind="constant", value=value)
@@ -151,9 +180,32 @@ class LambdaSchedule:
         """λ for each of ``steps`` sampling steps."""
         return np.asarray(self(self.progress(steps)), dtype=np.float64).reshape(-1)
 
-    def at_sigma(self, sigma: float, sigmas: Sequence[float]) -> float:
-        """λ at an arbitrary sigma, by its (interpolated) position in a decreasing schedule."""
+    def at_sigma(self, sigma: float, sigmas: Sequence[float], coefficients=None) -> float:
+        """λ at an arbitrary sigma: by its noise level (axis "noise"; ``coefficients(σ) -> (a, s)``
+        of the noise space, default eps) or its interpolated position in a decreasing schedule."""
+        if self.axis == "noise":
+            a, s = (1.0, float(sigma)) if coefficients is None else coefficients(float(sigma))
+            return float(self(noise_position(a, s)))
         return float(self(sigma_progress(sigma, sigmas)))
+
+    def table(self, sigmas: Sequence[float], coefficients=None) -> tuple[np.ndarray, np.ndarray]:
+        """(σ increasing, λ) knots for λ at any σ of a sampling run, by linear interpolation in σ.
+
+        Built once on the host before sampling; the sampler interpolates it on the device
+        (``searchsorted``), so no per-step value is read back to the host. Knots: the schedule's
+        sigmas plus a dense log-spaced grid between them (``sigma_knots``), so axis "steps" is
+        exactly ``at_sigma`` and axis "noise" within 1e-3 of it for the built-in kinds.
+        """
+        knots = sigma_knots(sigmas)
+        sig = np.asarray([float(v) for v in sigmas], dtype=np.float64)
+        lam = np.asarray([self.at_sigma(v, sig, coefficients) for v in knots])
+        order = np.argsort(knots, kind="stable")
+        knots, lam = knots[order], lam[order]
+        keep = np.concatenate([[True], np.diff(knots) > 0])
+        knots, lam = knots[keep], lam[keep]
+        if knots.size == 1:  # one level only: a flat table
+            knots, lam = np.array([knots[0], knots[0] + 1.0]), np.array([lam[0], lam[0]])
+        return knots, lam
 
     def plot(self, steps: int, width: int = 512, height: int = 256):
         """A PIL image of λ over the steps (dots) and the continuous curve."""
@@ -162,15 +214,43 @@ class LambdaSchedule:
 
     def describe(self) -> str:
         k = self.kind
+        over = " over noise level" if self.axis == "noise" else " over steps"
         if k == "constant":
             return f"constant {self.value:g}"
         if k in ("linear", "cosine"):
-            return f"{k} {self.start:g}->{self.end:g}"
+            return f"{k} {self.start:g}->{self.end:g}{over}"
         if k == "exponential":
-            return f"exponential {self.start:g}->{self.end:g} (rate {self.rate:g})"
+            return f"exponential {self.start:g}->{self.end:g} (rate {self.rate:g}){over}"
         if k == "step":
-            return f"step {self.value:g} until {self.cutoff:g}"
-        return "keyframes " + ", ".join(f"{a:g}:{b:g}" for a, b in self._frames)
+            return f"step {self.value:g} until {self.cutoff:g}{over}"
+        return "keyframes " + ", ".join(f"{a:g}:{b:g}" for a, b in self._frames) + over
+
+
+def sigma_knots(sigmas: Sequence[float]) -> np.ndarray:
+    """The sigmas of a run plus 512 log-spaced levels between its smallest positive and largest."""
+    sig = np.asarray([float(v) for v in sigmas], dtype=np.float64)
+    pos = sig[sig > 0]
+    grid = [sig]
+    if pos.size:
+        grid.append(np.geomspace(pos.min(), pos.max(), 512))
+    return np.concatenate(grid)
+
+
+def noise_position(a, s):
+    """Position p in [0, 1] of a noise level on the "noise" axis (0 = high noise, 1 = low).
+
+    a, s: the noise space's coefficients (x_σ = a·x0 + s·ε), scalars or arrays. p is linear in
+    log2(s / a) from NSR_HIGH_LOG2 (p = 0) to NSR_LOW_LOG2 (p = 1), clamped; a = 0 (pure noise of
+    a flow model) gives 0, s = 0 (clean) gives 1.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log2(s) - np.log2(a)
+    lg = np.where(a <= 0, np.inf, np.where(s <= 0, -np.inf, lg))
+    p = (NSR_HIGH_LOG2 - lg) / (NSR_HIGH_LOG2 - NSR_LOW_LOG2)
+    p = np.clip(p, 0.0, 1.0)
+    return float(p) if p.ndim == 0 else p
 
 
 def sigma_progress(sigma: float, sigmas: Sequence[float]) -> float:

@@ -15,6 +15,13 @@ import torch
 NoiseScalingFn = Callable[..., torch.Tensor]
 
 
+def _bcast(sigma, like):
+    """sigma as [B, 1, ...] against ``like`` when it is a tensor with one value per batch element."""
+    if isinstance(sigma, torch.Tensor) and sigma.ndim == 1 and like.ndim > 1:
+        return sigma.reshape(-1, *([1] * (like.ndim - 1)))
+    return sigma
+
+
 def _as_float(sigma) -> float:
     if isinstance(sigma, torch.Tensor):
         return float(sigma.reshape(-1)[0].item())
@@ -33,12 +40,13 @@ class NoiseSpace:
     @classmethod
     def eps(cls) -> "NoiseSpace":
         """Variance-exploding k-diffusion space of eps and v models: a = 1, s = sigma."""
-        return cls(lambda sigma, noise, latent: sigma * noise + latent, name="eps")
+        return cls(lambda sigma, noise, latent: _bcast(sigma, noise) * noise + latent, name="eps")
 
     @classmethod
     def flow(cls) -> "NoiseSpace":
         """Rectified-flow (ComfyUI CONST) space: a = 1 - sigma, s = sigma."""
-        return cls(lambda sigma, noise, latent: sigma * noise + (1.0 - sigma) * latent, name="flow")
+        return cls(lambda sigma, noise, latent: _bcast(sigma, noise) * noise
+                   + (1.0 - _bcast(sigma, noise)) * latent, name="flow")
 
     @classmethod
     def from_noise_scaling(cls, fn: NoiseScalingFn, name: str = "model") -> "NoiseSpace":
@@ -64,6 +72,20 @@ class NoiseSpace:
         self._cache[key] = (a, s)
         return a, s
 
+    def coefficients_like(self, sigma: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(a, s) as tensors [B, 1, ...] on ``like``'s device for a sigma tensor [B] (or [1]).
+
+        Evaluated with tensor operations only, so it never reads a device value back to the host
+        (DESIGN.md §3): the per-step path of the sampler uses this, never ``coefficients``.
+        Linearity (no offset) is checked once on the host by ``coefficients``.
+        """
+        sig = sigma.reshape(-1, *([1] * (like.ndim - 1))).to(like.dtype)
+        zero, one = torch.zeros_like(sig), torch.ones_like(sig)
+        # fresh tensors for each call: some noise_scaling implementations work in place
+        a = self._fn(sig, zero.clone(), one.clone())
+        s = self._fn(sig, one.clone(), zero.clone())
+        return a, s
+
     def a(self, sigma) -> float:
         return self.coefficients(sigma)[0]
 
@@ -72,8 +94,13 @@ class NoiseSpace:
 
     # -- operations ---------------------------------------------------------------------
     def noise(self, x0: torch.Tensor, sigma, eps: torch.Tensor) -> torch.Tensor:
-        """Forward noising of a clean latent: a(sigma) * x0 + s(sigma) * eps."""
-        a, s = self.coefficients(sigma)
+        """Forward noising of a clean latent: a(sigma) * x0 + s(sigma) * eps.
+
+        A sigma tensor [B] (as samplers pass it) is used on the device, without host reads."""
+        if isinstance(sigma, torch.Tensor):
+            a, s = self.coefficients_like(sigma, x0 if x0.ndim >= eps.ndim else eps)
+        else:
+            a, s = self.coefficients(sigma)
         return x0 * a + eps * s
 
     def renoise_coefficients(self, sigma_lo, sigma_hi) -> tuple[float, float]:

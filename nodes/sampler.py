@@ -15,7 +15,7 @@ from ..fillblank_core.schedules import LambdaSchedule
 from . import compat
 from .common import CATEGORY, LAMBDA, TARGET, mask_input
 
-DEFAULT_SCHEDULE = LambdaSchedule.linear(1.0, 0.0)
+DEFAULT_SCHEDULE = LambdaSchedule.default()
 
 
 def _check_target(target, name="target"):
@@ -60,8 +60,8 @@ def validate(latent_image, target, hole, steps, jump_length, resample, blend):
         raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
     if int(resample) < 1:
         raise ValueError(f"resample must be at least 1 (1 = no resampling), got {resample}")
-    if int(jump_length) < 1 or int(jump_length) > int(steps):
-        raise ValueError(f"jump_length must be between 1 and steps ({steps}), got {jump_length}")
+    if int(jump_length) < 1:
+        raise ValueError(f"jump_length must be at least 1, got {jump_length}")
     if tuple(samples.shape[-2:]) != tuple(target.latent.shape[-2:]) or samples.shape[1] != target.latent.shape[1]:
         H, W = target.scene_hw
         raise ValueError(f"latent_image is {samples.shape[-1]}x{samples.shape[-2]} (latent) with "
@@ -70,7 +70,7 @@ def validate(latent_image, target, hole, steps, jump_length, resample, blend):
                          "encode the same scene with the same VAE")
     M.batch_size(samples.shape[0], target.latent.shape[0], "latent_image", "target")
     h = mask_input(hole, "hole", target.scene_hw)
-    h_lat = M.to_latent(M.threshold(h, 0.0), samples.shape[-2:])
+    h_lat = M.latent_hole(h, samples.shape[-2:])
     if not h_lat.any():
         raise ValueError("hole is empty: draw the region to repaint (or use FillBlank Mask Refiner)")
     if bool((h_lat > 0).all()):
@@ -105,12 +105,12 @@ class FillBlankSampler:
                 "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
                 "scheduler": (compat.scheduler_names(), {"tooltip": "Sigma schedule."}),
                 "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip": "Fraction of the schedule to run (1 = from pure noise in the hole)."}),
-                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk before travelling back (at most steps)."}),
+                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above the step count counts as the step count (one chunk: no travelling back)."}),
                 "resample": ("INT", {"default": 1, "min": 1, "max": 100, "tooltip": "RePaint's r: passes over each chunk (1 = no resampling; cost grows about r×)."}),
-                "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: blend the prediction (keeps the noise level, works with every sampler); independent: inject freshly noised target after each step (paper-style; lowers noise in the target)."}),
+                "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every sampler. independent: inject freshly noised target after each step (paper-style; lowers the noise in the target)."}),
             },
             "optional": {
-                "schedule": (LAMBDA, {"tooltip": "λ schedule (default: linear 1 → 0)."}),
+                "schedule": (LAMBDA, {"tooltip": "λ schedule. Default: λ = 1 (hold the target) while the noise is high, released between noise level 0.6 and 0.8 so the model harmonises the last details."}),
             },
         }
 
@@ -152,12 +152,12 @@ class FillBlankSamplerSelect:
             "required": {
                 "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
                 "target": (TARGET, {"tooltip": "From FillBlank Target Encoder."}),
-                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk (at most the number of steps)."}),
+                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above the step count counts as the step count (one chunk: no travelling back)."}),
                 "resample": ("INT", {"default": 1, "min": 1, "max": 100, "tooltip": "RePaint's r: passes over each chunk (1 = no resampling)."}),
-                "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched (noise level kept) or independent (paper-style injection)."}),
+                "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every sampler. independent: inject freshly noised target after each step (paper-style; lowers the noise in the target)."}),
             },
             "optional": {
-                "schedule": (LAMBDA, {"tooltip": "λ schedule (default: linear 1 → 0)."}),
+                "schedule": (LAMBDA, {"tooltip": "λ schedule. Default: λ = 1 (hold the target) while the noise is high, released between noise level 0.6 and 0.8 so the model harmonises the last details."}),
             },
         }
 

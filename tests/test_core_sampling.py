@@ -165,20 +165,30 @@ def test_plan_chunks_layout():
 def test_bad_jump_length_and_resample_raise_naming_the_argument():
     for fn in (plan_chunks, count_steps, count_model_evaluations):
         with pytest.raises(ValueError, match="jump_length"):
-            fn(5, 6, 2)
-        with pytest.raises(ValueError, match="jump_length"):
-            fn(5, 6, 1)
+            fn(5, 0, 2)
         with pytest.raises(ValueError, match="resample"):
             fn(5, 2, 0)
         with pytest.raises(ValueError, match="resample"):
             fn(5, 2, -3)
     x = torch.zeros(1, 1, 2, 2)
     with pytest.raises(ValueError, match="jump_length"):
-        sample_fillblank(shrink, x, karras(5), jump_length=6, resample=2)
+        sample_fillblank(shrink, x, karras(5), jump_length=0, resample=2)
     with pytest.raises(ValueError, match="resample"):
         sample_fillblank(shrink, x, karras(5), jump_length=2, resample=0)
-    with pytest.raises(ValueError, match="jump_length"):
-        inpaint(shrink, x, torch.ones(2, 2), karras(5), jump_length=9, resample=3)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4, 8])
+@pytest.mark.parametrize("r", [1, 3])
+def test_few_steps_with_default_jump_length_work(steps, r):
+    """Turbo/LCM-style runs: j = 10 > steps never errors; r = 1 ignores j, r > 1 clamps it to steps
+    (one chunk, which as RePaint's last chunk is not resampled)."""
+    assert plan_chunks(steps, 10, r) == [(0, steps, 1)]
+    assert count_steps(steps, 10, r) == steps == count_model_evaluations(steps, 10, r, "euler")
+    model = Counting(shrink)
+    x = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(0)) * 10
+    out = inpaint(model, x, torch.ones(4, 4) * (torch.arange(4) < 2)[:, None], karras(steps), seed=1,
+                  jump_length=10, resample=r, target=torch.zeros(1, 1, 4, 4), target_mask=torch.ones(4, 4))
+    assert model.calls == steps and torch.isfinite(out).all()
 
 
 # --- re-noising ----------------------------------------------------------------------------------
