@@ -12,7 +12,7 @@ repainted region from the middle of the sigma schedule, r = 1).
 Robustness: the silhouette handed to the sampler is damaged (grow / shrink / jitter by 5–20 % of
 the object's size, or one of them at random) and the metrics are taken against the true one.
 
-Metrics (fillblank_core.metrics): exemplar model — hit rate (the nearest exemplar over the
+Metrics (fillblank_lab.metrics): exemplar model — hit rate (the nearest exemplar over the
 exemplars' object region is the target's), kept (it is still the scene's old object), fidelity
 MSE (and the PSNR of the mean MSE, capped at 60 dB) / SSIM to the
 target inside the silhouette, context max |Δ| outside the repainted region,
@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (RESULTS, SCHEDULES, STRATEGIES, Method, methods, nanmean, run_method, write_csv,  # noqa: E402
                     Timer)
 
-from fillblank_core import metrics, toy  # noqa: E402
-from fillblank_core.denoisers import ExemplarDenoiser  # noqa: E402
-from fillblank_core.toy_model import karras_sigmas, load_toy_denoiser  # noqa: E402
+from fillblank_lab import metrics, toy  # noqa: E402
+from fillblank_lab.denoisers import ExemplarDenoiser  # noqa: E402
+from fillblank_lab.toy_model import karras_sigmas, load_toy_denoiser  # noqa: E402
 
 KINDS = ("grow", "shrink", "jitter", "random")
 PSNR_CAP = 60.0

@@ -41,8 +41,8 @@ from bench_common import REPO, RESULTS, write_csv  # noqa: E402
 
 from fillblank_core import LambdaSchedule, count_model_evaluations, inpaint, sample_fillblank  # noqa: E402
 from fillblank_core import sample_euler, sample_euler_ancestral  # noqa: E402
-from fillblank_core.denoisers import GaussianPrior, smooth_covariance  # noqa: E402
-from fillblank_core.toy_model import karras_sigmas  # noqa: E402
+from fillblank_lab.denoisers import GaussianPrior, smooth_covariance  # noqa: E402
+from fillblank_lab.toy_model import karras_sigmas  # noqa: E402
 
 
 # --- ComfyUI host -------------------------------------------------------------------------------

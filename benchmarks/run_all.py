@@ -27,7 +27,7 @@ import cost  # noqa: E402
 from bench_common import HERE, RESULTS, nanmean, read_csv  # noqa: E402
 from bench_plot import bar_chart, line_chart  # noqa: E402
 
-from fillblank_core.toy_model import DEFAULT_PATH  # noqa: E402
+from fillblank_lab.toy_model import DEFAULT_PATH  # noqa: E402
 
 
 def _f(v, nd=3):
@@ -177,9 +177,9 @@ def _training_section(out_dir: Path) -> str:
     size = DEFAULT_PATH.stat().st_size if DEFAULT_PATH.is_file() else 0
     cfg = json.loads(meta.get("config", "{}")) if "config" in meta else {}
     lines += [
-        f"`fillblank_core/assets/toy_denoiser.safetensors` ({size / 1e6:.1f} MB): a two-level pixel-space U-Net "
+        f"`fillblank_lab/assets/toy_denoiser.safetensors` ({size / 1e6:.1f} MB): a two-level pixel-space U-Net "
         f"(channels {cfg.get('channels')}, EDM preconditioning, eps space) trained on fresh procedural scenes "
-        "(`fillblank_core.toy.random_scene`).",
+        "(`fillblank_lab.toy.random_scene`).",
         "",
         f"- command: `{meta.get('command', '?').strip()}` (run under `nice` on the 2-core CI-class machine, "
         "one torch thread)",
@@ -218,7 +218,7 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
                summary_table(ex, ty), ""]
     md.append(_training_section(out_dir))
     if (out_dir / "demo_grid.png").is_file():
-        md += ["The demo grid (`python -m fillblank_core.demo --out benchmarks/results/demo_grid.png`): scene | hole | "
+        md += ["The demo grid (`python -m fillblank_lab.demo --out benchmarks/results/demo_grid.png`): scene | hole | "
                "target pasted | truth (the object under the scene's light) | results for several λ schedules; rows "
                "r = 1 and r = 4.", "", f"![demo grid]({rel(out_dir / 'demo_grid.png')})", ""]
 
@@ -325,7 +325,7 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     seconds = {}
     if not a.report_only:
-        from fillblank_core import demo
+        from fillblank_lab import demo
         t0 = time.perf_counter()
         demo.main(["--out", str(out_dir / "demo_grid.png")] + (["--steps", "4", "--resample", "1"] if a.tiny else []))
         seconds["demo"] = time.perf_counter() - t0

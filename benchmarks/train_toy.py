@@ -3,7 +3,7 @@
     nice python benchmarks/train_toy.py                       # the shipped model (see results.md)
     python benchmarks/train_toy.py --steps 20 --out /tmp/t.safetensors   # a smoke run
 
-Data: fresh random scenes from ``fillblank_core.toy.random_scene`` every batch (no data set on
+Data: fresh random scenes from ``fillblank_lab.toy.random_scene`` every batch (no data set on
 disk). Loss: EDM-weighted denoising loss with log-normal σ (P_mean = −1.2, P_std = 1.2) mixed
 with log-uniform σ over [0.02, 20] so that the high noise levels inpainting starts from are seen.
 Adam with cosine learning-rate decay; the exponential moving average of the weights is what is
@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from fillblank_core import toy  # noqa: E402
-from fillblank_core.toy_model import ToyDenoiser, save_toy_denoiser, DEFAULT_PATH  # noqa: E402
+from fillblank_lab import toy  # noqa: E402
+from fillblank_lab.toy_model import ToyDenoiser, save_toy_denoiser, DEFAULT_PATH  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,7 +2,9 @@
 
 Target-guided RePaint inpainting over any k-diffusion-style sampler. This package never imports
 ComfyUI (comfy, folder_paths, nodes, server); it needs torch, numpy and pillow, and imports
-transformers / segment_anything only inside their wrappers.
+transformers / segment_anything only inside their wrappers. The evaluation machinery (toy scenes,
+the tiny learned toy model, analytic denoisers, metrics, the demo) lives in ``fillblank_lab``,
+which may import this package — never the reverse.
 """
 
 from .spaces import NoiseSpace, find_noise_scaling
@@ -19,13 +21,11 @@ from .sampling import (
     sample_euler_ancestral,
     SAMPLER_COST,
 )
-from .denoisers import GaussianPrior, ExemplarDenoiser, smooth_covariance
 
 __all__ = [
     "NoiseSpace", "find_noise_scaling", "LambdaSchedule", "parse_keyframes",
     "sample_fillblank", "count_model_evaluations", "count_steps", "plan_chunks",
     "GuidedDenoiser", "KnownRegionDenoiser", "inpaint", "sample_euler",
     "sample_euler_ancestral", "SAMPLER_COST",
-    "GaussianPrior", "ExemplarDenoiser", "smooth_covariance",
 ]
 __version__ = "0.1.0"

@@ -27,14 +27,14 @@ def _csv(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def toy_model():
-    from fillblank_core.toy_model import DEFAULT_PATH, load_toy_denoiser
+    from fillblank_lab.toy_model import DEFAULT_PATH, load_toy_denoiser
     assert DEFAULT_PATH.is_file(), "the toy model's weights must be committed"
     assert DEFAULT_PATH.stat().st_size <= 10 * 2 ** 20
     return load_toy_denoiser()
 
 
 def test_shipped_toy_model_denoises(toy_model):
-    from fillblank_core import toy
+    from fillblank_lab import toy
     x0 = toy.training_batch(424242, 8)
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -74,7 +74,7 @@ def test_ablation_tiny(tmp_path, toy_model):
 
 def test_train_toy_tiny(tmp_path):
     import train_toy
-    from fillblank_core.toy_model import load_toy_denoiser
+    from fillblank_lab.toy_model import load_toy_denoiser
     info = train_toy.train(steps=3, batch=4, lr=1e-3, seed=0, out=tmp_path / "m.safetensors",
                            curve=tmp_path / "loss", threads=1, max_minutes=5, ema_decay=0.9, log_every=1, quiet=True)
     assert info["steps"] == 3 and info["val_loss"] == info["val_loss"]
@@ -136,7 +136,7 @@ def test_run_all_report_tiny(tmp_path, toy_model):
 
 def test_demo_tiny(tmp_path, capsys):
     from PIL import Image
-    from fillblank_core import demo
+    from fillblank_lab import demo
     out = tmp_path / "grid.png"
     assert demo.main(["--out", str(out), "--steps", "4", "--resample", "1", "2", "--jump", "2", "--seed", "1"]) == 0
     img = Image.open(out)
@@ -157,7 +157,7 @@ def test_demo_and_metrics_with_a_clip_model(tmp_path, capsys):
     """CLIP fidelity is optional: with a (tiny, random) CLIP vision model the demo prints a CLIP column."""
     pytest.importorskip("transformers")
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-    from fillblank_core import demo, metrics, toy
+    from fillblank_lab import demo, metrics, toy
     from fillblank_core.clip import ClipImageEncoder
     torch.manual_seed(0)
     cfg = CLIPVisionConfig(hidden_size=64, intermediate_size=128, projection_dim=16, num_hidden_layers=1,

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fillblank_core import ExemplarDenoiser, GaussianPrior, LambdaSchedule, smooth_covariance
+from fillblank_core import LambdaSchedule
+from fillblank_lab import ExemplarDenoiser, GaussianPrior, smooth_covariance
 from fillblank_core.sampling import (
     count_model_evaluations,
     count_steps,

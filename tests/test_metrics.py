@@ -1,4 +1,4 @@
-"""fillblank_core.metrics on constructed images with known answers."""
+"""fillblank_lab.metrics on constructed images with known answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fillblank_core import metrics, toy
+from fillblank_lab import metrics, toy
 
 
 def _img(value=0.0, size=16):

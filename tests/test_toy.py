@@ -1,4 +1,4 @@
-"""fillblank_core.toy: procedural scenes and insertion tasks (deterministic, with known answers)."""
+"""fillblank_lab.toy: procedural scenes and insertion tasks (deterministic, with known answers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fillblank_core import toy
+from fillblank_lab import toy
 
 
 def test_tasks_are_deterministic_by_seed():

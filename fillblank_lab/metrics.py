@@ -12,7 +12,7 @@ inside. A single image gives a Python float; a batch gives a float tensor [B].
 * context preservation outside the hole: :func:`context_preservation`;
 * a seam score across the hole's border: :func:`seam_score`;
 * the exemplar model's hit rate: :func:`nearest_exemplar`, :func:`hit_rate`;
-* :func:`evaluate` bundles them for a :class:`~fillblank_core.toy.InsertTask`-like object.
+* :func:`evaluate` bundles them for a :class:`~fillblank_lab.toy.InsertTask`-like object.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Procedural toy scenes and insertion tasks, deterministic by seed.
 
-Shared by the tests, the demo (``python -m fillblank_core.demo``) and ``benchmarks/``. Everything
+Shared by the tests, the demo (``python -m fillblank_lab.demo``) and ``benchmarks/``. Everything
 is a float32 torch tensor in *model space* ([-1, 1], C×H×W, like a pixel-space diffusion model
 sees it); :func:`to_unit` / :func:`to_pil` convert for display.
 
@@ -16,7 +16,7 @@ colours at known places, lit by a per-scene light (brightness and colour cast). 
   harmonised insertion looks like — it differs from ``pasted`` wherever the light is not neutral).
 
 :func:`exemplar_task` builds a finite set of scenes with one background that differ only in the
-object in one region (the world of :class:`~fillblank_core.denoisers.ExemplarDenoiser`).
+object in one region (the world of :class:`~fillblank_lab.denoisers.ExemplarDenoiser`).
 """
 
 from __future__ import annotations

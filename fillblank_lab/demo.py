@@ -1,14 +1,14 @@
 """The fillblank pipeline in a minute on a CPU, with the shipped toy model.
 
-    python -m fillblank_core.demo [--out fillblank_demo.png] [--seed 0]
+    python -m fillblank_lab.demo [--out fillblank_demo.png] [--seed 0]
 
-Builds a procedural toy scene, a hole and a target object (fillblank_core.toy), inpaints it with
-the tiny learned pixel-space denoiser (fillblank_core/assets/toy_denoiser.safetensors) for several
+Builds a procedural toy scene, a hole and a target object (fillblank_lab.toy), inpaints it with
+the tiny learned pixel-space denoiser (fillblank_lab/assets/toy_denoiser.safetensors) for several
 λ schedules and RePaint resampling counts r, writes a PNG grid
 
     scene | hole | target (pasted) | truth | result per method …   (one row per r)
 
-and prints each cell's metrics (fillblank_core.metrics): target fidelity in the silhouette (PSNR,
+and prints each cell's metrics (fillblank_lab.metrics): target fidelity in the silhouette (PSNR,
 SSIM; CLIP cosine with ``--clip MODEL``), error against the harmonised truth, context change outside the hole (0 = untouched) and the
 seam across the hole's border.
 """
@@ -24,8 +24,8 @@ from typing import Optional, Sequence
 import torch
 
 from . import metrics, toy
-from .sampling import inpaint, sample_euler_ancestral
-from .schedules import LambdaSchedule
+from fillblank_core.sampling import inpaint, sample_euler_ancestral
+from fillblank_core.schedules import LambdaSchedule
 from .toy_model import karras_sigmas, load_toy_denoiser
 
 DEMO_SCHEDULES = [
@@ -112,7 +112,7 @@ def format_table(result: dict) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fillblank_core.demo", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m fillblank_lab.demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("fillblank_demo.png"), help="PNG grid to write")
     p.add_argument("--seed", type=int, default=0, help="toy task (scene, place, object) and sampling seed")
     p.add_argument("--steps", type=int, default=24, help="sampling steps (Karras sigmas 20 -> 0.02)")
@@ -131,7 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model = load_toy_denoiser(a.model)
     embed_fn = None
     if a.clip is not None:
-        from .clip import ClipImageEncoder
+        from fillblank_core.clip import ClipImageEncoder
         embed_fn = ClipImageEncoder.from_path(a.clip)
     with torch.no_grad():
         res = run_demo(a.seed, a.steps, a.resample, a.jump, model, embed_fn=embed_fn)

@@ -1,4 +1,4 @@
-"""Analytic denoisers (fillblank_core.denoisers) and what RePaint does with them.
+"""Analytic denoisers (fillblank_lab.denoisers) and what RePaint does with them.
 
 The denoisers are exact, so sampling with them has a known right answer: a draw from the
 exemplar set (the object class in the hole) or the exact Gaussian conditional law of the hole.
@@ -11,7 +11,8 @@ import math
 import pytest
 import torch
 
-from fillblank_core import ExemplarDenoiser, GaussianPrior, LambdaSchedule, smooth_covariance
+from fillblank_core import LambdaSchedule
+from fillblank_lab import ExemplarDenoiser, GaussianPrior, smooth_covariance
 from fillblank_core.sampling import inpaint, sample_euler, sample_euler_ancestral
 from fillblank_core.spaces import NoiseSpace
 

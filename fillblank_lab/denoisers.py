@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .spaces import NoiseSpace
+from fillblank_core.spaces import NoiseSpace
 
 __all__ = ["GaussianPrior", "ExemplarDenoiser", "smooth_covariance"]
 
