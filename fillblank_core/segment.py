@@ -579,6 +579,13 @@ def estimate_background(image_hwc, border: Optional[int] = None) -> tuple[torch.
     return bg, float(d[ring].median())
 
 
+BORDER_COLOR_NOTHING_FOUND = (
+    "The border-colour cut-out could not separate the object from the background by its border "
+    "colour: no part of the target image differs enough from the colour along its edges. Give a "
+    "mask of the object (target_mask), an RGBA target whose alpha is the cut-out, or use the SAM "
+    "cut-out instead.")
+
+
 def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int] = None,
                         max_hole_fraction: float = 0.1, cleanup_px: int = 1) -> torch.Tensor:
     """Background removal for an object photographed on a plain background.
@@ -591,7 +598,8 @@ def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int]
     window (removes specks, keeps the outline in place), the largest connected component, holes up to
     ``max_hole_fraction`` of the object's area filled (object parts with the background's colour,
     e.g. a white label on white; lower it to keep see-through holes such as a mug handle).
-    Returns float32 [H,W] (1 = object)."""
+    Returns float32 [H,W] (1 = object). Raises ValueError (:data:`BORDER_COLOR_NOTHING_FOUND`)
+    when no pixel stands out from the background."""
     if not (0.0 < float(tolerance) <= 2.0):
         raise ValueError(f"tolerance must be in (0, 2], got {tolerance}")
     img = _image_hwc(image_hwc)[..., :3]
@@ -604,5 +612,5 @@ def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int]
         obj = (F.avg_pool2d(obj[None, None], k, stride=1, padding=int(cleanup_px),
                             count_include_pad=False)[0, 0] > 0.5).float()
     if not (obj > 0.5).any():
-        return obj
+        raise ValueError(BORDER_COLOR_NOTHING_FOUND)
     return fill_holes(largest_component(obj), max_hole_fraction)

@@ -4,7 +4,9 @@ A refused SAM / CLIP vision file: the message names the file, says why it was no
 corrupt or truncated, not a plain tensor checkpoint, not a SAM / CLIP vision model) and what to do
 (download the official file again into models/sams or models/clip_vision). It never carries
 torch's text: for a booby-trapped pickle that text reads as advice to switch the safe loader off
-("…you have two options…", "weights_only=False"), sometimes with terminal escape codes."""
+("…you have two options…", "weights_only=False"), sometimes with terminal escape codes.
+
+The border-colour cut-out that finds no object says so, and offers the other cut-outs."""
 
 from __future__ import annotations
 
@@ -259,6 +261,28 @@ def test_clip_mismatch_is_worded_without_torchs_text(tmp_path):
     msg = _clip_message(path)
     assert "missing vision_model.post_layernorm.weight" in msg
     assert "Error(s) in loading state_dict" not in msg
+
+
+# --- the border-colour cut-out ----------------------------------------------------------------------
+
+def test_border_color_cutout_that_finds_nothing_says_so_and_offers_other_cutouts():
+    flat = torch.full((48, 48, 3), 0.8)
+    with pytest.raises(ValueError) as e:
+        S.border_color_cutout(flat)
+    msg = str(e.value)
+    assert "could not separate the object from the background by its border colour" in msg
+    for alternative in ("mask", "alpha", "SAM"):
+        assert alternative in msg
+    assert "check the" not in msg.lower(), "no advice to check inputs the cut-out did not use"
+
+
+@pytest.mark.host
+def test_border_color_message_reaches_the_target_encoder_node(pack, tiny):
+    enc = pack.NODE_CLASS_MAPPINGS["FillBlankTargetEncoder"]()
+    flat = torch.full((1, 32, 32, 3), 0.8)
+    with pytest.raises(ValueError, match="by its border colour"):
+        enc.encode(target=flat, scene=torch.rand(1, 64, 64, 3), vae=tiny.tiny_vae(), x=0.5, y=0.5,
+                   scale=0.5, flip=False, cutout="border color")
 
 
 @pytest.mark.host
