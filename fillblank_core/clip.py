@@ -25,9 +25,13 @@ import torch
 
 import torch.nn.functional as F
 
-from .checkpoints import first_line, read_state_dict
+from .checkpoints import (WEIGHT_EXTENSIONS, check_readable, describe_mismatch, file_label, printable,
+                          read_state_dict)
 
 CLIP_FOLDER = "models/clip_vision"
+CLIP_ADVICE = ("Download the official CLIP vision model (e.g. clip_vision_vit_h.safetensors / "
+               "CLIP-ViT-H-14-laion2B-s32B-b79K model.safetensors, or a transformers save_pretrained "
+               f"folder) again into ComfyUI's {CLIP_FOLDER} folder.")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -44,11 +48,34 @@ class ClipLoadError(ValueError):
     """A CLIP vision model could not be loaded; the message names the file and the folder."""
 
 
-def _load_error(path, reason: str) -> ClipLoadError:
-    return ClipLoadError(f"Could not load the CLIP vision model '{path}': {reason}. Put a CLIP vision "
-                         f"model (e.g. clip_vision_vit_h.safetensors / CLIP-ViT-H-14-laion2B-s32B-b79K "
-                         f"model.safetensors, or a transformers save_pretrained folder) in ComfyUI's "
-                         f"{CLIP_FOLDER} folder.")
+def _load_error(path, reason: str, name: Optional[str] = None) -> ClipLoadError:
+    """Which file or folder (its name), why it was not loaded, what to do; never torch's text."""
+    name = name or (file_label(path) if path not in (None, "") else None)
+    which = f" '{name}'" if name else ""
+    return ClipLoadError(f"Could not load the CLIP vision model{which}: {reason}. {CLIP_ADVICE}")
+
+
+def _not_clip(e: BaseException) -> str:
+    what = e.args[0] if isinstance(e, KeyError) and e.args else e
+    return f"it is not a CLIP vision model with projection ({printable(what)})"
+
+
+def _folder_failure(path: str, e: BaseException) -> tuple[str, Optional[str]]:
+    """(reason, name) for a save_pretrained folder transformers could not load: a weights file
+    that cannot be read safely is named with its own reason; otherwise transformers' first line,
+    unless it is torch's advice on unsafe loading."""
+    for fname in sorted(os.listdir(path)):
+        full = os.path.join(path, fname)
+        if fname.lower().endswith(WEIGHT_EXTENSIONS) and os.path.isfile(full):
+            reason = check_readable(full)
+            if reason:
+                return reason, f"{file_label(path)}/{file_label(fname)}"
+    text = str(e).strip().splitlines()
+    detail = printable(text[0], 200) if text else ""
+    if re.search(r"weights_only|two options|trust", detail, re.IGNORECASE):
+        detail = ""
+    return (f"transformers could not build a CLIP vision model from it ({type(e).__name__}"
+            f"{': ' + detail if detail else ''})"), None
 
 
 def heads_for(hidden_size: int) -> int:
@@ -164,7 +191,7 @@ def detect_clip_vision_config(sd: dict) -> dict:
 
 
 def _read_tensors(path: str) -> dict:
-    return read_state_dict(path, _load_error, "model file")
+    return read_state_dict(path, _load_error, "CLIP vision model")
 
 
 # --- the encoder ---------------------------------------------------------------------------------
@@ -206,7 +233,8 @@ class ClipImageEncoder:
         try:
             model = CLIPVisionModelWithProjection.from_pretrained(path, local_files_only=True)
         except Exception as e:
-            raise _load_error(path, f"transformers could not read it ({first_line(e)})") from e
+            reason, name = _folder_failure(path, e)
+            raise _load_error(path, reason, name) from None
         size, mean, std = None, CLIP_MEAN, CLIP_STD
         pp = os.path.join(path, "preprocessor_config.json")
         if os.path.isfile(pp):
@@ -231,7 +259,7 @@ class ClipImageEncoder:
             hf = convert_clip_vision_state_dict(sd)
             cfg = detect_clip_vision_config(hf)
         except (KeyError, ValueError, IndexError) as e:
-            raise _load_error(source, f"it is not a CLIP vision model with projection ({e})") from e
+            raise _load_error(source, _not_clip(e)) from None
         cfg.update(config_overrides)
         if cfg["hidden_size"] % cfg["num_attention_heads"]:
             raise _load_error(source, f"{cfg['num_attention_heads']} heads do not divide the width "
@@ -240,8 +268,11 @@ class ClipImageEncoder:
         hf = {k: v.to(dtype) if v.is_floating_point() else v for k, v in hf.items()}
         try:
             model.load_state_dict(hf, strict=True)
-        except RuntimeError as e:
-            raise _load_error(source, f"its tensors do not fit the detected CLIP config ({e})") from e
+        except RuntimeError:  # worded by us: torch's text lists every key
+            detail = describe_mismatch({k: v.shape for k, v in model.state_dict().items()}, hf)
+            raise _load_error(source, "it is not a complete CLIP vision model: its tensors do not fit "
+                                      "the CLIP config read from it"
+                                      + (f" ({detail})" if detail else "")) from None
         return cls(model.to(device=device, dtype=dtype), source=source)
 
     @classmethod

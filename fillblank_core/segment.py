@@ -26,12 +26,15 @@ import torch
 
 import torch.nn.functional as F
 
-from .checkpoints import read_state_dict
+from .checkpoints import describe_mismatch, file_label, printable, read_state_dict
 
 SAM_FOLDER = "models/sams"
 SAM_FILES_HINT = ("put a SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or "
                   "sam_vit_h_4b8939.pth from facebookresearch/segment-anything) in ComfyUI's "
                   f"{SAM_FOLDER} folder")
+SAM_ADVICE = ("Download the official SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or "
+              "sam_vit_h_4b8939.pth from facebookresearch/segment-anything) again into ComfyUI's "
+              f"{SAM_FOLDER} folder.")
 
 # The three published image encoders (segment_anything/build_sam.py).
 SAM_TYPES = {
@@ -65,12 +68,19 @@ class SamHandle:
 # --- loading ------------------------------------------------------------------------------------
 
 def _load_error(path, reason: str) -> SamLoadError:
-    return SamLoadError(f"Could not load the SAM checkpoint '{path}': {reason}. To use SAM, "
-                        f"{SAM_FILES_HINT}.")
+    """Which file (its name), why it was not loaded, what to do; never torch's text."""
+    name = f" '{file_label(path)}'" if path not in (None, "") else ""
+    return SamLoadError(f"Could not load the SAM checkpoint{name}: {reason}. {SAM_ADVICE}")
 
 
 def _read_state_dict(path) -> dict:
-    return read_state_dict(path, _load_error, "checkpoint")
+    return read_state_dict(path, _load_error, "SAM checkpoint")
+
+
+def _not_sam(e: BaseException) -> str:
+    what = f"no tensor {e.args[0]}" if isinstance(e, KeyError) and e.args else str(e)
+    return ("it is not a SAM checkpoint: its tensors are not those of an original segment-anything "
+            f"SAM (vit_b, vit_l or vit_h; {printable(what)})")
 
 
 def _count(sd: dict, prefix: str) -> int:
@@ -186,12 +196,13 @@ def load_sam(path) -> SamHandle:
     try:
         cfg = detect_sam_config(sd)
     except (KeyError, ValueError, IndexError, AttributeError) as e:
-        raise _load_error(path, "it is not an original segment-anything SAM checkpoint (vit_b, vit_l "
-                                f"or vit_h; could not read {e})") from e
+        raise _load_error(path, _not_sam(e)) from None
     sd = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
+    expected = {}
     try:
         try:  # build on the meta device: no time spent on random init of ~600M parameters
             sam = build_sam(cfg, device="meta")
+            expected = {k: tuple(v.shape) for k, v in sam.state_dict().items()}
             sam.load_state_dict(sd, strict=True, assign=True)
             # the two non-persistent buffers are not in the checkpoint
             sam.pixel_mean = torch.tensor(SAM_PIXEL_MEAN).view(-1, 1, 1)
@@ -200,9 +211,12 @@ def load_sam(path) -> SamHandle:
                 raise RuntimeError("meta tensors left after loading")
         except (TypeError, NotImplementedError):  # very old torch: no meta build / assign
             sam = build_sam(cfg)
+            expected = {k: tuple(v.shape) for k, v in sam.state_dict().items()}
             sam.load_state_dict(sd, strict=True)
-    except RuntimeError as e:  # missing / unexpected keys or shape mismatches
-        raise _load_error(path, f"its tensors do not fit the detected SAM architecture ({e})") from e
+    except RuntimeError:  # missing / unexpected keys or shape mismatches, worded by us
+        detail = describe_mismatch(expected, sd)
+        raise _load_error(path, "it is not a complete SAM checkpoint: its tensors do not fit the SAM "
+                                "architecture read from it" + (f" ({detail})" if detail else "")) from None
     sam.eval()
     return SamHandle(model=sam, model_type=sam_type_of(cfg), path=str(path), config=cfg)
 
@@ -565,6 +579,13 @@ def estimate_background(image_hwc, border: Optional[int] = None) -> tuple[torch.
     return bg, float(d[ring].median())
 
 
+BORDER_COLOR_NOTHING_FOUND = (
+    "The border-colour cut-out could not separate the object from the background by its border "
+    "colour: no part of the target image differs enough from the colour along its edges. Give a "
+    "mask of the object (target_mask), an RGBA target whose alpha is the cut-out, or use the SAM "
+    "cut-out instead.")
+
+
 def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int] = None,
                         max_hole_fraction: float = 0.1, cleanup_px: int = 1) -> torch.Tensor:
     """Background removal for an object photographed on a plain background.
@@ -577,7 +598,8 @@ def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int]
     window (removes specks, keeps the outline in place), the largest connected component, holes up to
     ``max_hole_fraction`` of the object's area filled (object parts with the background's colour,
     e.g. a white label on white; lower it to keep see-through holes such as a mug handle).
-    Returns float32 [H,W] (1 = object)."""
+    Returns float32 [H,W] (1 = object). Raises ValueError (:data:`BORDER_COLOR_NOTHING_FOUND`)
+    when no pixel stands out from the background."""
     if not (0.0 < float(tolerance) <= 2.0):
         raise ValueError(f"tolerance must be in (0, 2], got {tolerance}")
     img = _image_hwc(image_hwc)[..., :3]
@@ -590,5 +612,5 @@ def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int]
         obj = (F.avg_pool2d(obj[None, None], k, stride=1, padding=int(cleanup_px),
                             count_include_pad=False)[0, 0] > 0.5).float()
     if not (obj > 0.5).any():
-        return obj
+        raise ValueError(BORDER_COLOR_NOTHING_FOUND)
     return fill_holes(largest_component(obj), max_hole_fraction)

@@ -177,7 +177,7 @@ def test_standard_vit_b_with_random_weights(tmp_path):
 def _assert_sam_error(excinfo, path):
     msg = str(excinfo.value)
     assert isinstance(excinfo.value, ValueError)
-    assert str(path) in msg and "models/sams" in msg and "sam_vit_b_01ec64.pth" in msg
+    assert path.name in msg and "models/sams" in msg and "sam_vit_b_01ec64.pth" in msg
 
 
 def test_missing_corrupt_and_wrong_files_name_the_file_and_folder(sams_dir, tiny_sam, tiny_ckpt):
@@ -209,7 +209,7 @@ def test_missing_corrupt_and_wrong_files_name_the_file_and_folder(sams_dir, tiny
     with pytest.raises(S.SamLoadError) as e:
         S.load_sam(wrong)
     _assert_sam_error(e, wrong)
-    assert "not an original segment-anything SAM" in str(e.value)
+    assert "not a SAM checkpoint" in str(e.value)
 
     incomplete = sams_dir / "incomplete.pth"
     sd = dict(tiny_sam.state_dict())
