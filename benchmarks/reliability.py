@@ -41,7 +41,7 @@ RESULTS = HERE / "results"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from fillblank_core.denoisers import ExemplarDenoiser  # noqa: E402
+from fillblank_lab.denoisers import ExemplarDenoiser  # noqa: E402
 from fillblank_core.masks import latent_hole  # noqa: E402
 from fillblank_core.spaces import NoiseSpace  # noqa: E402
 

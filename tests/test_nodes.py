@@ -103,9 +103,11 @@ def test_sampler_known_region_schedules_and_seed(env):
     assert torch.equal(a, a2), "same seed, same output"
     inside = (to_latent((mask_b1hw(sil) > 0).float(), lat.shape[-2:]) > 0).expand_as(lat)
     assert not torch.allclose(a[inside], b[inside]), "λ must change the result inside the silhouette"
-    # λ = 1 lands on the target latent in the silhouette's interior cells
-    full = (torch.nn.functional.avg_pool2d(mask_b1hw(sil), 8) > 0.999).expand_as(lat)
-    assert (a[full] - rec.latent[full]).abs().max() < 1e-4
+    # λ = 1 lands on the target latent in the silhouette's interior cells, as exactly as the known
+    # region lands on the scene (the guidance holds them like ComfyUI's known region)
+    full = (torch.nn.functional.avg_pool2d(mask_b1hw(sil), 8) >= 1.0).expand_as(lat)
+    assert full.sum() >= 8
+    assert (a[full] - rec.latent[full]).abs().max() < 1e-6
 
 
 def test_sampler_select_in_sampler_custom(env, comfy_host):
