@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 
 
 def plot_schedule(schedule, steps: int, width: int = 512, height: int = 256) -> Image.Image:
-    """λ over the steps: grid, continuous curve and one dot per step."""
+    """λ over its axis: grid, continuous curve and (steps axis) one dot per step."""
     img = Image.new("RGB", (width, height), (24, 24, 28))
     d = ImageDraw.Draw(img)
     ml, mr, mt, mb = 34, 12, 12, 24
@@ -25,6 +25,10 @@ def plot_schedule(schedule, steps: int, width: int = 512, height: int = 256) -> 
     ps = np.linspace(0.0, 1.0, 257)
     lam = np.asarray(schedule(ps)).reshape(-1)
     d.line([xy(p, v) for p, v in zip(ps, lam)], fill=(90, 170, 255), width=2)
+    if getattr(schedule, "axis", "steps") == "noise":
+        d.text((ml, height - 16), f"lambda over noise level (high -> low) - {schedule.describe()}",
+               fill=(200, 200, 210))
+        return img
     prog = schedule.progress(steps)
     for p, v in zip(prog, schedule.array(steps)):
         x, y = xy(p, v)

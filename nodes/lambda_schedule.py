@@ -5,36 +5,38 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..fillblank_core.schedules import KINDS, LambdaSchedule
+from ..fillblank_core.schedules import AXES, DEFAULT_KEYFRAMES, KINDS, LambdaSchedule
 from .common import CATEGORY, LAMBDA
 
 
 class FillBlankLambdaSchedule:
-    DESCRIPTION = "Sets λ, the pull toward the target over the denoising steps (1 = copy the target, 0 = free)."
+    DESCRIPTION = ("Sets λ, the pull toward the target over the noise level (or the steps): 1 = hold the "
+                   "target, 0 = leave the model free.")
     CATEGORY = CATEGORY
     FUNCTION = "build"
     RETURN_TYPES = (LAMBDA, "IMAGE")
     RETURN_NAMES = ("schedule", "plot")
-    OUTPUT_TOOLTIPS = ("The λ schedule for FillBlank Sampler / Sampler Select.", "λ over the steps as a picture.")
+    OUTPUT_TOOLTIPS = ("The λ schedule for FillBlank Sampler / Sampler Select.", "λ over the noise level (or the steps) as a picture.")
 
     @classmethod
     def INPUT_TYPES(cls):
         u = {"min": 0.0, "max": 1.0, "step": 0.01}
         return {
             "required": {
-                "kind": (list(KINDS), {"default": "linear", "tooltip": "constant (value); linear / cosine / exponential (start → end); step (value until cutoff, then 0); keyframes (the string below)."}),
-                "start": ("FLOAT", {"default": 1.0, **u, "tooltip": "λ at the first step (linear, cosine, exponential)."}),
-                "end": ("FLOAT", {"default": 0.0, **u, "tooltip": "λ at the last step (linear, cosine, exponential)."}),
+                "kind": (list(KINDS), {"default": "keyframes", "tooltip": "constant (value); linear / cosine / exponential (start → end); step (value until cutoff, then 0); keyframes (the string below). The default keyframes are the measured default of FillBlank Sampler."}),
+                "start": ("FLOAT", {"default": 1.0, **u, "tooltip": "λ at position 0 (linear, cosine, exponential)."}),
+                "end": ("FLOAT", {"default": 0.0, **u, "tooltip": "λ at position 1 (linear, cosine, exponential)."}),
                 "value": ("FLOAT", {"default": 0.8, **u, "tooltip": "λ of constant, and of step before its cutoff."}),
-                "cutoff": ("FLOAT", {"default": 0.5, **u, "tooltip": "Progress (0 = first step, 1 = last) where step drops to 0."}),
+                "cutoff": ("FLOAT", {"default": 0.5, **u, "tooltip": "Position where step drops to 0."}),
                 "rate": ("FLOAT", {"default": 5.0, "min": 0.1, "max": 50.0, "step": 0.1, "tooltip": "How fast exponential moves from start to end (larger = earlier)."}),
-                "keyframes": ("STRING", {"default": "0:1.0, 0.4:0.6, 0.7:0", "multiline": False, "tooltip": "progress:λ pairs, linear in between, e.g. 0:1.0, 0.4:0.6, 0.7:0"}),
-                "preview_steps": ("INT", {"default": 20, "min": 1, "max": 1000, "tooltip": "Steps shown in the plot (the sampler uses its own step count)."}),
+                "keyframes": ("STRING", {"default": DEFAULT_KEYFRAMES, "multiline": False, "tooltip": "position:λ pairs, linear in between, e.g. 0:1, 0.6:1, 0.8:0 (hold the target until noise level 0.6, release it by 0.8)."}),
+                "preview_steps": ("INT", {"default": 20, "min": 1, "max": 1000, "tooltip": "Steps shown as dots in the plot of a steps-axis schedule (only for the plot: the sampler uses its own step count)."}),
+                "axis": (list(AXES), {"default": "noise", "tooltip": "What the position 0 → 1 means. noise: the noise level, from pure noise (0) to clean (1) on a fixed log scale (0.4 = noise as strong as the signal), the same for every scheduler, step count, denoise and model family. steps: the step index (0 = first step, 1 = last)."}),
             },
         }
 
-    def build(self, kind, start, end, value, cutoff, rate, keyframes, preview_steps):
-        sched = LambdaSchedule(kind=kind, start=start, end=end, value=value, cutoff=cutoff, rate=rate,
-                               keyframes=keyframes if kind == "keyframes" else "")
+    def build(self, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis="noise"):
+        sched = LambdaSchedule(kind=kind, axis=axis, start=start, end=end, value=value, cutoff=cutoff,
+                               rate=rate, keyframes=keyframes if kind == "keyframes" else "")
         plot = np.asarray(sched.plot(int(preview_steps)), dtype=np.float32) / 255.0
         return (sched, torch.from_numpy(plot)[None])

@@ -87,7 +87,7 @@ COMMON = {
     5: ("LoadImage", (0, 540), {"image": "fillblank_target.png"}),
     6: ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45}),
     7: ("FillBlankMaskRefiner", (700, 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0}),
-    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "linear", "start": 1.0, "end": 0.0}),
+    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "keyframes", "axis": "noise"}),
     9: ("VAEEncode", (700, 0), {}),
 }
 COMMON_LINKS = [

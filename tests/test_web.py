@@ -286,6 +286,11 @@ def test_lambda_curve_follows_widgets(ui):
     nid = ui.js("""() => { const n = LiteGraph.createNode("FillBlankLambdaSchedule"); n.pos = [60, 80];
                    app.graph.add(n); return n.id; }""")
     ui.frames()
+    # a fresh node carries the sampler's measured default: keyframes over the noise level
+    assert ui.widgets(nid)["kind"] == "keyframes" and ui.widgets(nid)["axis"] == "noise"
+    _assert_curve_matches(ui, nid, "lambda_default.png")
+    ui.set_widget(nid, "kind", "linear")
+    ui.frames()
     node_shot = ui.shot(ui.node_box(nid, margin=4), "lambda_node_linear.png")
     assert node_shot.shape[0] > 300
     linear = _assert_curve_matches(ui, nid, "lambda_linear.png")

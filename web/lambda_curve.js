@@ -18,13 +18,14 @@ const ERROR = "#ff6060";
 
 function scheduleOf(node) {
     return makeSchedule({
-        kind: widgetValue(node, "kind", "linear"),
+        kind: widgetValue(node, "kind", "keyframes"),
+        axis: widgetValue(node, "axis", "noise"),
         start: widgetValue(node, "start", 1.0),
         end: widgetValue(node, "end", 0.0),
         value: widgetValue(node, "value", 0.8),
         cutoff: widgetValue(node, "cutoff", 0.5),
         rate: widgetValue(node, "rate", 5.0),
-        keyframes: widgetValue(node, "keyframes", ""),
+        keyframes: widgetValue(node, "keyframes", "0:1, 0.6:1, 0.8:0"),
     });
 }
 
@@ -90,9 +91,19 @@ function drawCurve(node, ctx, x, y, w, h, lowQuality) {
     }
     ctx.stroke();
 
+    // axis "noise": the x axis is the noise level; the steps fall where the sampler's schedule puts them
+    if (sched.params.axis === "noise") {
+        if (!lowQuality) {
+            ctx.fillStyle = TEXT;
+            ctx.textAlign = "left";
+            ctx.fillText("noise high", px, py + ph + 10);
+            ctx.textAlign = "right";
+            ctx.fillText("low", px + pw, py + ph + 10);
+        }
+    }
     // λ at each of the preview steps
     const steps = Math.trunc(Number(widgetValue(node, "preview_steps", 20)));
-    if (steps >= 1 && steps <= 200) {
+    if (sched.params.axis !== "noise" && steps >= 1 && steps <= 200) {
         const ps = progress(steps);
         const r = steps > 60 ? 1.5 : 2.5;
         ctx.fillStyle = DOTS;

@@ -4,6 +4,7 @@
 // Keep the two in step.
 
 export const KINDS = ["constant", "linear", "cosine", "exponential", "step", "keyframes"];
+export const AXES = ["noise", "steps"];
 
 const KEYFRAME = /^\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$/;
 
@@ -80,7 +81,7 @@ const clamp01 = (v) => Math.min(Math.max(v, 0), 1);
 
 /**
  * A validated schedule from the node's widget values:
- * {kind, start, end, value, cutoff, rate, keyframes}. Returns {params, frames, at(p), array(n),
+ * {kind, axis, start, end, value, cutoff, rate, keyframes}. Returns {params, frames, at(p), array(n),
  * describe()}; throws ScheduleError with the core's wording for bad values.
  */
 export function makeSchedule(opts = {}) {
@@ -88,7 +89,11 @@ export function makeSchedule(opts = {}) {
     if (!KINDS.includes(kind)) {
         throw new ScheduleError(`schedule kind must be one of ${KINDS.join(", ")}, got ${JSON.stringify(kind)}`);
     }
-    const params = { kind };
+    const axis = opts.axis ?? "steps";
+    if (!AXES.includes(axis)) {
+        throw new ScheduleError(`schedule axis must be one of ${AXES.join(", ")}, got ${JSON.stringify(axis)}`);
+    }
+    const params = { kind, axis };
     for (const [name, def] of [["start", 1.0], ["end", 0.0], ["value", 1.0], ["cutoff", 0.5]]) {
         params[name] = checkUnit(name, opts[name] ?? def);
     }
@@ -122,11 +127,12 @@ export function makeSchedule(opts = {}) {
 
     const describe = () => {
         const g = (v) => String(Number(v.toPrecision(6)));
+        const over = axis === "noise" ? " over noise level" : " over steps";
         if (kind === "constant") return `constant ${g(params.value)}`;
-        if (kind === "linear" || kind === "cosine") return `${kind} ${g(params.start)}→${g(params.end)}`;
-        if (kind === "exponential") return `exponential ${g(params.start)}→${g(params.end)} (rate ${g(rate)})`;
-        if (kind === "step") return `step ${g(params.value)} until ${g(params.cutoff)}`;
-        return "keyframes " + frames.map(([a, b]) => `${g(a)}:${g(b)}`).join(", ");
+        if (kind === "linear" || kind === "cosine") return `${kind} ${g(params.start)}→${g(params.end)}${over}`;
+        if (kind === "exponential") return `exponential ${g(params.start)}→${g(params.end)} (rate ${g(rate)})${over}`;
+        if (kind === "step") return `step ${g(params.value)} until ${g(params.cutoff)}${over}`;
+        return "keyframes " + frames.map(([a, b]) => `${g(a)}:${g(b)}`).join(", ") + over;
     };
 
     return { params, frames, at, array: (steps) => progress(steps).map(at), describe };
