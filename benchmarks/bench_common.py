@@ -25,6 +25,7 @@ SAMPLERS = {"euler": sample_euler, "euler_ancestral": sample_euler_ancestral}
 
 # name -> schedule (None = no target: plain RePaint)
 SCHEDULES = {
+    "default (noise 0:1,0.6:1,0.8:0)": LambdaSchedule.default(),
     "constant 1": LambdaSchedule.constant(1.0),
     "constant 0.5": LambdaSchedule.constant(0.5),
     "linear 1->0": LambdaSchedule.linear(1.0, 0.0),

@@ -88,7 +88,7 @@ def make_plots(out_dir: Path, ex, ty, rb, quality) -> dict:
                     pts.sort()
                     series[f"{strat}/{kind}"] = ([100 * x for x, _ in pts], [y for _, y in pts])
             p = out_dir / f"robustness_{model}.png"
-            line_chart(series, f"{model} model: {ylabel} as the silhouette is damaged (linear 1->0, r=1)",
+            line_chart(series, f"{model} model: {ylabel} as the silhouette is damaged (default schedule, r=1)",
                        "mask damage, % of object size", ylabel, p)
             plots[f"robustness_{model}"] = p
     if quality:
@@ -121,7 +121,8 @@ def make_plots(out_dir: Path, ex, ty, rb, quality) -> dict:
 # --- report -----------------------------------------------------------------------------------------
 
 SUMMARY_METHODS = ("no target (plain RePaint)", "hard paste, then denoise", "constant 1", "constant 0.5",
-                   "linear 1->0", "cosine 1->0", "step 1 until 0.5", "exponential 1->0")
+                   "default (noise 0:1,0.6:1,0.8:0)", "linear 1->0", "cosine 1->0", "step 1 until 0.5",
+                   "exponential 1->0")
 
 
 def summary_table(ex, ty, strategy: str = "hole") -> str:
@@ -253,7 +254,7 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
         md += ["## 3. Robustness to a damaged mask", "",
                "The silhouette handed to the sampler is grown, shrunk or shifted by 5–20 % of the object's size "
                "(sqrt of its area; sub-pixel amounts give a soft border), or one of those at random per task; "
-               "metrics against the true silhouette. Schedule linear 1→0, r = 1. 'hole': the hole (∪ the damaged "
+               "metrics against the true silhouette. Default schedule, r = 1. 'hole': the hole (∪ the damaged "
                "silhouette) is repainted; 'silhouette': only the damaged silhouette.", "",
                robustness_pivot(rb), "", "All metrics per cell: [results/robustness.csv](results/robustness.csv).", ""]
         for k in ("robustness_exemplar", "robustness_toy"):
@@ -303,6 +304,10 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
                       ["config", "sampler", "σ", "evals", "mean error", "W2 error", "time s"]), ""]
         if "quality" in plots:
             md += [f"![quality per evaluation]({rel(plots['quality'])})", ""]
+    # sections written by the other benchmarks (reliability, GPU cost, memory, crop cost): one
+    # markdown file each in benchmarks/sections/, included in name order
+    for section in sorted((HERE / "sections").glob("*.md")):
+        md += [section.read_text().strip(), ""]
     notes = HERE / "notes.md"
     if notes.is_file():
         md += ["## 5. What the numbers say", "", notes.read_text().strip(), ""]

@@ -30,6 +30,7 @@ from .toy_model import karras_sigmas, load_toy_denoiser
 
 DEMO_SCHEDULES = [
     ("no target", None),
+    ("default", LambdaSchedule.default()),
     ("constant 1", LambdaSchedule.constant(1.0)),
     ("linear 1->0", LambdaSchedule.linear(1.0, 0.0)),
     ("cosine 1->0", LambdaSchedule.cosine(1.0, 0.0)),
