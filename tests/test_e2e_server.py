@@ -87,7 +87,10 @@ def _node(p, cls):
 
 
 def _inputs_digest(server) -> dict:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in server.input_dir.iterdir()}
+    """Every file under the input folder (sub-folders too) by its path and content. Folders alone do
+    not count: ComfyUI 0.3.x (2025) creates an empty input/3d for its Load3D node."""
+    return {str(f.relative_to(server.input_dir)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(server.input_dir.rglob("*")) if f.is_file()}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

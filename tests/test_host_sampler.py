@@ -12,9 +12,6 @@ pytestmark = pytest.mark.host
 
 def _sigmas(model, steps, scheduler="normal"):
     import comfy.samplers
-    # ComfyUI 2024: calculate_sigmas_scheduler(model, ...); 2025+: calculate_sigmas(model_sampling, ...)
-    if hasattr(comfy.samplers, "calculate_sigmas_scheduler"):
-        return comfy.samplers.calculate_sigmas_scheduler(model.model, scheduler, steps)
     return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
 
 

@@ -133,7 +133,9 @@ def test_sampler_stops_on_interrupt(env, comfy_host):
     hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
     seen = []
 
-    def hook(value, total, preview):  # what ComfyUI's server installs (main.py hijack_progress)
+    # what ComfyUI's server installs (main.py hijack_progress); ComfyUI 0.3.x (2025) passes
+    # prompt_id / node_id by keyword as well
+    def hook(value, total, preview, prompt_id=None, node_id=None):
         seen.append((value, total))
         if len(seen) == 3:
             mm.interrupt_current_processing(True)

@@ -1,27 +1,55 @@
 """UI-format workflows (what ComfyUI saves and example_workflows/ holds) ↔ API-format prompts.
 
-Widget values are matched to inputs the way ComfyUI's 2024 frontend does: required then optional
-inputs in INPUT_TYPES order, widgets for INT/FLOAT/STRING/BOOLEAN and combo lists, and an extra
-"control_after_generate" value after INT inputs named seed / noise_seed.
+Widget values are matched to inputs the way ComfyUI's frontend does: required then optional inputs
+(in ``input_order`` when /object_info gives it), a widget for every INT/FLOAT/STRING/BOOLEAN and
+combo input that is not ``forceInput``, and an extra "control_after_generate" value after an input
+whose options ask for one (or, the legacy convention, after INT inputs named seed / noise_seed).
+
+Combo inputs come in two shapes: ``[[choice, ...], {...}]`` (V1 nodes) and
+``["COMBO", {"options": [choice, ...], ...}]`` (V3 nodes, comfy_api; ComfyUI 2025+).
 """
 
 from __future__ import annotations
 
-WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN")
+WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 SEED_NAMES = ("seed", "noise_seed")
+
+
+def _opts(spec) -> dict:
+    return (spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}) or {}
+
+
+def combo_choices(spec):
+    """The choices of a combo input (V1 list or V3 COMBO options), or None for other inputs."""
+    if isinstance(spec[0], list):
+        return spec[0]
+    if spec[0] == "COMBO":
+        return list(_opts(spec).get("options") or [])
+    return None
 
 
 def is_widget(spec) -> bool:
     t = spec[0]
-    return isinstance(t, list) or t in WIDGET_TYPES
+    return (isinstance(t, list) or t in WIDGET_TYPES) and not _opts(spec).get("forceInput")
+
+
+def has_control(name: str, spec) -> bool:
+    """Whether the frontend adds a control_after_generate widget after this input."""
+    control = _opts(spec).get("control_after_generate")
+    if control is not None:
+        return bool(control)
+    return spec[0] == "INT" and name in SEED_NAMES
 
 
 def input_specs(info: dict):
     """[(name, spec)] of a node's inputs in order (required, then optional)."""
     out = []
+    order = info.get("input_order") or {}
     for section in ("required", "optional"):
-        for name, spec in (info["input"].get(section) or {}).items():
-            out.append((name, spec))
+        specs = info["input"].get(section) or {}
+        names = [n for n in order.get(section, []) if n in specs]
+        names += [n for n in specs if n not in names]
+        out.extend((name, specs[name]) for name in names)
     return out
 
 
@@ -35,9 +63,17 @@ def widgets_with_controls(info: dict) -> list:
     for n, s in input_specs(info):
         if is_widget(s):
             slots.append(n)
-            if s[0] == "INT" and n in SEED_NAMES:
+            if has_control(n, s):
                 slots.append(None)
     return slots
+
+
+def types_match(given: str, wanted: str) -> bool:
+    """A link's type fits an input: equal, "*", or a common type of comma-separated type sets."""
+    given = "COMBO" if isinstance(given, list) else given  # a V1 node's combo output
+    if "*" in (given, wanted):
+        return True
+    return bool(set(str(given).split(",")) & set(str(wanted).split(",")))
 
 
 def ui_to_api(workflow: dict, object_info: dict) -> dict:
@@ -62,9 +98,13 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
 
 def check_value(name: str, spec, value) -> str | None:
     """Why a widget value does not fit its input spec, or None."""
-    t, opts = spec[0], (spec[1] if len(spec) > 1 else {}) or {}
-    if isinstance(t, list):
-        return None if value in t else f"{name}: {value!r} is not one of the choices"
+    t, opts = spec[0], _opts(spec)
+    choices = combo_choices(spec)
+    if choices is not None:
+        if opts.get("multiselect") and isinstance(value, list):
+            bad = [v for v in value if v not in choices]
+            return f"{name}: {bad!r} are not among the choices" if bad else None
+        return None if value in choices else f"{name}: {value!r} is not one of the choices"
     if t == "INT":
         if not isinstance(value, int) or isinstance(value, bool):
             return f"{name}: {value!r} is not an INT"
@@ -128,7 +168,7 @@ def check_workflow(workflow: dict, object_info: dict) -> list:
             problems.append(f"link {lid}: {d['type']} has no input {inp['name']}")
             continue
         want_t = want[0] if not isinstance(want[0], list) else "COMBO"
-        if out_types[sslot] != want_t and want_t != "*":
+        if not types_match(out_types[sslot], want_t):
             problems.append(f"link {lid}: {s['type']}[{sslot}] gives {out_types[sslot]} but "
                             f"{d['type']}.{inp['name']} wants {want_t}")
     # every required connection input has a link
