@@ -144,13 +144,14 @@ def test_demo_tiny(tmp_path, capsys):
     assert img.width >= n_cols * 32 * 4 and img.height >= 2 * 32 * 4
     text = capsys.readouterr().out
     rows = [ln for ln in text.splitlines() if ln.split() and ln.split()[0] in
-            {"no", "constant", "linear", "cosine", "step"}]
+            {"no", "default", "constant", "linear", "cosine", "step"}]
     assert len(rows) == 2 * len(demo.DEMO_SCHEDULES)
     for ln in rows:
         assert "0.0e+00" in ln, "context outside the hole must be untouched"
     res = demo.run_demo(seed=1, steps=4, resamples=(1,), jump=2)
     by = {c["name"]: c["metrics"] for c in res["cells"]}
     assert by["constant 1"]["fid_mse"] < by["no target"]["fid_mse"]
+    assert by["default"]["fid_mse"] < by["no target"]["fid_mse"]
 
 
 def test_demo_and_metrics_with_a_clip_model(tmp_path, capsys):
