@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
@@ -63,3 +64,20 @@ def test_the_rare_class_never_comes_without_guidance(chains):
         rates = R.unguided_rates(ch[space].world, ch[space], SEEDS)
         assert rates[R.RARE] == 0.0, rates
         assert max(rates.values()) < 0.95  # and it does not always paint the same thing either
+
+
+@pytest.mark.parametrize("sampler,scheduler,steps", [("euler", "normal", 10), ("dpmpp_2m", "karras", 6)])
+def test_both_chains_repaint_the_same_cells_from_the_same_mask(chains, sampler, scheduler, steps):
+    """FillBlank Sampler (hole MASK input) and Sampler Select + Set Latent Noise Mask (the same MASK
+    at full size, resized by ComfyUI) follow one repaint rule: same seed, same result."""
+    R, ch = chains
+    c = ch["eps"]
+    hit_a, a = c.run("sampler", "ring", 7, steps, sampler, scheduler)
+    hit_b, b = c.run("select", "ring", 7, steps, sampler, scheduler)
+    assert hit_a and hit_b
+    assert torch.equal(a, b)
+    _, hole = c.prepare("ring", "union")
+    from fillblank_core.masks import latent_hole
+    keep = (latent_hole(hole, a.shape[-2:]) == 0).expand_as(a)
+    assert torch.equal(a[keep], c.latent["samples"][keep])
+    assert (a[~keep] - c.latent["samples"][~keep]).abs().max() > 0.5  # the ring was painted in
