@@ -11,12 +11,14 @@ Rules (the choices this module makes):
 * Placement happens on the full scene, as in the Target Encoder (``placement.place_target``):
   x, y, scale are fractions of the *scene*. With ``fit="into hole"`` and a hole, x, y and scale
   are instead chosen so that the cut-out's bounding box (its pixels > 0) fits into the hole's
-  bounding box, aspect kept, centred (:func:`fit_into_box`); a hole of a few pixels cannot hold
-  the resampling's soft edge and may be overrun by a pixel or two.
+  bounding box less one latent cell on each side (see the grow below; only where the box is
+  more than four cells across), aspect kept, centred (:func:`fit_into_box`); a hole of a few
+  pixels cannot hold the resampling's soft edge and may be overrun by a pixel or two.
 * The hole used = the given hole ∪ the target's silhouette grown by one latent cell (``vae_factor``
   pixels at the working resolution, converted to scene pixels), so the whole object can appear
   and every latent cell it touches is repainted. Without a hole (or with an all-zero MASK of any
-  size: LoadImage's placeholder) it is the grown silhouette alone.
+  size: LoadImage's placeholder) it is the grown silhouette alone. Fitted into a rectangular
+  hole, the grown silhouette stays inside it: the hole used is the hole.
 * The crop is :func:`crop.plan_crop` around the hole used and the silhouette; ``context_px`` is
   at least the stitch's feather (plus colour matching's ring) so the feather fits inside the box.
   The working size is snapped to a multiple of ``vae_factor`` (64 px at least); a box that would
@@ -211,19 +213,27 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
             raise ValueError(f"hole must be scene_hole's [B,1,H,W] mask of the {W}x{H} scene, got {tuple(hole.shape)}")
         M.batch_size(scene.shape[0], hole.shape[0], "scene", "hole")
     hole_box = None if hole is None else _box_of(hole)
+    context_px = max(8, int(feather) + (C.COLOR_RING_PX if color_match else 0))
+    opts = dict(context=float(context), context_px=context_px, working_size=working_size, vae_factor=f)
+
+    def cell_px(content_box) -> int:  # one latent cell of the working resolution, in scene pixels
+        return max(1, math.ceil(f / C.plan_crop((H, W), content_box, **opts).scale - 1e-9))
+
     if fit == "into hole" and hole_box is not None:
-        x, y, scale = fit_into_box(object_mask, hole_box, (H, W), flip)
+        g = cell_px(hole_box)  # leave room for the grow, where the hole is large enough
+        bx0, by0, bx1, by1 = hole_box
+        inner = (bx0 + g, by0 + g, bx1 - g, by1 - g) if min(bx1 - bx0, by1 - by0) > 4 * g else hole_box
+        x, y, scale = fit_into_box(object_mask, inner, (H, W), flip)
     placed, pmask, where = P.place_target(target, object_mask, (H, W), x, y, scale, flip)
     sil_box = _box_of(pmask, where.box)
     if sil_box is None:
         raise ValueError("the placed target is empty: nothing to insert (check the target_mask, the alpha channel, "
                          "or make scale larger)")
-    context_px = max(8, int(feather) + (C.COLOR_RING_PX if color_match else 0))
-    opts = dict(context=float(context), context_px=context_px, working_size=working_size, vae_factor=f)
 
-    # grow the silhouette by one latent cell of the working resolution, in scene pixels
-    first = C.plan_crop((H, W), hole_box, sil_box, **opts)
-    grow_px = max(1, math.ceil(f / first.scale - 1e-9))
+    # grow the silhouette by one latent cell of the working resolution
+    content = sil_box if hole_box is None else (min(sil_box[0], hole_box[0]), min(sil_box[1], hole_box[1]),
+                                                max(sil_box[2], hole_box[2]), max(sil_box[3], hole_box[3]))
+    grow_px = cell_px(content)
     grown = grow_near((pmask > 0).to(scene.dtype), grow_px, sil_box)
     if hole is not None:
         M.batch_size(hole.shape[0], grown.shape[0], "hole", "target")

@@ -136,12 +136,18 @@ def test_prepare_without_hole_uses_the_silhouette_and_xy_scale():
     assert torch.equal(placeholder.hole, prep2.hole) and placeholder.plan == prep2.plan
 
 
-def test_prepare_fit_into_hole_places_the_object_in_the_hole_box():
-    scene, target, obj, hole, prep = _prepare(hole_box=(500, 100, 700, 260), fit="into hole", x=0.1, y=0.9, scale=2.0)
+@pytest.mark.parametrize("hole_box,working_size", [((500, 100, 700, 260), 256), ((100, 300, 160, 580), 1024),
+                                                    ((10, 10, 790, 120), 512)])
+def test_prepare_fit_into_hole_places_the_object_in_the_hole_box(hole_box, working_size):
+    scene, target, obj, hole, prep = _prepare(hole_box=hole_box, fit="into hole", x=0.1, y=0.9, scale=2.0,
+                                              working_size=working_size)
     _, pm, _ = place_target(target, obj, (600, 800), prep.placement.x, prep.placement.y, prep.placement.scale, False)
     sx0, sy0, sx1, sy1 = _box(pm)
-    assert 500 <= sx0 and 100 <= sy0 and sx1 <= 700 and sy1 <= 260
-    assert sy1 - sy0 >= 150, "as tall as the hole allows"
+    x0, y0, x1, y1 = hole_box
+    g = prep.grow_px
+    assert x0 + g <= sx0 and y0 + g <= sy0 and sx1 <= x1 - g and sy1 <= y1 - g, "room for the grow"
+    assert min(x1 - g - sx1 + sx0 - x0 - g, y1 - g - sy1 + sy0 - y0 - g) <= 2 * I.FIT_MARGIN_PX + 3, "as large as fits"
+    assert torch.equal(prep.hole, hole[:, 0]), "a rectangular hole holds the grown silhouette: the hole used is the hole"
 
 
 def test_a_crop_that_would_leave_the_image_is_clamped_not_an_error():
