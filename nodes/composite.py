@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..fillblank_core import masks as M
+from ..fillblank_core.insert import stitch_back
 from ..fillblank_core.placement import composite
 from .common import CATEGORY, mask_input, rgb
+from .crop import STITCH
 
 
 class FillBlankComposite:
@@ -26,9 +28,19 @@ class FillBlankComposite:
                 "feather": ("INT", {"default": 8, "min": 0, "max": 128, "tooltip": "Soft edge outward over this many pixels."}),
                 "color_match": ("BOOLEAN", {"default": False, "tooltip": "Match the inserted region's colour statistics to the ring around the hole."}),
             },
+            "optional": {
+                "stitch": (STITCH, {"tooltip": "From Fill-in Crop: image (and mask) are the crop's, at the working size; they are put back into the full-size scene."}),
+            },
         }
 
-    def composite(self, scene, image, mask, feather, color_match):
+    def composite(self, scene, image, mask, feather, color_match, stitch=None):
+        if stitch is not None:  # a crop from Fill-in Crop goes back into the full scene
+            if not all(hasattr(stitch, a) for a in ("box", "working_size", "scene_hw")):
+                raise ValueError("stitch must be the FILLBLANK_STITCH output of Fill-in Crop")
+            rgb(scene, "scene")
+            rgb(image, "image")
+            mask_input(mask, "mask")
+            return (stitch_back(stitch, scene, image, mask, int(feather), bool(color_match)),)
         s = rgb(scene, "scene")
         d = rgb(image, "image")
         m = mask_input(mask, "mask", tuple(s.shape[-2:]))

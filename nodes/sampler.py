@@ -80,6 +80,27 @@ def validate(latent_image, target, hole, steps, jump_length, resample, blend):
     return samples, h_lat
 
 
+def guided_sample(model, positive, negative, latent_image, samples, h_lat, target, seed, steps, cfg, sampler_name,
+                  scheduler, denoise, jump_length, resample, blend, schedule=None) -> torch.Tensor:
+    """FillBlankSampler's sampling call on validated inputs (``validate``'s samples and h_lat): the
+    output latent, equal to ``samples`` outside the hole."""
+    base = compat.base_sampler(sampler_name)
+    sampler = comfy.samplers.KSAMPLER(sample_fillblank, extra_options=guidance_options(
+        target, schedule, jump_length, resample, blend, base), inpaint_options=base.inpaint_options)
+    sigmas = compat.sigmas_for(model, scheduler, steps, denoise)
+    noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
+    total = count_steps(steps, jump_length, resample)
+    preview = latent_preview.prepare_callback(model, total)
+
+    def callback(step, x0, x, _base_total):
+        preview(step, x0, x, total)  # global progress over all resampling passes
+    out = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, samples,
+                                     noise_mask=h_lat, callback=callback,
+                                     disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    keep = (h_lat == 0).expand_as(out)  # exact scene outside the hole (no latent-format round trip)
+    return torch.where(keep, samples.to(out), out)
+
+
 class FillBlankSampler:
     DESCRIPTION = ("Inpaints the hole with your model so the target appears there: RePaint-style sampling "
                    "pulled toward the target under the λ schedule, the scene outside the hole kept exactly.")
@@ -96,7 +117,6 @@ class FillBlankSampler:
                 "model": ("MODEL", {"tooltip": "Your checkpoint's model."}),
                 "positive": ("CONDITIONING", {"tooltip": "Prompt describing the scene with the object."}),
                 "negative": ("CONDITIONING", {"tooltip": "Negative prompt."}),
-                "latent_image": ("LATENT", {"tooltip": "VAE Encode of the scene (the same scene the target was placed on)."}),
                 "target": (TARGET, {"tooltip": "From FillBlank Target Encoder."}),
                 "hole": ("MASK", {"tooltip": "Region to repaint (1 = repaint) at the scene's size, e.g. from FillBlank Mask Refiner."}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": 0xffffffffffffffff, "tooltip": "Noise seed; the same seed gives the same result."}),
@@ -111,27 +131,18 @@ class FillBlankSampler:
             },
             "optional": {
                 "schedule": (LAMBDA, {"tooltip": "λ schedule. Default: λ = 1 (hold the target) while the noise is high, released between noise level 0.6 and 0.8 so the model harmonises the last details."}),
+                "latent_image": ("LATENT", {"tooltip": "VAE Encode of the scene (the same scene the target was placed on). Leave it unconnected to sample from the target's own latent (the scene with the target pasted in, encoded once by the Target Encoder): no second VAE encode; the hole then starts from the pasted target when denoise < 1."}),
             },
         }
 
-    def sample(self, model, positive, negative, latent_image, target, hole, seed, steps, cfg, sampler_name,
-               scheduler, denoise, jump_length, resample, blend, schedule=None):
+    def sample(self, model, positive, negative, latent_image=None, target=None, hole=None, seed=0, steps=30, cfg=7.0,
+               sampler_name="euler", scheduler="normal", denoise=1.0, jump_length=10, resample=1, blend="matched",
+               schedule=None):
+        if latent_image is None:  # the target record's latent (the composite, encoded once)
+            latent_image = {"samples": _check_target(target).latent}
         samples, h_lat = validate(latent_image, target, hole, steps, jump_length, resample, blend)
-        base = compat.base_sampler(sampler_name)
-        sampler = comfy.samplers.KSAMPLER(sample_fillblank, extra_options=guidance_options(
-            target, schedule, jump_length, resample, blend, base), inpaint_options=base.inpaint_options)
-        sigmas = compat.sigmas_for(model, scheduler, steps, denoise)
-        noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
-        total = count_steps(steps, jump_length, resample)
-        preview = latent_preview.prepare_callback(model, total)
-
-        def callback(step, x0, x, _base_total):
-            preview(step, x0, x, total)  # global progress over all resampling passes
-        out = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, samples,
-                                         noise_mask=h_lat, callback=callback,
-                                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-        keep = (h_lat == 0).expand_as(out)  # exact scene outside the hole (no latent-format round trip)
-        out = torch.where(keep, samples.to(out), out)
+        out = guided_sample(model, positive, negative, latent_image, samples, h_lat, target, seed, steps, cfg,
+                            sampler_name, scheduler, denoise, jump_length, resample, blend, schedule)
         result = latent_image.copy()
         result["samples"] = out
         return (result,)

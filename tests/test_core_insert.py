@@ -1,0 +1,224 @@
+"""Fill-in Insert's core (fillblank_core.insert): fit into the hole, local grow, the hole used and
+the crop, option checks before any model work, putting a crop back with a hole of either size."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from fillblank_core import crop as C
+from fillblank_core import insert as I
+from fillblank_core import masks as M
+from fillblank_core.placement import place_target
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _ellipse(h, w, cy=None, cx=None, ry=None, rx=None, soft=False):
+    """[1,1,h,w] object mask: an ellipse (optionally with a soft edge) somewhere in the image."""
+    cy = h / 2 if cy is None else cy
+    cx = w / 2 if cx is None else cx
+    ry = h / 3 if ry is None else ry
+    rx = w / 3 if rx is None else rx
+    yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    d = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2
+    m = (1.5 - d).clamp(0, 1) if soft else (d < 1).float()
+    return m[None, None]
+
+
+def _scene(H, W, seed=0):
+    return torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(seed))
+
+
+def _box(mask):
+    return M.bbox((M.mask_b1hw(mask) > 0).any(dim=0)[0])
+
+
+# --- fit into the hole ------------------------------------------------------------------------
+
+def test_fit_into_hole_lands_inside_the_hole_box_as_large_as_fits_and_centred():
+    rng = random.Random(7)
+    H, W = 300, 400
+    for case in range(150):
+        h0, w0 = rng.randint(8, 120), rng.randint(8, 120)
+        obj = _ellipse(h0, w0, cy=rng.uniform(0.3, 0.7) * h0, cx=rng.uniform(0.3, 0.7) * w0,
+                       ry=rng.uniform(0.15, 0.3) * h0, rx=rng.uniform(0.15, 0.3) * w0, soft=case % 3 == 0)
+        bw, bh = rng.randint(10, 250), rng.randint(10, 250)
+        bx0, by0 = rng.randint(0, W - bw), rng.randint(0, H - bh)
+        box = (bx0, by0, bx0 + bw, by0 + bh)
+        flip = case % 2 == 1
+        x, y, s = I.fit_into_box(obj, box, (H, W), flip)
+        _, pm, _ = place_target(torch.rand(1, 3, h0, w0), obj, (H, W), x, y, s, flip)
+        sx0, sy0, sx1, sy1 = _box(pm)
+        assert bx0 <= sx0 and by0 <= sy0 and sx1 <= box[2] and sy1 <= box[3], (case, box, (sx0, sy0, sx1, sy1))
+        # as large as fits: the limiting side leaves at most the margins plus a few pixels free
+        slack = min((bw - (sx1 - sx0)) / bw, (bh - (sy1 - sy0)) / bh)
+        assert min(bw - (sx1 - sx0), bh - (sy1 - sy0)) <= 2 * I.FIT_MARGIN_PX + 2 + s * H / h0 + 1e-6 or slack < 0.08, case
+        # centred to within the soft edge's asymmetry and a pixel
+        cx, cy = (sx0 + sx1) / 2, (sy0 + sy1) / 2
+        tol = 1.5 + 0.5 * s * H / h0
+        assert abs(cx - (box[0] + box[2]) / 2) <= tol and abs(cy - (box[1] + box[3]) / 2) <= tol, case
+
+
+def test_fit_of_an_empty_cutout_is_an_error():
+    with pytest.raises(ValueError, match="cut-out is empty"):
+        I.fit_into_box(torch.zeros(1, 1, 20, 20), (0, 0, 10, 10), (50, 50))
+
+
+# --- grow near the mask -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("px", [0, 1, 3, 8, 25])
+def test_grow_near_equals_masks_grow(px):
+    g = torch.Generator().manual_seed(px)
+    for H, W, boxes in ((60, 80, [(5, 5, 20, 15)]), (50, 50, [(0, 0, 3, 3), (45, 40, 50, 50)]), (40, 90, [(30, 10, 60, 40)])):
+        m = torch.zeros(2, 1, H, W)
+        for x0, y0, x1, y1 in boxes:
+            m[:, :, y0:y1, x0:x1] = (torch.rand(2, 1, y1 - y0, x1 - x0, generator=g) > 0.6).float()
+        before = m.clone()
+        assert torch.equal(I.grow_near(m, px), M.grow(m, px))
+        assert torch.equal(m, before)
+    assert torch.equal(I.grow_near(torch.zeros(1, 1, 9, 9), 4), torch.zeros(1, 1, 9, 9))
+
+
+# --- prepare ----------------------------------------------------------------------------------
+
+def _prepare(H=600, W=800, hole_box=(300, 200, 420, 330), **kw):
+    scene = _scene(H, W)
+    target = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(1))
+    obj = _ellipse(64, 48)
+    hole = None
+    if hole_box is not None:
+        hole = torch.zeros(1, 1, H, W)
+        x0, y0, x1, y1 = hole_box
+        hole[..., y0:y1, x0:x1] = 1.0
+    args = dict(working_size=256)
+    args.update(kw)
+    return scene, target, obj, hole, I.prepare(scene, target, obj, I.scene_hole(hole, (H, W)), **args)
+
+
+def test_prepare_hole_used_covers_the_hole_and_the_grown_silhouette_and_the_crop_holds_it():
+    scene, target, obj, hole, prep = _prepare()
+    plan = prep.plan
+    H, W = plan.scene_hw
+    assert prep.hole.shape == (1, H, W)
+    assert bool((prep.hole[0][hole[0, 0] > 0] == 1).all()), "the given hole is kept"
+    placed, pm, _ = place_target(target, obj, (H, W), prep.placement.x, prep.placement.y, prep.placement.scale, False)
+    assert prep.grow_px >= 1 and prep.grow_px >= 8 / plan.scale - 1, "one latent cell of the working size"
+    assert bool((prep.hole[0] >= M.grow((pm > 0).float(), prep.grow_px)[0, 0]).all()), "silhouette grown"
+    hb = _box(prep.hole)
+    x0, y0, x1, y1 = plan.box
+    assert x0 <= hb[0] and y0 <= hb[1] and hb[2] <= x1 and hb[3] <= y1
+    ww, wh = plan.working_size
+    assert max(ww, wh) == 256 and ww % 8 == 0 and wh % 8 == 0
+    assert prep.composite.shape == (1, wh, ww, 3) and prep.work_hole.shape == (1, wh, ww)
+    assert prep.silhouette.shape == (1, wh, ww) and prep.target.shape == (1, wh, ww, 3)
+    # every latent cell the silhouette touches is repainted
+    lat = M.latent_hole(prep.work_hole, (wh // 8, ww // 8))
+    touched = torch.nn.functional.max_pool2d((prep.silhouette[:, None] > 0).float(), 8)
+    assert bool((lat[touched > 0] == 1).all())
+    # the composite is the crop of the scene with the target pasted in (built inside the box only)
+    full = M.to_bhwc(scene * (1 - pm) + placed * pm)
+    assert torch.allclose(prep.composite, C.crop_image(plan, full), atol=1e-6, rtol=0)
+
+
+def test_prepare_without_hole_uses_the_silhouette_and_xy_scale():
+    scene, target, obj, _, prep = _prepare(hole_box=None, fit="into hole", x=0.25, y=0.3, scale=0.2)
+    p = prep.placement
+    assert (p.x, p.y, p.scale) == (0.25, 0.3, 0.2)
+    hb = _box(prep.hole)
+    assert abs((hb[0] + hb[2]) / 2 - 200) <= 2 and abs((hb[1] + hb[3]) / 2 - 180) <= 2
+    # an all-zero MASK of another size (LoadImage's 64x64 placeholder) is no hole
+    _, _, _, _, prep2 = _prepare(hole_box=None, fit="x-y-scale", x=0.25, y=0.3, scale=0.2)
+    placeholder = I.prepare(scene, target, obj, I.scene_hole(torch.zeros(1, 64, 64), (600, 800)), working_size=256,
+                            x=0.25, y=0.3, scale=0.2)
+    assert torch.equal(placeholder.hole, prep2.hole) and placeholder.plan == prep2.plan
+
+
+@pytest.mark.parametrize("hole_box,working_size", [((500, 100, 700, 260), 256), ((100, 300, 160, 580), 1024),
+                                                    ((10, 10, 790, 120), 512)])
+def test_prepare_fit_into_hole_places_the_object_in_the_hole_box(hole_box, working_size):
+    scene, target, obj, hole, prep = _prepare(hole_box=hole_box, fit="into hole", x=0.1, y=0.9, scale=2.0,
+                                              working_size=working_size)
+    _, pm, _ = place_target(target, obj, (600, 800), prep.placement.x, prep.placement.y, prep.placement.scale, False)
+    sx0, sy0, sx1, sy1 = _box(pm)
+    x0, y0, x1, y1 = hole_box
+    g = prep.grow_px
+    assert x0 + g <= sx0 and y0 + g <= sy0 and sx1 <= x1 - g and sy1 <= y1 - g, "room for the grow"
+    assert min(x1 - g - sx1 + sx0 - x0 - g, y1 - g - sy1 + sy0 - y0 - g) <= 2 * I.FIT_MARGIN_PX + 3, "as large as fits"
+    assert torch.equal(prep.hole, hole[:, 0]), "a rectangular hole holds the grown silhouette: the hole used is the hole"
+
+
+def test_a_crop_that_would_leave_the_image_is_clamped_not_an_error():
+    for hb in ((0, 0, 60, 50), (740, 550, 800, 600), (0, 500, 800, 600)):
+        _, _, _, _, prep = _prepare(hole_box=hb, context=4.0)
+        x0, y0, x1, y1 = prep.plan.box
+        assert 0 <= x0 < x1 <= 800 and 0 <= y0 < y1 <= 600
+
+
+def test_hole_covering_the_whole_image_is_an_error():
+    with pytest.raises(ValueError, match="hole covers the whole image"):
+        _prepare(hole_box=(0, 0, 800, 600))
+
+
+@pytest.mark.parametrize("kw,words", [
+    (dict(working_size=32), ["working_size", "64"]),
+    (dict(working_size=float("nan")), ["working_size"]),
+    (dict(context=-0.5), ["context", ">= 0"]),
+    (dict(fit="somewhere"), ["fit", "into hole"]),
+    (dict(feather=-1), ["feather"]),
+    (dict(fit="x-y-scale", x=1.9, y=1.9, scale=0.05), ["off the canvas", "x"]),
+])
+def test_bad_options_are_clear_errors_and_change_nothing(kw, words):
+    scene, target, obj = _scene(120, 160), torch.rand(1, 3, 32, 32), _ellipse(32, 32)
+    hole = torch.zeros(1, 1, 120, 160)
+    hole[..., 40:80, 50:90] = 1.0
+    before = [t.clone() for t in (scene, target, obj, hole)]
+    with pytest.raises(ValueError) as e:
+        I.prepare(scene, target, obj, I.scene_hole(hole, (120, 160)), **{"working_size": 128, **kw})
+    assert all(w in str(e.value) for w in words), str(e.value)
+    for a, b in zip(before, (scene, target, obj, hole)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kw,words", [
+    (dict(steps=0), ["steps"]), (dict(jump_length=0), ["jump_length"]), (dict(resample=0), ["resample"]),
+    (dict(denoise=0.0), ["denoise"]), (dict(working_size=63), ["working_size"]),
+])
+def test_check_options_names_the_input(kw, words):
+    with pytest.raises(ValueError) as e:
+        I.check_options(**kw)
+    assert all(w in str(e.value) for w in words)
+
+
+def test_scene_hole_sizes():
+    assert I.scene_hole(None, (10, 20)) is None
+    assert I.scene_hole(torch.zeros(1, 64, 64), (10, 20)) is None
+    h = torch.zeros(1, 10, 20)
+    h[0, 2, 3] = 2.0
+    assert I.scene_hole(h, (10, 20)).shape == (1, 1, 10, 20) and float(I.scene_hole(h, (10, 20)).max()) == 1.0
+    with pytest.raises(ValueError, match="hole is 20x10 px but the scene is 30x10 px"):
+        I.scene_hole(h, (10, 30))
+    h[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="hole contains NaN"):
+        I.scene_hole(h, (10, 20))
+
+
+# --- putting a crop back ----------------------------------------------------------------------
+
+def test_stitch_back_takes_the_hole_at_working_or_scene_size():
+    H, W = 300, 400
+    scene = torch.rand(1, H, W, 3, generator=torch.Generator().manual_seed(3))
+    hole = torch.zeros(1, H, W)
+    hole[:, 100:150, 200:260] = 1.0
+    plan = C.plan_crop(scene, hole, working_size=128)
+    work = C.crop_inputs(plan, scene, hole)
+    generated = torch.rand(1, *plan.working_hw, 3, generator=torch.Generator().manual_seed(4))
+    a = I.stitch_back(plan, scene, generated, work.hole, 6)
+    b = I.stitch_back(plan, scene, generated, C.mask_to_scene(plan, work.hole), 6)
+    assert torch.equal(a, b) and a.shape == scene.shape
+    outside = M.feather(M.mask_b1hw(C.mask_to_scene(plan, work.hole)), 6)[:, 0] == 0
+    assert torch.equal(a[outside], scene[outside]) and not torch.equal(a[~outside], scene[~outside])
+    with pytest.raises(ValueError, match="mask is 10x10 px but the crop is"):
+        I.stitch_back(plan, scene, generated, torch.ones(1, 10, 10))
