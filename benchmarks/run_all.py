@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ablation  # noqa: E402
 import cost  # noqa: E402
+import crop_cost  # noqa: E402
 from bench_common import HERE, RESULTS, nanmean, read_csv  # noqa: E402
 from bench_plot import bar_chart, line_chart  # noqa: E402
 
@@ -193,6 +194,11 @@ def _training_section(out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+CROP_COST_TITLE = "### Crop & stitch: Fill-in Insert vs the full-frame chain on 1, 4 and 16 MP scenes"
+CROP_COST_NOTE = ("`python benchmarks/crop_cost.py` (what it runs and how it measures: its docstring). Not run: "
+                  "the GPU / SDXL-size variant (no GPU and no real weights here).")
+
+
 def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> Path:
     ex = read_csv(out_dir / "ablation_exemplar.csv") if (out_dir / "ablation_exemplar.csv").is_file() else []
     ty = read_csv(out_dir / "ablation_toy.csv") if (out_dir / "ablation_toy.csv").is_file() else []
@@ -308,6 +314,9 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
     # markdown file each in benchmarks/sections/, included in name order
     for section in sorted((HERE / "sections").glob("*.md")):
         md += [section.read_text().strip(), ""]
+    if (out_dir / "crop_cost.json").is_file():
+        md += [CROP_COST_TITLE, "", crop_cost.markdown(json.loads((out_dir / "crop_cost.json").read_text())), "",
+               CROP_COST_NOTE, ""]
     notes = HERE / "notes.md"
     if notes.is_file():
         md += ["## 5. What the numbers say", "", notes.read_text().strip(), ""]
@@ -340,6 +349,9 @@ def main(argv=None):
         t0 = time.perf_counter()
         cost.run(a.tiny, out_dir=out_dir)
         seconds["cost"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        crop_cost.run(a.tiny, out_dir=out_dir, quiet=True)
+        seconds["crop_cost"] = time.perf_counter() - t0
     times = out_dir / "run_times.json"
     if seconds:
         times.write_text(json.dumps({k: round(v, 1) for k, v in seconds.items()}))

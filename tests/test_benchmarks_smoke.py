@@ -115,6 +115,27 @@ def test_cost_in_comfy_tiny(comfy_host, tmp_path):
     assert _csv(tmp_path / "cost_counts.csv")[0]["formula"]
 
 
+@pytest.mark.host
+def test_crop_cost_tiny(comfy_host, tmp_path):
+    """benchmarks/crop_cost.py --tiny: both paths measured in fresh interpreters; Fill-in Insert's UNet
+    sees the working size, the full-frame chain the whole scene; the report section renders."""
+    import crop_cost
+    import run_all
+    res = crop_cost.run(tiny=True, out_dir=tmp_path, quiet=True)
+    assert (tmp_path / "crop_cost.json").is_file()
+    assert [r["mp"] for r in res["rows"]] == list(crop_cost.TINY_SIZES)
+    for r, (H, W) in zip(res["rows"], crop_cost.TINY_SIZES.values()):
+        for key in ("insert_wall_s", "insert_model_s", "insert_fullsize_s", "full_wall_s", "full_vae_encode_scene_s"):
+            assert r[key] > 0, key
+        assert max(r["insert_unet_input"][-2:]) == 128 // 8, "Insert samples at the working size"
+        assert r["full_unet_input"][-2:] == [H // 8, W // 8], "the full-frame chain samples the whole scene"
+    assert res["flat"]["model_work_ratio_to_smallest"][0] == 1.0
+    text = crop_cost.markdown(res)
+    assert "Fill-in Insert: wall" in text and text.count("\n| ") == 1 + len(res["rows"])
+    md = run_all.main(["--report-only", "--out-dir", str(tmp_path)])
+    assert run_all.CROP_COST_TITLE in Path(md).read_text()
+
+
 def test_run_all_report_tiny(tmp_path, toy_model):
     """--report-only over tiny CSVs: the page and its plots are produced with every section."""
     import ablation

@@ -157,6 +157,13 @@ def test_a_crop_that_would_leave_the_image_is_clamped_not_an_error():
         assert 0 <= x0 < x1 <= 800 and 0 <= y0 < y1 <= 600
 
 
+@pytest.mark.parametrize("asked,snapped", [(250, 248), (1001, 1000), (64, 64), (67, 64)])
+def test_working_size_is_snapped_to_the_vae_factor(asked, snapped):
+    _, _, _, _, prep = _prepare(working_size=asked)
+    assert max(prep.plan.working_size) == snapped and all(v % 8 == 0 for v in prep.plan.working_size)
+    assert prep.composite.shape[1:3] == prep.plan.working_hw
+
+
 def test_hole_covering_the_whole_image_is_an_error():
     with pytest.raises(ValueError, match="hole covers the whole image"):
         _prepare(hole_box=(0, 0, 800, 600))
