@@ -310,13 +310,13 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
                       ["config", "sampler", "σ", "evals", "mean error", "W2 error", "time s"]), ""]
         if "quality" in plots:
             md += [f"![quality per evaluation]({rel(plots['quality'])})", ""]
+    if (out_dir / "crop_cost.json").is_file():
+        md += [CROP_COST_TITLE, "", crop_cost.markdown(json.loads((out_dir / "crop_cost.json").read_text())), "",
+               CROP_COST_NOTE, ""]
     # sections written by the other benchmarks (reliability, GPU cost, memory, crop cost): one
     # markdown file each in benchmarks/sections/, included in name order
     for section in sorted((HERE / "sections").glob("*.md")):
         md += [section.read_text().strip(), ""]
-    if (out_dir / "crop_cost.json").is_file():
-        md += [CROP_COST_TITLE, "", crop_cost.markdown(json.loads((out_dir / "crop_cost.json").read_text())), "",
-               CROP_COST_NOTE, ""]
     notes = HERE / "notes.md"
     if notes.is_file():
         md += ["## 5. What the numbers say", "", notes.read_text().strip(), ""]
