@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..fillblank_core import masks as M
-from ..fillblank_core.placement import composite
-from .common import CATEGORY, mask_input, rgb
+from ..fillblank_core import ranges as R
+from ..fillblank_core.placement import composite_image
+from .common import CATEGORY, batch_of, mask_input, rgb
 
 
 class FillBlankComposite:
@@ -23,13 +24,15 @@ class FillBlankComposite:
                 "scene": ("IMAGE", {"tooltip": "The original scene."}),
                 "image": ("IMAGE", {"tooltip": "VAE Decode of FillBlank Sampler's latent."}),
                 "mask": ("MASK", {"tooltip": "The hole used for sampling."}),
-                "feather": ("INT", {"default": 8, "min": 0, "max": 128, "tooltip": "Soft edge outward over this many pixels."}),
+                "feather": R.FEATHER.widget(8, "Soft edge outward over this many pixels."),
                 "color_match": ("BOOLEAN", {"default": False, "tooltip": "Match the inserted region's colour statistics to the ring around the hole."}),
             },
         }
 
     def composite(self, scene, image, mask, feather, color_match):
+        feather = R.FEATHER.check("feather", feather)
         s = rgb(scene, "scene")
-        d = rgb(image, "image")
+        rgb(image, "image")
         m = mask_input(mask, "mask", tuple(s.shape[-2:]))
-        return (M.to_bhwc(composite(s, d, m, int(feather), bool(color_match))),)
+        M.broadcast_batch(scene=batch_of(scene), image=batch_of(image), mask=batch_of(mask))
+        return (composite_image(scene, image, m, feather, bool(color_match)),)
