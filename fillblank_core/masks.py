@@ -209,7 +209,8 @@ def _largest_shrink(mask: torch.Tensor, limit: int) -> int:
 
 
 def refine_hole(parts: dict, threshold_value: float | None = 0.0, box: bool = False, grow_px: int = 0,
-                feather_px: int = 0, what: str = "the hole") -> tuple[torch.Tensor, tuple | None]:
+                feather_px: int = 0, what: str = "the hole", batch: int | None = None
+                ) -> tuple[torch.Tensor, tuple | None]:
     """The hole [N,1,H,W] from named masks ``parts`` {input name: [B,1,H,W]} (batches 1 or N):
     each thresholded (``threshold_value``; None: as they are), united, optionally replaced by its
     bounding box, grown / shrunk by ``grow_px`` and feathered outward by ``feather_px``.
@@ -218,9 +219,10 @@ def refine_hole(parts: dict, threshold_value: float | None = 0.0, box: bool = Fa
     values of doing it on the whole image (see ``grow`` / ``feather``: beyond the margin
     everything is 0, and at the margin the padding sees the zeros it would see). An item that
     comes out empty is an error that says why (empty input, threshold, shrink) and what to do.
+    ``batch``: the node's common batch N when other inputs have one (the mask is given N items).
     Returns (mask, box of the region that can be non-zero, or None)."""
     names = list(parts)
-    n = broadcast_batch(**{k: parts[k].shape[0] for k in names})
+    n = broadcast_batch(**{k: parts[k].shape[0] for k in names}, **({"batch": batch} if batch else {}))
     H, W = parts[names[0]].shape[-2:]
     t = float(threshold_value) if threshold_value is not None else None
     boxes = [b for b in (mask_box(p, 0, t if t is not None else 0.0) for p in parts.values()) if b is not None]

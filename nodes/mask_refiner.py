@@ -30,8 +30,8 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
                          "(or a target, whose scene is used), plus a rough hole")
     hw = target.scene_hw if target is not None else None
     h = mask_input(hole, "hole", hw) if hole is not None else None
-    M.broadcast_batch(hole=batch_of(hole), target=batch_of(target), scene=batch_of(scene) if mode == "sam" else None)
-    refined = partial(M.refine_hole, grow_px=v["grow"], feather_px=v["feather"])
+    n = M.broadcast_batch(hole=batch_of(hole), target=batch_of(target), scene=batch_of(scene) if mode == "sam" else None)
+    refined = partial(M.refine_hole, grow_px=v["grow"], feather_px=v["feather"], batch=n)
     if mode == "hole":
         return refined({"hole": h}, v["threshold"], what="the hole")
     if mode == "sam":

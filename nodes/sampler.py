@@ -155,7 +155,10 @@ def select_check(target, jump_length: int, resample: int, sampler_name: str):
         problem = latent_mismatch(x.shape, target)
         if problem:
             raise ValueError(who + problem)
-        check_hole(mask, "the noise mask (hole) of latent_image")
+        try:
+            check_hole(mask, "the noise mask (hole) of latent_image")
+        except ValueError as e:
+            raise ValueError(who + str(e) + " — give Set Latent Noise Mask the hole") from None
         warn_cost("Fill-in Sampler Select", max(1, len(sigmas) - 1), jump_length, resample, sampler_name)
     return check
 
