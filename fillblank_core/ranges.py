@@ -9,6 +9,7 @@ to its range (one name, one range, in every node); tests compare every numeric w
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 
@@ -37,10 +38,15 @@ class Range:
             v = float(value) if not isinstance(value, bool) else math.nan
         except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{what}, got {value!r}") from None
-        if self.integer and isinstance(value, int) and not isinstance(value, bool):
-            if not (self.low <= value <= self.high):  # exact for 64-bit seeds
-                raise ValueError(f"{what}, got {value}")
-            return int(value)
+        if self.integer and not isinstance(value, (bool, float)):
+            try:
+                exact = operator.index(value)  # int, numpy integers: exact for 64-bit seeds
+            except TypeError:
+                exact = None
+            if exact is not None:
+                if not (self.low <= exact <= self.high):
+                    raise ValueError(f"{what}, got {exact}")
+                return int(exact)
         if not math.isfinite(v) or (self.integer and not v.is_integer()) or not (self.low <= v <= self.high):
             raise ValueError(f"{what}, got {value!r}")
         return int(v) if self.integer else v
