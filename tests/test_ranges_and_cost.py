@@ -190,3 +190,11 @@ def test_jump_length_and_resample_tooltips_state_the_formula(pack):
         for name in ("jump_length", "resample"):
             tip = spec[name][1]["tooltip"]
             assert "steps + ⌈(steps − j)/j⌉·(r − 1)·j" in tip and "5 × steps" in tip, (node_id, name, tip)
+
+
+def test_integer_ranges_are_exact_for_64_bit_seeds():
+    import numpy as np
+    top = 0xffffffffffffffff
+    assert R.SEED.check("seed", top) == top == R.SEED.check("seed", np.uint64(top))
+    with pytest.raises(ValueError, match=f"between 0 and {top} .*got {top + 1}$"):
+        R.SEED.check("seed", top + 1)
