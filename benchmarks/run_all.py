@@ -1,6 +1,6 @@
 """Regenerate benchmarks/results.md and its plots from scratch.
 
-    python benchmarks/run_all.py            # ablation + robustness + cost (each part ≤ 10 min on 2 CPU cores)
+    python benchmarks/run_all.py            # ablation + robustness + cost + memory (each part ≤ 10 min on 2 CPU cores)
     python benchmarks/run_all.py --tiny --out-dir /tmp/x   # seconds: structure only (the smoke test)
     python benchmarks/run_all.py --report-only             # rebuild results.md / plots from the CSVs
 
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ablation  # noqa: E402
 import cost  # noqa: E402
 import crop_cost  # noqa: E402
+import memory  # noqa: E402
 from bench_common import HERE, RESULTS, nanmean, read_csv  # noqa: E402
 from bench_plot import bar_chart, line_chart  # noqa: E402
 
@@ -199,6 +200,47 @@ CROP_COST_NOTE = ("`python benchmarks/crop_cost.py` (what it runs and how it mea
                   "the GPU / SDXL-size variant (no GPU and no real weights here).")
 
 
+def memory_section(rows) -> list:
+    """§4's memory table from memory.csv (benchmarks/memory.py): added peak per case and size, for
+    each label (e.g. before / after)."""
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    cell = {(r["label"], r["case"], int(r["size"])): r for r in rows}
+    keys = sorted({(r["case"], int(r["size"])) for r in rows},
+                  key=lambda k: (memory.CASES.index(k[0]) if k[0] in memory.CASES else 99, k[1]))
+    heads = ["case", "scene"] + [f"added peak, {lb}" for lb in labels] + [f"outputs, {labels[-1]}", f"time, {labels[-1]}"]
+    out = ["| " + " | ".join(heads) + " |", "|" + "|".join("---" for _ in heads) + "|"]
+    for case, size in keys:
+        last = cell.get((labels[-1], case, size), {})
+        vals = [f"{float(cell[(lb, case, size)]['added_mb']):.0f} MB" if (lb, case, size) in cell else "–"
+                for lb in labels]
+        bold = lambda v: f"**{v}**" if case == "chain" else v  # noqa: E731
+        out.append(f"| {case.replace('_', ' ')} | {size}² ({float(last.get('megapixels', 0) or 0):.1f} MP) | "
+                   + " | ".join(bold(v) for v in vals)
+                   + f" | {float(last.get('outputs_mb', 'nan')):.0f} MB | {float(last.get('seconds', 'nan')):.2f} s |")
+    method = rows[-1].get("method", "")
+    reading = []
+    top = max(keys, key=lambda k: k[1])[1] if keys else 0
+    chain = {lb: cell.get((lb, "chain", top)) for lb in labels}
+    if chain.get(labels[-1]):
+        c = chain[labels[-1]]
+        reading = [f"At {top}² the whole chain adds {float(c['added_mb']):,.0f} MB, of which "
+                   f"{float(c['outputs_mb']):,.0f} MB are the outputs themselves"
+                   + "".join(f"; {lb}: {float(chain[lb]['added_mb']):,.0f} MB" for lb in labels[:-1] if chain.get(lb))
+                   + ". Each node works on the target's box, the hole's box (grown by grow + feather) or the "
+                   "seam's reach around it; outside the feathered hole the composite is the scene's bytes.", ""]
+    return ["### Memory on big images", "",
+            "What the pack's own image work adds to the process's peak memory (`python benchmarks/memory.py`; "
+            "`--repo <checkout> --label before` measures another version into the same table). One fresh process "
+            "per row, inputs made first (a random square scene, a 64 px RGBA target at its centre, a drawn "
+            "96 px hole), a warm-up run on a 256 px scene, then the peak RSS of the run minus the RSS before it "
+            f"({method}); 'outputs' is what the node returns (kept by ComfyUI's cache). Target Encoder with a "
+            "stub VAE that returns a zero latent: the VAE encode is skipped (its memory is ComfyUI's, and at "
+            "16 MP even the tiny test VAE needs GBs of activations). Mask Refiner: union, grow 8, feather 8; "
+            "Composite: feather 8, colour matching on; Rank: one candidate, no CLIP; chain: the four in a row "
+            f"as in example 1, every output kept. Bound (issue 13): at most {memory.BOUND_MB / 1000:.1f} GB "
+            "added at 16 MP.", "", *out, "", *reading]
+
+
 def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> Path:
     ex = read_csv(out_dir / "ablation_exemplar.csv") if (out_dir / "ablation_exemplar.csv").is_file() else []
     ty = read_csv(out_dir / "ablation_toy.csv") if (out_dir / "ablation_toy.csv").is_file() else []
@@ -313,6 +355,9 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
     if (out_dir / "crop_cost.json").is_file():
         md += [CROP_COST_TITLE, "", crop_cost.markdown(json.loads((out_dir / "crop_cost.json").read_text())), "",
                CROP_COST_NOTE, ""]
+    mem = read_csv(out_dir / "memory.csv") if (out_dir / "memory.csv").is_file() else []
+    if mem:
+        md += memory_section(mem)
     # sections written by the other benchmarks (reliability, GPU cost, memory, crop cost): one
     # markdown file each in benchmarks/sections/, included in name order
     for section in sorted((HERE / "sections").glob("*.md")):
@@ -352,6 +397,9 @@ def main(argv=None):
         t0 = time.perf_counter()
         crop_cost.run(a.tiny, out_dir=out_dir, quiet=True)
         seconds["crop_cost"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        memory.run(sizes=(512,) if a.tiny else memory.SIZES, out_dir=out_dir, quiet=True)
+        seconds["memory"] = time.perf_counter() - t0
     times = out_dir / "run_times.json"
     if seconds:
         times.write_text(json.dumps({k: round(v, 1) for k, v in seconds.items()}))

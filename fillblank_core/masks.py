@@ -44,18 +44,65 @@ def mask_bhw(mask: torch.Tensor) -> torch.Tensor:
     return mask_b1hw(mask)[:, 0].contiguous()
 
 
-def check_finite(t: torch.Tensor, name: str) -> None:
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+def check_finite(t: torch.Tensor, name: str, chunk: int = 1 << 22) -> None:
+    """Error if ``t`` holds a NaN or an infinity. Reads it in slices of at most ``chunk`` elements
+    (any memory layout), so a big image costs no full-size temporary."""
+    if t.ndim == 0 or t.numel() <= chunk:
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return
+    per = t.numel() // t.shape[0]
+    step = max(1, chunk // max(per, 1))
+    for i in range(0, t.shape[0], step):
+        part = t[i:i + step]
+        check_finite(part[0] if step == 1 else part, name, chunk)
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+def broadcast_batch(*, result: str | None = None, **sizes: int | None) -> int:
+    """The batch rule of every node (README "Batches"); returns the common batch N.
+
+    ``sizes``: the batch size of each batched input, by the input's name (None: not connected,
+    ignored). An empty batch (0) is an error naming the input. Every batch is 1 or N: an input
+    with batch 1 is shared by all N items, one with batch N gives one per item; anything else is
+    an error naming both inputs. ``result`` names the input whose batch is the number of results
+    (a sampler's latent, Rank's images): it is never repeated, so the others must have batch 1
+    or its batch.
+    """
+    known = {name: int(n) for name, n in sizes.items() if n is not None}
+    for name, n in known.items():
+        if n <= 0:
+            raise ValueError(f"{name} is an empty batch (batch size {n}): there is nothing to work on. "
+                             f"Give {name} at least one item; check the node that feeds it (a batch "
+                             "split, filter or loader that produced nothing)")
+    if result is not None:
+        n = known[result]
+        for name, b in known.items():
+            if b not in (1, n):
+                allowed = "batch 1 too" if n == 1 else f"batch 1 (one shared by all) or {n} (one per item)"
+                repeat = "Repeat Latent Batch" if "latent" in result else "Repeat Image Batch"
+                raise ValueError(f"{name} has batch {b} but {result} has batch {n}: {name} must have {allowed}. "
+                                 f"The batch of {result} is the number of results and is never repeated: give "
+                                 f"{name} batch 1" + (f" or {n}" if n > 1 else "")
+                                 + f", or give {result} a batch of {b} (e.g. {repeat})")
+        return n
+    n = max(known.values(), default=1)
+    big = [(name, b) for name, b in known.items() if b != 1]
+    for name, b in big:
+        if b != big[0][1]:
+            (a, na) = big[0]
+            raise ValueError(f"{a} has batch {na} and {name} has batch {b}; they must be equal or one of "
+                             f"them 1 (a batch of 1 is shared by all items): give both the same batch, "
+                             "or one of them batch 1")
+    return n
 
 
 def batch_size(a: int, b: int, name_a: str, name_b: str) -> int:
-    """Common batch of two inputs: equal, or one of them 1."""
-    if a == b or b == 1:
-        return a
-    if a == 1:
-        return b
-    raise ValueError(f"{name_a} has batch {a} and {name_b} has batch {b}; they must be equal or one of them 1")
+    """Common batch of two inputs (``broadcast_batch`` for two)."""
+    if name_a == name_b:
+        name_b = name_b + " (second)"
+    return broadcast_batch(**{name_a: a, name_b: b})
 
 
 def repeat_batch(t: torch.Tensor, b: int) -> torch.Tensor:
@@ -128,6 +175,110 @@ def bbox_mask(mask: torch.Tensor) -> torch.Tensor:
 
 def union(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.maximum(a, b)
+
+
+# --- work on the region where a mask is -------------------------------------------------------
+
+def mask_box(mask: torch.Tensor, pad: int = 0, above: float = 0.0) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) half-open box of the pixels above ``above`` in any item of a mask
+    [..., H, W], grown by ``pad`` and clipped to the image; None when there are none.
+    Reads the mask with reductions only (no full-size temporary)."""
+    H, W = mask.shape[-2:]
+    if mask.numel() == 0:
+        return None
+    m = mask.reshape(-1, H, W)
+    rows = torch.nonzero(m.amax(dim=(0, 2)) > above).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(m.amax(dim=(0, 1)) > above).flatten()
+    pad = max(0, int(pad))
+    return (max(0, int(cols[0]) - pad), max(0, int(rows[0]) - pad),
+            min(W, int(cols[-1]) + 1 + pad), min(H, int(rows[-1]) + 1 + pad))
+
+
+def _largest_shrink(mask: torch.Tensor, limit: int) -> int:
+    """The largest k <= limit for which shrinking a non-empty [1,1,h,w] mask by k leaves something."""
+    lo, hi = 0, int(limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if bool((grow(mask, -mid) > 0).any()):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def refine_hole(parts: dict, threshold_value: float | None = 0.0, box: bool = False, grow_px: int = 0,
+                feather_px: int = 0, what: str = "the hole", batch: int | None = None
+                ) -> tuple[torch.Tensor, tuple | None]:
+    """The hole [N,1,H,W] from named masks ``parts`` {input name: [B,1,H,W]} (batches 1 or N):
+    each thresholded (``threshold_value``; None: as they are), united, optionally replaced by its
+    bounding box, grown / shrunk by ``grow_px`` and feathered outward by ``feather_px``.
+
+    Works on the union's bounding box with a margin of grow + feather + 1 px, which gives the
+    values of doing it on the whole image (see ``grow`` / ``feather``: beyond the margin
+    everything is 0, and at the margin the padding sees the zeros it would see). An item that
+    comes out empty is an error that says why (empty input, threshold, shrink) and what to do.
+    ``batch``: the node's common batch N when other inputs have one (the mask is given N items).
+    Returns (mask, box of the region that can be non-zero, or None)."""
+    names = list(parts)
+    n = broadcast_batch(**{k: parts[k].shape[0] for k in names}, **({"batch": batch} if batch else {}))
+    H, W = parts[names[0]].shape[-2:]
+    t = float(threshold_value) if threshold_value is not None else None
+    boxes = [b for b in (mask_box(p, 0, t if t is not None else 0.0) for p in parts.values()) if b is not None]
+    region = None if not boxes else (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                                     max(b[2] for b in boxes), max(b[3] for b in boxes))
+    joined = " and ".join(names)
+    if region is None:
+        raw = max(float(p.max()) if p.numel() else 0.0 for p in parts.values())
+        if t is not None and t > 0 and raw > 0:
+            raise ValueError(f"threshold {t:g} leaves nothing of {joined} (its largest value is {raw:g}): "
+                             f"lower threshold below {raw:g}")
+        raise ValueError(f"{joined} {'is' if len(names) == 1 else 'are'} empty: nothing to repaint. Draw "
+                         "the region to repaint (e.g. in LoadImage's mask editor) or use another mode")
+    pad = max(int(grow_px), 0) + max(int(feather_px), 0) + 1
+    x0, y0, x1, y1 = region[0] - pad, region[1] - pad, region[2] + pad, region[3] + pad
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    m = None
+    for p in parts.values():
+        c = p[..., y0:y1, x0:x1].float()
+        c = threshold(c, t) if t is not None else c
+        m = c if m is None else union(m, c)
+    m = repeat_batch(m, n)
+    if box:
+        m = bbox_mask(m)
+    for i in range(n):
+        if not bool((m[i] > 0).any()):
+            raise ValueError(f"{joined} is empty in item {i + 1} of {n}: nothing to repaint there; give "
+                             "every item a hole")
+    shrunk = grow(m, grow_px)
+    for i in range(n):
+        if not bool((shrunk[i] > 0).any()):
+            k = _largest_shrink(m[i:i + 1], abs(int(grow_px)))
+            item = f" (item {i + 1} of {n})" if n > 1 else ""
+            raise ValueError(f"grow {int(grow_px)} shrinks {what}{item} to nothing: a shrink of more than {k} px "
+                             f"removes all of it. Use grow {-k} or more (0 keeps it as it is)")
+    out = torch.zeros(n, 1, H, W, dtype=torch.float32, device=m.device)
+    out[..., y0:y1, x0:x1] = feather(shrunk, feather_px).clamp(0.0, 1.0)
+    return out, (x0, y0, x1, y1)
+
+
+def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha: float = 0.6,
+            box: tuple | None = None) -> torch.Tensor:
+    """A preview IMAGE [N,H,W,3]: ``base`` [B,H,W,3] with ``mask`` [N,1,H,W] tinted in (batches 1
+    or N). Only ``box`` (where the mask can be non-zero; default: found) is computed; elsewhere
+    the base's values are copied unchanged."""
+    n = broadcast_batch(image=base.shape[0], mask=mask.shape[0])
+    out = repeat_batch(base, n).clone(memory_format=torch.contiguous_format)
+    box = mask_box(mask) if box is None else box
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box
+    b = out[:, y0:y1, x0:x1].permute(0, 3, 1, 2)
+    m = repeat_batch(mask[..., y0:y1, x0:x1], n).to(b)
+    tint = torch.tensor(color, dtype=b.dtype, device=b.device).view(1, 3, 1, 1)
+    b.copy_(b * (1.0 - alpha * m) + tint * alpha * m)
+    return out
 
 
 def to_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:

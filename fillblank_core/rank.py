@@ -70,6 +70,37 @@ def _mask(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
     return t.clamp(0, 1)
 
 
+def _hwc(images, name: str) -> torch.Tensor:
+    """An IMAGE as [B,H,W,C] without copying (the checks of ``_bchw``)."""
+    t = images if isinstance(images, torch.Tensor) else torch.as_tensor(images)
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got shape {tuple(t.shape)}")
+    return t.detach()
+
+
+def _mask_hw(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
+    """The first [H,W] of a mask at size hw, not clamped and (at its own size) not copied; values
+    are compared with 0.5 only, so this reads as ``_mask``."""
+    t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
+    t = t.detach().to("cpu", torch.float32)
+    while t.ndim > 2:
+        t = t[0]
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be a MASK [height, width], got shape {tuple(mask.shape)}")
+    return t if tuple(t.shape) == tuple(hw) else _mask(t, hw, name)
+
+
+def _bbox_of(m: torch.Tensor) -> Optional[tuple[int, int, int, int]]:
+    """``_bbox`` by reductions (no full-size temporary)."""
+    rows = torch.nonzero(m.amax(dim=1) > 0.5).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(m.amax(dim=0) > 0.5).flatten()
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
 def _bbox(m: torch.Tensor) -> Optional[tuple[int, int, int, int]]:
     ys, xs = torch.nonzero(m > 0.5, as_tuple=True)
     if len(ys) == 0:
@@ -213,16 +244,18 @@ def _steps(img: torch.Tensor, hole: torch.Tensor, r: int, ref: Optional[torch.Te
 
 def seam_scores(images: torch.Tensor, hole: torch.Tensor, width: int = 2,
                 ref: Optional[torch.Tensor] = None, ref_mask: Optional[torch.Tensor] = None,
-                tau: float = SEAM_TAU) -> list[dict]:
+                tau: float = SEAM_TAU, beyond: bool = False) -> list[dict]:
     """Seam parts for images [N,3,H,W] and a binary hole [H,W]: mean border step, the scene's own
-    step on a curve 3·width px outside the hole, and seam = exp(−max(step − base, 0) / tau)."""
+    step on a curve 3·width px outside the hole, and seam = exp(−max(step − base, 0) / tau).
+    ``beyond``: the images are a crop of larger ones, which go on (without hole) past its edges;
+    the crop must reach 4·width + 1 px beyond the hole where the image does."""
     steps, border = _steps(images, hole, width, ref, ref_mask)
     n = images.shape[0]
     if border.sum() == 0:  # the hole covers the whole image: no border to judge
         return [dict(seam=1.0, seam_step=0.0, seam_base=0.0) for _ in range(n)]
     step = steps.mean(dim=1)
     outer = _dilate(hole, 3 * width)
-    if (outer < 0.5).any():
+    if beyond or (outer < 0.5).any():
         base_steps, _ = _steps(images, outer, width)
         base = base_steps.mean(dim=1) if base_steps.numel() else torch.zeros(n)
     else:
@@ -268,22 +301,37 @@ def rank_candidates(candidates, target, hole_mask, embed_fn: Optional[Callable] 
     ClipImageEncoder); weights: {"similarity": 0.7, "seam": 0.3} by default.
     parts: similarity, seam, colour, structure (always), clip (with embed_fn), seam_step,
     seam_base, method ("clip" or "pixel"). Ties keep the batch order."""
-    cand = _bchw(candidates, "candidates")
-    n, _, H, W = cand.shape
+    cand_in = _hwc(candidates, "candidates")
+    n, H, W = cand_in.shape[0], cand_in.shape[1], cand_in.shape[2]
     if n == 0:
         raise ValueError("candidates is an empty batch")
-    tgt = _bchw(target, "target")[:1]
+    tgt_in = _hwc(target, "target")[:1]
     w = _weights(weights)
-    hole = (_mask(hole_mask, (H, W), "hole_mask") > 0.5).float()
-    hb = _bbox(hole)
+    r = max(1, int(seam_width))
+    # Only the hole's neighbourhood is read: the seam's reach around the hole's box (and the
+    # square CLIP sees). The scores are those of working on the whole images.
+    hm = _mask_hw(hole_mask, (H, W), "hole_mask")
+    hb = _bbox_of(hm)
     if hb is None:
         raise ValueError("The hole mask is empty: nothing to compare the candidates with the target in")
-    placed = tuple(tgt.shape[-2:]) == (H, W)
+    m = 4 * r + 1
+    wb = (max(0, hb[0] - m), max(0, hb[1] - m), min(W, hb[2] + m), min(H, hb[3] + m))
+    sq = _square(hb, H, W)
+    if embed_fn is not None:
+        wb = (min(wb[0], sq[0]), min(wb[1], sq[1]), max(wb[2], sq[2]), max(wb[3], sq[3]))
+    cut = lambda t: t[..., wb[1]:wb[3], wb[0]:wb[2]]  # noqa: E731  ([.., H, W])
+    cand = _bchw(cand_in[:, wb[1]:wb[3], wb[0]:wb[2]], "candidates")
+    hole = (cut(hm) > 0.5).float()
+    placed = tuple(tgt_in.shape[1:3]) == (H, W)
+    tgt = _bchw(tgt_in[:, wb[1]:wb[3], wb[0]:wb[2]] if placed else tgt_in, "target")
     tmask = None
     if target_mask is not None:
-        tmask = (_mask(target_mask, tuple(tgt.shape[-2:]), "target_mask") > 0.5).float()
-        if not (tmask > 0.5).any():
-            tmask = None
+        tm = _mask_hw(target_mask, tuple(tgt_in.shape[1:3]), "target_mask")
+        if float(tm.amax()) > 0.5:
+            tmask = ((cut(tm) if placed else tm) > 0.5).float()
+    hb = (hb[0] - wb[0], hb[1] - wb[1], hb[2] - wb[0], hb[3] - wb[1])
+    sq = (sq[0] - wb[0], sq[1] - wb[1], sq[2] - wb[0], sq[3] - wb[1])
+    beyond = wb != (0, 0, W, H)
 
     # regions and crops for the pixel similarity
     cand_crop = _crop(cand, hb)
@@ -314,7 +362,6 @@ def rank_candidates(candidates, target, hole_mask, embed_fn: Optional[Callable] 
         parts.append(dict(colour=colour, structure=structure, pixel=0.5 * colour + 0.5 * structure))
 
     if embed_fn is not None:
-        sq = _square(hb, H, W)
         c_sq = _crop(cand, sq)
         if placed and tmask is not None:
             # each candidate against itself with the target pasted into the silhouette: what the
@@ -338,7 +385,7 @@ def rank_candidates(candidates, target, hole_mask, embed_fn: Optional[Callable] 
     seam_ref = seam_mask = None
     if placed and tmask is not None:
         seam_ref, seam_mask = tgt[0], tmask
-    for p, s in zip(parts, seam_scores(cand, hole, max(1, int(seam_width)), seam_ref, seam_mask)):
+    for p, s in zip(parts, seam_scores(cand, hole, r, seam_ref, seam_mask, beyond=beyond)):
         p.update(s)
 
     total = sum(w.values())
@@ -351,8 +398,32 @@ def rank_candidates(candidates, target, hole_mask, embed_fn: Optional[Callable] 
 
 
 def sort_batch(candidates: torch.Tensor, ranked: Sequence[tuple[int, float, dict]]) -> torch.Tensor:
-    """The candidates batch reordered best first."""
-    return candidates[torch.tensor([i for i, _, _ in ranked], dtype=torch.long)]
+    """The candidates batch reordered best first (the batch itself when it already is)."""
+    order = [i for i, _, _ in ranked]
+    if order == list(range(candidates.shape[0])):
+        return candidates
+    return candidates[torch.tensor(order, dtype=torch.long)]
+
+
+def rank_batch(candidates, targets, holes, target_masks=None, embed_fn: Optional[Callable] = None,
+               **options) -> list[tuple[int, float, dict]]:
+    """``rank_candidates`` where the target, the hole and the target mask may differ per
+    candidate: each is a batch of 1 (shared by all candidates) or of the candidates' N
+    (candidate i is scored against item i). The ranking is the same as ``rank_candidates``'s
+    when all are shared (each candidate's score depends only on its own inputs)."""
+    n = len(candidates)
+    per = [t is not None and len(t) > 1 for t in (targets, holes, target_masks)]
+    pick = lambda t, i: None if t is None else t[min(i, len(t) - 1)]  # noqa: E731
+    if not any(per):
+        return rank_candidates(candidates, targets[:1], pick(holes, 0), embed_fn,
+                               target_mask=pick(target_masks, 0), **options)
+    ranked = []
+    for i in range(n):
+        (_, score, parts), = rank_candidates(candidates[i:i + 1], pick(targets, i)[None], pick(holes, i),
+                                             embed_fn, target_mask=pick(target_masks, i), **options)
+        ranked.append((i, score, parts))
+    ranked.sort(key=lambda r: (-r[1], r[0]))
+    return ranked
 
 
 def format_scores(ranked: Sequence[tuple[int, float, dict]]) -> str:

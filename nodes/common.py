@@ -28,6 +28,20 @@ def rgb(image: torch.Tensor, name: str, allow_alpha: bool = False) -> torch.Tens
     return M.to_bchw(image, name)
 
 
+def batch_of(value) -> int | None:
+    """The batch size of an IMAGE, MASK ([H,W] is 1), LATENT dict or FILLBLANK_TARGET; None for
+    an input that is not connected."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "samples" in value:
+        value = value["samples"]
+    if hasattr(value, "latent") and hasattr(value, "mask"):  # FILLBLANK_TARGET
+        value = value.latent
+    if isinstance(value, torch.Tensor):
+        return 1 if value.ndim == 2 else int(value.shape[0])
+    return None
+
+
 def mask_input(mask: torch.Tensor, name: str, hw: tuple[int, int] | None = None) -> torch.Tensor:
     """Check a MASK input and return it as [B,1,H,W]; with ``hw`` the size must match."""
     if not isinstance(mask, torch.Tensor):
@@ -37,4 +51,6 @@ def mask_input(mask: torch.Tensor, name: str, hw: tuple[int, int] | None = None)
     if hw is not None and tuple(m.shape[-2:]) != tuple(hw):
         raise ValueError(f"{name} is {m.shape[-1]}x{m.shape[-2]} px but the scene is {hw[1]}x{hw[0]} px; "
                          "the mask must have the scene's size")
-    return m.clamp(0.0, 1.0)
+    if m.numel() and (float(m.amin()) < 0.0 or float(m.amax()) > 1.0):
+        return m.clamp(0.0, 1.0)
+    return m  # already in 0..1: no copy (the caller must not modify it)

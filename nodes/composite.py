@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..fillblank_core import masks as M
+from ..fillblank_core import ranges as R
 from ..fillblank_core.insert import stitch_back
-from ..fillblank_core.placement import composite
-from .common import CATEGORY, mask_input, rgb
+from ..fillblank_core.placement import composite_image
+from .common import CATEGORY, batch_of, mask_input, rgb
 from .crop import STITCH
 
 
@@ -25,7 +26,7 @@ class FillBlankComposite:
                 "scene": ("IMAGE", {"tooltip": "The original scene."}),
                 "image": ("IMAGE", {"tooltip": "VAE Decode of FillBlank Sampler's latent."}),
                 "mask": ("MASK", {"tooltip": "The hole used for sampling."}),
-                "feather": ("INT", {"default": 8, "min": 0, "max": 128, "tooltip": "Soft edge outward over this many pixels."}),
+                "feather": R.FEATHER.widget(8, "Soft edge outward over this many pixels."),
                 "color_match": ("BOOLEAN", {"default": False, "tooltip": "Match the inserted region's colour statistics to the ring around the hole."}),
             },
             "optional": {
@@ -34,6 +35,7 @@ class FillBlankComposite:
         }
 
     def composite(self, scene, image, mask, feather, color_match, stitch=None):
+        feather = R.FEATHER.check("feather", feather)
         if stitch is not None:  # a crop from Fill-in Crop goes back into the full scene
             if not all(hasattr(stitch, a) for a in ("box", "working_size", "scene_hw")):
                 raise ValueError("stitch must be the FILLBLANK_STITCH output of Fill-in Crop")
@@ -42,6 +44,7 @@ class FillBlankComposite:
             mask_input(mask, "mask")
             return (stitch_back(stitch, scene, image, mask, int(feather), bool(color_match)),)
         s = rgb(scene, "scene")
-        d = rgb(image, "image")
+        rgb(image, "image")
         m = mask_input(mask, "mask", tuple(s.shape[-2:]))
-        return (M.to_bhwc(composite(s, d, m, int(feather), bool(color_match))),)
+        M.broadcast_batch(scene=batch_of(scene), image=batch_of(image), mask=batch_of(mask))
+        return (composite_image(scene, image, m, feather, bool(color_match)),)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from ..fillblank_core import masks as M
-from .common import CATEGORY, TARGET, mask_input, rgb
+from ..fillblank_core import ranges as R
+from .common import CATEGORY, TARGET, batch_of, mask_input, rgb
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]
 
 
-def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> torch.Tensor:
-    """The refined mask [B,1,H,W] (checks first, then threshold → combine → grow → feather)."""
+def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> tuple:
+    """The refined mask [N,1,H,W] and the box where it can be non-zero (checks first, then
+    threshold → combine → grow → feather, on the region of the hole)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    v = R.check_inputs(grow=grow, feather=feather, threshold=threshold)
     needs_hole = mode in ("hole", "union")
     needs_target = mode in ("silhouette", "box", "union")
     if needs_hole and hole is None:
@@ -25,9 +30,11 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
                          "(or a target, whose scene is used), plus a rough hole")
     hw = target.scene_hw if target is not None else None
     h = mask_input(hole, "hole", hw) if hole is not None else None
+    n = M.broadcast_batch(hole=batch_of(hole), target=batch_of(target), scene=batch_of(scene) if mode == "sam" else None)
+    refined = partial(M.refine_hole, grow_px=v["grow"], feather_px=v["feather"], batch=n)
     if mode == "hole":
-        m = M.threshold(h, threshold)
-    elif mode == "sam":
+        return refined({"hole": h}, v["threshold"], what="the hole")
+    if mode == "sam":
         from ..fillblank_core import segment
         scene_img = rgb(scene, "scene") if scene is not None else M.to_bchw(target.composite)
         if h is None:
@@ -35,20 +42,19 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
         if tuple(h.shape[-2:]) != tuple(scene_img.shape[-2:]):
             raise ValueError(f"hole is {h.shape[-1]}x{h.shape[-2]} px but the scene is "
                              f"{scene_img.shape[-1]}x{scene_img.shape[-2]} px; they must be the same size")
+        if M.mask_box(h) is None:
+            raise ValueError("hole is empty: mode 'sam' needs a rough hole drawn over the object to outline")
+        n = M.broadcast_batch(hole=h.shape[0], scene=scene_img.shape[0])
         imgs = M.to_bhwc(scene_img)
-        outs = [segment.sam_refine(sam, imgs[min(i, imgs.shape[0] - 1)], rough_mask=h[i, 0])
-                for i in range(h.shape[0])]
+        outs = [segment.sam_refine(sam, imgs[min(i, imgs.shape[0] - 1)], rough_mask=h[min(i, h.shape[0] - 1), 0])
+                for i in range(n)]
         m = torch.stack([torch.as_tensor(o, dtype=torch.float32) for o in outs])[:, None]
-    else:
-        sil = M.threshold(M.mask_b1hw(target.mask), threshold)
-        if mode == "silhouette":
-            m = sil
-        elif mode == "box":
-            m = M.bbox_mask(sil)
-        else:
-            m = M.union(M.threshold(h, threshold), sil)
-    m = M.grow(m, grow)
-    return M.feather(m, feather).clamp(0.0, 1.0)
+        return refined({"SAM's outline": m}, None, what="SAM's outline")
+    sil = M.mask_b1hw(target.mask)
+    if mode in ("silhouette", "box"):
+        return refined({"the target's silhouette": sil}, v["threshold"], box=mode == "box",
+                       what="the silhouette" if mode == "silhouette" else "the silhouette's box")
+    return refined({"hole": h, "the target's silhouette": sil}, v["threshold"], what="the hole")
 
 
 class FillBlankMaskRefiner:
@@ -65,9 +71,9 @@ class FillBlankMaskRefiner:
         return {
             "required": {
                 "mode": (MODES, {"default": "union", "tooltip": "hole: the mask as drawn; silhouette: the target's outline; box: its bounding box; union: hole ∪ silhouette; sam: the hole refined to an object outline by SAM."}),
-                "grow": ("INT", {"default": 8, "min": -128, "max": 128, "step": 1, "tooltip": "Grow (positive) or shrink (negative) the mask by this many pixels."}),
-                "feather": ("INT", {"default": 0, "min": 0, "max": 128, "step": 1, "tooltip": "Soft edge outward over this many pixels (the hole itself stays 1)."}),
-                "threshold": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 0.99, "step": 0.01, "tooltip": "Pixels above this value count as inside before growing (0 = any touched pixel)."}),
+                "grow": R.GROW.widget(8, "Grow (positive) or shrink (negative) the mask by this many pixels."),
+                "feather": R.FEATHER.widget(0, "Soft edge outward over this many pixels (the hole itself stays 1)."),
+                "threshold": R.THRESHOLD.widget(0.0, "Pixels above this value count as inside before growing (0 = any touched pixel)."),
             },
             "optional": {
                 "hole": ("MASK", {"tooltip": "The hole drawn by you (1 = repaint), e.g. LoadImage's mask editor."}),
@@ -78,10 +84,6 @@ class FillBlankMaskRefiner:
         }
 
     def refine(self, mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None):
-        m = refine(mode, grow, feather, threshold, hole, target, sam, scene)
-        if target is not None:
-            base = M.to_bchw(target.composite)
-        else:
-            base = torch.full((m.shape[0], 3) + tuple(m.shape[-2:]), 0.15)
-        preview = base * (1.0 - 0.6 * m) + torch.tensor([1.0, 0.2, 0.2]).view(1, 3, 1, 1) * 0.6 * m
-        return (M.mask_bhw(m), M.to_bhwc(preview))
+        m, box = refine(mode, grow, feather, threshold, hole, target, sam, scene)
+        base = target.composite if target is not None else torch.tensor(0.15).expand(1, *m.shape[-2:], 3)
+        return (M.mask_bhw(m), M.overlay(base, m, box=box))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 import comfy.sample
@@ -10,12 +12,21 @@ import comfy.utils
 import latent_preview
 
 from ..fillblank_core import masks as M
-from ..fillblank_core.sampling import BLENDS, count_steps, sample_fillblank
+from ..fillblank_core import ranges as R
+from ..fillblank_core.sampling import (BLENDS, SAMPLER_COST, count_model_evaluations, count_steps,
+                                       sample_fillblank)
 from ..fillblank_core.schedules import LambdaSchedule
 from . import compat
-from .common import CATEGORY, LAMBDA, TARGET, mask_input
+from .common import CATEGORY, LAMBDA, TARGET, batch_of, mask_input
 
+logger = logging.getLogger(__name__)
 DEFAULT_SCHEDULE = LambdaSchedule.default()
+_COST_TIP = ("Cost: model evaluations = steps + ⌈(steps − j)/j⌉·(r − 1)·j for one-evaluation samplers "
+             "(euler, dpmpp_2m, …; about twice that for heun, dpm_2, …), about r × steps; e.g. 30 steps, "
+             "j 10, r 4: 90. Above 5 × steps a warning is logged.")
+JUMP_TOOLTIP = ("RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above "
+                "the step count counts as the step count (one chunk: no travelling back). " + _COST_TIP)
+RESAMPLE_TOOLTIP = "RePaint's r: passes over each chunk (1 = no resampling). " + _COST_TIP
 
 
 def _check_target(target, name="target"):
@@ -49,34 +60,80 @@ def guidance_options(target, schedule, jump_length, resample, blend, base, **ext
                 resample=int(resample), blend=blend, **extra)
 
 
-def validate(latent_image, target, hole, steps, jump_length, resample, blend):
+COST_WARN_FACTOR = 5  # warn when the settings cost more than this many times the plain step count
+COST_FORMULA = "steps + ⌈(steps − j)/j⌉·(r − 1)·j"
+_FAMILY = {4: "SD1.5 / SDXL-family", 16: "SD3 / Flux-family"}
+
+
+def evaluation_count(steps: int, jump_length: int, resample: int, sampler_name: str) -> int:
+    """Model evaluations of these settings (SAMPLER_COST's samplers exactly; others: one per step)."""
+    if sampler_name in SAMPLER_COST:
+        return count_model_evaluations(steps, jump_length, resample, sampler_name)
+    return count_steps(steps, jump_length, resample)
+
+
+def warn_cost(node: str, steps: int, jump_length: int, resample: int, sampler_name: str) -> int:
+    """Log a warning (before any model work) when the settings cost more than COST_WARN_FACTOR ×
+    the plain step count; returns the evaluation count."""
+    n = evaluation_count(steps, jump_length, resample, sampler_name)
+    if n > COST_WARN_FACTOR * steps:
+        logger.warning(
+            f"{node}: steps {steps}, jump_length {jump_length}, resample {resample} with {sampler_name} cost "
+            f"{n:,} model evaluations, {n / steps:.0f}× the {steps:,} steps of plain sampling (model "
+            f"evaluations = {COST_FORMULA} for one-evaluation samplers; about resample × steps). To lower it: "
+            f"resample 2–4 is usually enough, and fewer steps lower it in proportion.")
+    return n
+
+
+def latent_mismatch(shape, target, name: str = "latent_image") -> str | None:
+    """Why a latent of ``shape`` does not fit the target (channels, then size), or None."""
+    c, h, w = int(shape[1]), int(shape[-2]), int(shape[-1])
+    tc, th, tw = (int(v) for v in target.latent.shape[1:])
+    H, W = target.scene_hw
+    if c != tc:
+        fam = lambda k: f" (an {_FAMILY[k]} VAE)" if k in _FAMILY else ""  # noqa: E731
+        return (f"{name} has {c} channels{fam(c)} but the target was encoded to {tc} channels{fam(tc)}: they "
+                "come from different VAEs. Connect your checkpoint's VAE to Fill-in Target Encoder, the same "
+                f"VAE that makes {name} (VAE Encode of the scene)")
+    if (h, w) != (th, tw):
+        f = max(1, round(H / th)) if th else 8
+        return (f"{name} is {w}x{h} (latent; {w * f}x{h * f} px) but the target was placed on a {W}x{H} scene "
+                f"(latent {tw}x{th}); encode the same scene with the same VAE (VAE Encode of the scene) — "
+                "an Empty Latent Image of another size does not fit")
+    return None
+
+
+def check_hole(h_lat: torch.Tensor, name: str = "hole") -> None:
+    """Every item of a latent-size hole repaints something and keeps something (one host read)."""
+    inside = h_lat.flatten(1) > 0
+    n = inside.shape[0]
+    for i in range(n):
+        item = f" (item {i + 1} of {n})" if n > 1 else ""
+        if not bool(inside[i].any()):
+            raise ValueError(f"{name}{item} is empty: draw the region to repaint (or use Fill-in Mask Refiner)")
+        if bool(inside[i].all()):
+            raise ValueError(f"{name}{item} covers the whole image: nothing of the scene would be kept; "
+                             "draw a hole that leaves part of the scene")
+
+
+def validate(latent_image, target, hole, steps, jump_length, resample, blend, seed=0, cfg=1.0, denoise=1.0):
     """All input checks, before any model work. Returns (samples, hole at latent size)."""
     if not isinstance(latent_image, dict) or "samples" not in latent_image:
         raise ValueError("latent_image must be a LATENT (e.g. VAE Encode of the scene)")
     samples = latent_image["samples"]
-    M.check_finite(samples, "latent_image")
     target = _check_target(target)
+    R.check_inputs(seed=seed, steps=steps, cfg=cfg, denoise=denoise, jump_length=jump_length, resample=resample)
     if blend not in BLENDS:
         raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
-    if int(resample) < 1:
-        raise ValueError(f"resample must be at least 1 (1 = no resampling), got {resample}")
-    if int(jump_length) < 1:
-        raise ValueError(f"jump_length must be at least 1, got {jump_length}")
-    if tuple(samples.shape[-2:]) != tuple(target.latent.shape[-2:]) or samples.shape[1] != target.latent.shape[1]:
-        H, W = target.scene_hw
-        raise ValueError(f"latent_image is {samples.shape[-1]}x{samples.shape[-2]} (latent) with "
-                         f"{samples.shape[1]} channels, but the target was placed on a {W}x{H} scene "
-                         f"(latent {target.latent.shape[-1]}x{target.latent.shape[-2]}, {target.latent.shape[1]} channels); "
-                         "encode the same scene with the same VAE")
-    M.batch_size(samples.shape[0], target.latent.shape[0], "latent_image", "target")
+    M.broadcast_batch(result="latent_image", latent_image=batch_of(samples), target=batch_of(target),
+                      hole=batch_of(hole))
+    M.check_finite(samples, "latent_image")
+    problem = latent_mismatch(samples.shape, target)
+    if problem:
+        raise ValueError(problem)
     h = mask_input(hole, "hole", target.scene_hw)
     h_lat = M.latent_hole(h, samples.shape[-2:])
-    if not h_lat.any():
-        raise ValueError("hole is empty: draw the region to repaint (or use FillBlank Mask Refiner)")
-    if bool((h_lat > 0).all()):
-        raise ValueError("hole covers the whole image: nothing of the scene would be kept; "
-                         "draw a hole that leaves part of the scene")
-    M.batch_size(samples.shape[0], h_lat.shape[0], "latent_image", "hole")
+    check_hole(h_lat)
     return samples, h_lat
 
 
@@ -101,6 +158,40 @@ def guided_sample(model, positive, negative, latent_image, samples, h_lat, targe
     return torch.where(keep, samples.to(out), out)
 
 
+def select_check(target, jump_length: int, resample: int, sampler_name: str):
+    """Sampler Select's checks of what only SamplerCustom knows (the latent, its noise mask, the
+    steps), run by ``sample_select`` when the SAMPLER is called, before the first model evaluation."""
+    who = "Fill-in Sampler Select (in SamplerCustom): "
+
+    def check(x, sigmas, extra_args):
+        try:
+            M.broadcast_batch(result="latent_image", latent_image=x.shape[0], target=batch_of(target))
+        except ValueError as e:
+            raise ValueError(who + str(e)) from None
+        mask = extra_args.get("denoise_mask")
+        if mask is None:
+            raise ValueError(who + "latent_image has no noise mask, so the whole image would be repainted. Connect "
+                             "Set Latent Noise Mask (mask: the hole, e.g. from Fill-in Mask Refiner) between the "
+                             "latent and SamplerCustom's latent_image")
+        problem = latent_mismatch(x.shape, target)
+        if problem:
+            raise ValueError(who + problem)
+        try:
+            check_hole(mask, "the noise mask (hole) of latent_image")
+        except ValueError as e:
+            raise ValueError(who + str(e) + " — give Set Latent Noise Mask the hole") from None
+        warn_cost("Fill-in Sampler Select", max(1, len(sigmas) - 1), jump_length, resample, sampler_name)
+    return check
+
+
+def sample_select(model, x, sigmas, extra_args=None, callback=None, disable=None, *, check=None, **options):
+    """``sample_fillblank`` behind Sampler Select's checks (k-diffusion signature; ``check`` runs
+    once, before the first model evaluation)."""
+    if check is not None:
+        check(x, sigmas, {} if extra_args is None else extra_args)
+    return sample_fillblank(model, x, sigmas, extra_args, callback, disable, **options)
+
+
 class FillBlankSampler:
     DESCRIPTION = ("Inpaints the hole with your model so the target appears there: RePaint-style sampling "
                    "pulled toward the target under the λ schedule, the scene outside the hole kept exactly.")
@@ -119,14 +210,14 @@ class FillBlankSampler:
                 "negative": ("CONDITIONING", {"tooltip": "Negative prompt."}),
                 "target": (TARGET, {"tooltip": "From FillBlank Target Encoder."}),
                 "hole": ("MASK", {"tooltip": "Region to repaint (1 = repaint) at the scene's size, e.g. from FillBlank Mask Refiner."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xffffffffffffffff, "tooltip": "Noise seed; the same seed gives the same result."}),
-                "steps": ("INT", {"default": 30, "min": 1, "max": 10000, "tooltip": "Denoising steps (before resampling)."}),
-                "cfg": ("FLOAT", {"default": 7.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01, "tooltip": "Classifier-free guidance scale."}),
+                "seed": R.SEED.widget(0, "Noise seed; the same seed gives the same result."),
+                "steps": R.STEPS.widget(30, "Denoising steps (before resampling)."),
+                "cfg": R.CFG.widget(7.0, "Classifier-free guidance scale.", round=0.01),
                 "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
                 "scheduler": (compat.scheduler_names(), {"tooltip": "Sigma schedule."}),
-                "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip": "Fraction of the schedule to run (1 = from pure noise in the hole)."}),
-                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above the step count counts as the step count (one chunk: no travelling back)."}),
-                "resample": ("INT", {"default": 1, "min": 1, "max": 100, "tooltip": "RePaint's r: passes over each chunk (1 = no resampling; cost grows about r×)."}),
+                "denoise": R.DENOISE.widget(1.0, "Fraction of the schedule to run (1 = from pure noise in the hole)."),
+                "jump_length": R.JUMP_LENGTH.widget(10, JUMP_TOOLTIP),
+                "resample": R.RESAMPLE.widget(1, RESAMPLE_TOOLTIP),
                 "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every sampler. independent: inject freshly noised target after each step (paper-style; lowers the noise in the target)."}),
             },
             "optional": {
@@ -140,7 +231,9 @@ class FillBlankSampler:
                schedule=None):
         if latent_image is None:  # the target record's latent (the composite, encoded once)
             latent_image = {"samples": _check_target(target).latent}
-        samples, h_lat = validate(latent_image, target, hole, steps, jump_length, resample, blend)
+        samples, h_lat = validate(latent_image, target, hole, steps, jump_length, resample, blend,
+                                  seed=seed, cfg=cfg, denoise=denoise)
+        warn_cost("Fill-in Sampler", int(steps), int(jump_length), int(resample), sampler_name)
         out = guided_sample(model, positive, negative, latent_image, samples, h_lat, target, seed, steps, cfg,
                             sampler_name, scheduler, denoise, jump_length, resample, blend, schedule)
         result = latent_image.copy()
@@ -163,8 +256,8 @@ class FillBlankSamplerSelect:
             "required": {
                 "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
                 "target": (TARGET, {"tooltip": "From FillBlank Target Encoder."}),
-                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above the step count counts as the step count (one chunk: no travelling back)."}),
-                "resample": ("INT", {"default": 1, "min": 1, "max": 100, "tooltip": "RePaint's r: passes over each chunk (1 = no resampling)."}),
+                "jump_length": R.JUMP_LENGTH.widget(10, JUMP_TOOLTIP),
+                "resample": R.RESAMPLE.widget(1, RESAMPLE_TOOLTIP),
                 "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every sampler. independent: inject freshly noised target after each step (paper-style; lowers the noise in the target)."}),
             },
             "optional": {
@@ -174,11 +267,11 @@ class FillBlankSamplerSelect:
 
     def get_sampler(self, sampler_name, target, jump_length, resample, blend, schedule=None):
         _check_target(target)
+        M.broadcast_batch(target=batch_of(target))
+        v = R.check_inputs(jump_length=jump_length, resample=resample)
         if blend not in BLENDS:
             raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
-        if int(resample) < 1 or int(jump_length) < 1:
-            raise ValueError(f"jump_length and resample must be at least 1, got {jump_length} and {resample}")
         base = compat.base_sampler(sampler_name)
-        return (comfy.samplers.KSAMPLER(sample_fillblank, extra_options=guidance_options(
-            target, schedule, jump_length, resample, blend, base, rescale_progress=True),
-            inpaint_options=base.inpaint_options),)
+        options = guidance_options(target, schedule, v["jump_length"], v["resample"], blend, base, rescale_progress=True,
+                                   check=select_check(target, v["jump_length"], v["resample"], sampler_name))
+        return (comfy.samplers.KSAMPLER(sample_select, extra_options=options, inpaint_options=base.inpaint_options),)

@@ -7,7 +7,7 @@ import os
 import folder_paths
 
 from ..fillblank_core import masks as M
-from .common import CATEGORY, TARGET, mask_input, rgb
+from .common import CATEGORY, TARGET, batch_of, mask_input, rgb
 
 SAM_EXTENSIONS = {".pth", ".pt", ".safetensors"}
 
@@ -74,15 +74,16 @@ class FillBlankRank:
 
     def rank(self, images, target, hole=None, clip_vision=None):
         from ..fillblank_core.clip import comfy_embed_fn
-        from ..fillblank_core.rank import format_scores, rank_candidates, sort_batch
-        cand = M.to_bhwc(rgb(images, "images"))
-        if tuple(cand.shape[1:3]) != target.scene_hw:
-            raise ValueError(f"images are {cand.shape[2]}x{cand.shape[1]} px but the target was placed on a "
+        from ..fillblank_core.rank import format_scores, rank_batch, sort_batch
+        rgb(images, "images")
+        M.broadcast_batch(result="images", images=batch_of(images), target=batch_of(target), hole=batch_of(hole))
+        if tuple(images.shape[1:3]) != target.scene_hw:
+            raise ValueError(f"images are {images.shape[2]}x{images.shape[1]} px but the target was placed on a "
                              f"{target.scene_hw[1]}x{target.scene_hw[0]} scene; rank the composited results")
-        h = mask_input(hole, "hole", target.scene_hw)[0, 0] if hole is not None else target.mask[0]
-        if not (h > 0).any():
+        holes = mask_input(hole, "hole", target.scene_hw)[:, 0] if hole is not None else target.mask
+        if any(M.mask_box(h) is None for h in holes):
             raise ValueError("hole is empty: connect the hole used for sampling")
         embed = comfy_embed_fn(clip_vision) if clip_vision is not None else None
-        ranked = rank_candidates(cand, target.image[:1], h, embed_fn=embed, target_mask=target.mask[0])
-        ordered = sort_batch(cand, ranked)
+        ranked = rank_batch(images, target.image, holes, target.mask, embed_fn=embed)
+        ordered = sort_batch(images, ranked)
         return (ordered[:1], ordered, format_scores(ranked))

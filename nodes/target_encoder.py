@@ -6,7 +6,8 @@ import torch
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import placement as P
-from .common import CATEGORY, TARGET, mask_input, rgb
+from ..fillblank_core import ranges as R
+from .common import CATEGORY, TARGET, batch_of, mask_input, rgb
 from .compat import vae_downscale
 
 CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
@@ -44,15 +45,14 @@ class FillBlankTargetEncoder:
 
     @classmethod
     def INPUT_TYPES(cls):
-        f = {"min": -0.5, "max": 1.5, "step": 0.005}
         return {
             "required": {
                 "target": ("IMAGE", {"tooltip": "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."}),
                 "scene": ("IMAGE", {"tooltip": "The scene to insert the object into."}),
                 "vae": ("VAE", {"tooltip": "The VAE of your checkpoint; encodes the scene with the target pasted in."}),
-                "x": ("FLOAT", {"default": 0.5, **f, "tooltip": "Horizontal centre of the target as a fraction of the scene width (0 = left edge, 1 = right edge)."}),
-                "y": ("FLOAT", {"default": 0.5, **f, "tooltip": "Vertical centre of the target as a fraction of the scene height (0 = top, 1 = bottom)."}),
-                "scale": ("FLOAT", {"default": 0.4, "min": 0.01, "max": 4.0, "step": 0.005, "tooltip": "Height of the target as a fraction of the scene height."}),
+                "x": R.X.widget(0.5, "Horizontal centre of the target as a fraction of the scene width (0 = left edge, 1 = right edge)."),
+                "y": R.Y.widget(0.5, "Vertical centre of the target as a fraction of the scene height (0 = top, 1 = bottom)."),
+                "scale": R.SCALE.widget(0.4, "Height of the target as a fraction of the scene height."),
                 "flip": ("BOOLEAN", {"default": False, "tooltip": "Mirror the target horizontally."}),
                 "cutout": (CUTOUTS, {"default": "auto", "tooltip": "How the object is cut out: auto (target_mask, else alpha, else SAM if connected, else whole image), mask or alpha, whole image, border color (plain studio background), sam."}),
             },
@@ -65,21 +65,21 @@ class FillBlankTargetEncoder:
 
     def encode(self, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None,
                clip_vision=None):
+        R.check_inputs(x=x, y=y, scale=scale)
         scene_c = rgb(scene, "scene")
         tgt = rgb(target, "target", allow_alpha=True)
         if cutout not in CUTOUTS:
             raise ValueError(f"cutout must be one of {', '.join(CUTOUTS)}, got {cutout!r}")
         if target_mask is not None:
             target_mask = mask_input(target_mask, "target_mask")
-        M.batch_size(scene_c.shape[0], tgt.shape[0], "scene", "target")
+        M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), target_mask=batch_of(target_mask))
         obj = cut_out(tgt, target_mask, cutout, sam)
-        placed, pmask, where = P.place_target(tgt[:, :3], obj, scene_c.shape[-2:], x, y, scale, flip)
-        comp = P.paste(scene_c, placed, pmask)
-        pixels = P.crop_to_multiple(comp, vae_downscale(vae))
-        latent = vae.encode(M.to_bhwc(pixels))
+        image, mask, comp, where = P.place_on_scene(scene, tgt[:, :3], obj, x, y, scale, flip)
+        pixels = P.crop_to_multiple(comp.permute(0, 3, 1, 2), vae_downscale(vae)).permute(0, 2, 3, 1)
+        latent = vae.encode(pixels)
         clip_out = None
         if clip_vision is not None:  # the object on neutral grey, so the background does not count
             clip_out = clip_vision.encode_image(M.to_bhwc(tgt[:, :3] * obj + 0.5 * (1.0 - obj)))
-        record = P.FillBlankTarget(image=M.to_bhwc(placed), mask=M.mask_bhw(pmask), composite=M.to_bhwc(comp),
-                                   latent=latent.float().cpu(), placement=where, embeds=clip_out)
+        record = P.FillBlankTarget(image=image, mask=mask, composite=comp, latent=latent.float().cpu(),
+                                   placement=where, embeds=clip_out)
         return (record, record.composite, record.mask, clip_out)

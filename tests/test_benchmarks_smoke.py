@@ -144,10 +144,15 @@ def test_run_all_report_tiny(tmp_path, toy_model):
     ablation.run(tiny=True, out_dir=tmp_path, toy_model=toy_model)
     cost.write_csv(cost.quality_per_eval([{"steps": 6, "j": 2, "r": 2, "sampler": "euler", "sigmas": "karras"}],
                                          n=64, quiet=True), tmp_path / "cost_quality.csv")
+    (tmp_path / "memory.csv").write_text(
+        "label,case,size,megapixels,added_mb,outputs_mb,seconds,method\n"
+        "before,chain,512,0.3,60.0,18.0,0.5,VmHWM after clear_refs\n"
+        "after,chain,512,0.3,20.0,15.0,0.1,VmHWM after clear_refs\n")
     md = run_all.main(["--report-only", "--out-dir", str(tmp_path)])
     text = Path(md).read_text()
+    assert "| chain | 512² (0.3 MP) | **60 MB** | **20 MB** | 15 MB | 0.10 s |" in text
     for heading in ("## 1. The toy model", "## 2. Ablation", "### (a) exemplar model", "### (b) learned toy model",
-                    "## 3. Robustness", "## 4. Cost", "Quality per evaluation"):
+                    "## 3. Robustness", "## 4. Cost", "Quality per evaluation", "### Memory on big images"):
         assert heading in text, heading
     for png in ("ablation_exemplar.png", "ablation_toy.png", "robustness_toy.png", "robustness_exemplar.png",
                 "quality_per_eval.png"):
@@ -193,3 +198,15 @@ def test_demo_and_metrics_with_a_clip_model(tmp_path, capsys):
                       "--clip", str(tmp_path / "tiny-clip")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "CLIP" in [ln for ln in lines if ln.startswith("method")][0]
+
+
+def test_memory_chain_1mp(tmp_path, comfy_host):
+    """benchmarks/memory.py in its own process: the four image nodes on a 1 MP scene add at most the
+    16 MP bound scaled to 1 MP plus a fixed allowance (before issue 13: 244 MB; after: ~80 MB, of
+    which 59 MB are the outputs)."""
+    import memory
+    rows = memory.run(sizes=(1024,), cases=("chain",), out_dir=tmp_path, quiet=True)
+    (row,) = rows
+    assert (tmp_path / "memory.csv").is_file() and _csv(tmp_path / "memory.csv")[0]["case"] == "chain"
+    assert row["outputs_mb"] > 50, row  # scene-size outputs: preview, masks, composite
+    assert row["added_mb"] <= memory.BOUND_MB * row["megapixels"] / 16.8 + 60, row

@@ -181,21 +181,31 @@ def test_example_insert_large_photo_end_to_end(server, info, artifacts):
     Image.fromarray(result[y0 - 100:y1 + 100, x0 - 100:x1 + 100]).save(artifacts / "e2e_insert_crop.png")
 
 
+def _select(info, steps=4) -> dict:
+    """Example (b), the SAMPLER variant: Sampler Select in SamplerCustom with Set Latent Noise Mask."""
+    wf = json.loads((REPO / "example_workflows" / "fillblank_samplercustom_resampling.json").read_text())
+    p = _tiny(ui_to_api(wf, info))
+    p[_node(p, "BasicScheduler")]["inputs"].update(steps=steps)
+    p[_node(p, "FillBlankSamplerSelect")]["inputs"].update(jump_length=2, resample=1)
+    return p
+
+
 def _bad_cases(info):
-    """(name, prompt, words the error must contain)."""
+    """{name: (prompt, words the error must contain, words it must not contain)}."""
     base = _basic(info)
     enc, ref, sam, lam = (_node(base, c) for c in ("FillBlankTargetEncoder", "FillBlankMaskRefiner",
                                                      "FillBlankSampler", "FillBlankLambdaSchedule"))
-    cases = []
+    cases = {}
 
-    def case(name, words, edit):
-        p = copy.deepcopy(base)
+    def case(name, words, edit, start=None, never=()):
+        p = copy.deepcopy(base if start is None else start)
         edit(p)
-        cases.append((name, p, words))
+        cases[name] = (p, words, never)
 
-    def mask_node(p, w, h, x0, y0, x1, y1):
-        p["900"] = {"class_type": "FillBlankTestMask", "inputs": dict(width=w, height=h, x0=x0, y0=y0, x1=x1, y1=y1)}
-        p[ref]["inputs"].update(mode="hole", hole=["900", 0])
+    def mask_node(p, w, h, x0, y0, x1, y1, mode="hole", batch=1):
+        p["900"] = {"class_type": "FillBlankTestMask",
+                    "inputs": dict(width=w, height=h, x0=x0, y0=y0, x1=x1, y1=y1, batch=batch)}
+        p[ref]["inputs"].update(mode=mode, hole=["900", 0])
 
     def image_node(p, key, w, h, c, b):
         p[key] = {"class_type": "FillBlankTestImage", "inputs": dict(width=w, height=h, channels=c, batch=b)}
@@ -237,28 +247,100 @@ def _bad_cases(info):
     case("jump_length 0", ["jump_length"], lambda p: p[sam]["inputs"].update(jump_length=0))
     case("refiner mode without its input", ["needs the target input"],
          lambda p: (p[ref]["inputs"].pop("target"), p[ref]["inputs"].update(mode="silhouette")))
+
+    # --- issue 13, round 2: the nine cases that fell short -------------------------------------
+    case("scene empty batch", ["FillBlankTargetEncoder", "scene", "empty batch"],
+         lambda p: p[enc]["inputs"].update(scene=image_node(p, "907", W, H, 3, 0)), never=["NoneType"])
+
+    def empty_target(p):
+        p[enc]["inputs"]["target"] = image_node(p, "908", 32, 32, 3, 0)
+        p[enc]["inputs"].pop("target_mask")
+    case("target empty batch", ["FillBlankTargetEncoder", "target", "empty batch"], empty_target,
+         never=["object mask is empty"])
+
+    def empty_rank(p):
+        save = _node(p, "SaveImage")
+        p.pop(save)
+        p["909"] = {"class_type": "FillBlankRank", "inputs": {"images": image_node(p, "910", W, H, 3, 0),
+                                                              "target": [enc, 0]}}
+        p["911"] = {"class_type": "PreviewImage", "inputs": {"images": ["909", 1]}}
+    case("rank images empty batch", ["FillBlankRank", "images", "empty batch"], empty_rank,
+         never=["candidates"])
+
+    def empty_latent(p):
+        p["912"] = {"class_type": "FillBlankTestLatent",
+                    "inputs": {"samples": p[sam]["inputs"]["latent_image"], "batch": 0, "channels": 4}}
+        p[sam]["inputs"]["latent_image"] = ["912", 0]
+    case("latent empty batch", ["FillBlankSampler", "latent_image", "empty batch"], empty_latent)
+    case("hole batch 2 with latent batch 1", ["FillBlankSampler", "hole", "batch 2", "latent_image", "batch 1"],
+         lambda p: mask_node(p, W, H, 50, 50, 80, 80, mode="union", batch=2), never=["expanded size"])
+    case("grow -128 shrinks the hole to nothing", ["FillBlankMaskRefiner", "grow", "-128", "nothing"],
+         lambda p: p[ref]["inputs"].update(grow=-128))
+
+    sel = _select(info)
+    s_enc, s_noise, s_vae_enc, s_custom = (_node(sel, c) for c in (
+        "FillBlankTargetEncoder", "SetLatentNoiseMask", "VAEEncode", "SamplerCustom"))
+    case("select without Set Latent Noise Mask", ["Sampler Select", "Set Latent Noise Mask"],
+         lambda p: p[s_custom]["inputs"].update(latent_image=[s_vae_enc, 0]), start=sel)
+
+    def sixteen(p):
+        p["913"] = {"class_type": "FillBlankTestLatent", "inputs": {"samples": [s_vae_enc, 0], "batch": 1, "channels": 16}}
+        p[s_noise]["inputs"]["samples"] = ["913", 0]
+    case("select 16-channel latent, 4-channel target", ["Sampler Select", "latent_image", "16 channels",
+                                                          "target", "4 channels", "VAE"], sixteen, start=sel,
+         never=["[1 or 1"])
+
+    def select_size(p):
+        p["914"] = {"class_type": "EmptyLatentImage", "inputs": dict(width=64, height=64, batch_size=1)}
+        p[s_noise]["inputs"]["samples"] = ["914", 0]
+    case("select latent of another size", ["Sampler Select", "latent_image", "64x64", f"{W}x{H}", "scene"],
+         select_size, start=sel, never=["[1 or 1"])
     return cases
 
 
-def test_bad_input_gives_clear_errors_and_server_keeps_running(server, info):
-    before = _inputs_digest(server)
+BAD_CASES = ["hole of another size", "empty hole", "hole covering everything", "target off the canvas",
+             "scale 0", "malformed keyframes", "keyframe value out of range", "scene batch 2, target batch 3",
+             "grayscale target", "RGBA scene", "latent of another size", "NaN in the latent", "resample 0",
+             "jump_length 0", "refiner mode without its input",
+             # issue 13 (round 2)
+             "scene empty batch", "target empty batch", "rank images empty batch", "latent empty batch",
+             "hole batch 2 with latent batch 1", "grow -128 shrinks the hole to nothing",
+             "select without Set Latent Noise Mask", "select 16-channel latent, 4-channel target",
+             "select latent of another size"]
+
+
+@pytest.fixture(scope="module")
+def bad_cases(info):
     cases = _bad_cases(info)
-    assert len(cases) >= 12
-    failures = []
-    for name, prompt, words in cases:
-        kind, body = server.run(prompt)
-        text = error_text(kind, body)
-        if kind == "success":
-            failures.append(f"{name}: ran without an error")
-        elif not all(w.lower() in text.lower() for w in words):
-            failures.append(f"{name}: error does not mention {words}: {text[:400]}")
-        elif "Traceback" in text and kind == "rejected":
-            failures.append(f"{name}: raw traceback")
-    assert failures == [], "\n".join(failures)
+    assert sorted(cases) == sorted(BAD_CASES)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def inputs_before(server):
+    return _inputs_digest(server)
+
+
+@pytest.mark.parametrize("name", BAD_CASES)
+def test_bad_input_gives_a_clear_error(server, bad_cases, inputs_before, name):
+    prompt, words, never = bad_cases[name]
+    kind, body = server.run(prompt)
+    text = error_text(kind, body)
+    assert kind != "success", f"{name}: ran without an error"
+    missing = [w for w in words if w.lower() not in text.lower()]
+    assert not missing, f"{name}: the error does not mention {missing}: {text[:600]}"
+    found = [w for w in never if w.lower() in text.lower()]
+    assert not found, f"{name}: the error still says {found}: {text[:600]}"
+    assert not ("Traceback" in text and kind == "rejected"), f"{name}: raw traceback"
+
+
+def test_server_keeps_running_after_bad_input(server, info, bad_cases, inputs_before):
+    """After the bad prompts above (and whatever else ran): a good prompt runs, the server is up,
+    no input file changed."""
     kind, entry = server.run(_basic(info, seed=4242))
     assert kind == "success", error_text(kind, entry)
     assert server.proc.poll() is None, "the server must still be running"
-    assert _inputs_digest(server) == before, "input files must not be modified"
+    assert _inputs_digest(server) == inputs_before, "input files must not be modified"
 
 
 def test_example_sam_cutout_rank4_end_to_end(server, info):

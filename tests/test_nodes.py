@@ -111,7 +111,10 @@ def test_sampler_known_region_schedules_and_seed(env):
 
 
 def test_sampler_select_in_sampler_custom(env, comfy_host):
-    import comfy_extras.nodes_custom_sampler as cs
+    try:
+        import comfy_extras.nodes_custom_sampler as cs
+    except ModuleNotFoundError as e:  # ComfyUI 0.3.x's comfy_extras imports av (video) at import time
+        pytest.skip(f"this host's comfy_extras.nodes_custom_sampler needs {e.name}")
     rec, _, _, _ = _encode(env)
     hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
     sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
@@ -164,3 +167,44 @@ def test_composite_exact_outside_feathered_hole(env):
     assert torch.equal(out[outside], scene[outside])
     assert not torch.equal(out[~outside], scene[~outside])
     assert out[0, 19, 29].sum() != scene[0, 19, 29].sum() and torch.equal(out[0, 0, 0], scene[0, 0, 0])
+
+
+def _no_evaluation(model):
+    """A clone of the model whose every evaluation fails (and is counted)."""
+    calls = []
+
+    def wrapper(apply_model, args):
+        calls.append(1)
+        raise AssertionError("the model was evaluated")
+    m = model.clone()
+    m.set_model_unet_function_wrapper(wrapper)
+    return m, calls
+
+
+@pytest.mark.parametrize("case", ["no noise mask", "16 channels", "other size", "empty noise mask"])
+def test_sampler_select_checks_before_the_first_evaluation(env, comfy_host, case):
+    """Issue 13: what only SamplerCustom knows (the latent, its noise mask) is checked when the
+    SAMPLER is called, before the model is evaluated once; the message names the input and what
+    to do. Through comfy.sample.sample_custom, as SamplerCustom(Advanced) calls it."""
+    import comfy.sample
+    rec, _, _, _ = _encode(env)
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
+    sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
+    lat = env["vae"].encode(env["scene"]).detach()
+    mask, words = hole, []
+    if case == "no noise mask":
+        mask, words = None, ["Sampler Select", "no noise mask", "Set Latent Noise Mask"]
+    elif case == "16 channels":
+        lat, words = lat.repeat(1, 4, 1, 1), ["Sampler Select", "latent_image has 16 channels", "4 channels", "VAE"]
+    elif case == "other size":
+        lat, words = lat[..., :4, :4].contiguous(), ["Sampler Select", "latent_image is 4x4", "32x32 px", "96x64 scene"]
+    else:
+        mask, words = torch.zeros_like(hole), ["Sampler Select", "noise mask", "empty"]
+    model, calls = _no_evaluation(env["model"])
+    sigmas = torch.tensor([14.6, 3.0, 1.0, 0.0])
+    with pytest.raises(ValueError) as e:
+        comfy.sample.sample_custom(model, torch.randn_like(lat), 1.0, sampler, sigmas, env["cond"], env["cond"],
+                                   lat, noise_mask=mask, seed=1)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+    assert calls == [], "the check must come before the first model evaluation"

@@ -42,7 +42,7 @@ class FillBlankTestConditioning:
 
 
 class FillBlankTestImage:
-    """A solid-ish test image with chosen channels/batch (grayscale, RGBA, batches)."""
+    """A solid-ish test image with chosen channels/batch (grayscale, RGBA, batches, an empty batch)."""
     CATEGORY = "fillblank/testing"
     FUNCTION = "make"
     RETURN_TYPES = ("IMAGE",)
@@ -52,7 +52,7 @@ class FillBlankTestImage:
         return {"required": {"width": ("INT", {"default": 64, "min": 1, "max": 4096}),
                              "height": ("INT", {"default": 64, "min": 1, "max": 4096}),
                              "channels": ("INT", {"default": 3, "min": 1, "max": 4}),
-                             "batch": ("INT", {"default": 1, "min": 1, "max": 16})}}
+                             "batch": ("INT", {"default": 1, "min": 0, "max": 16})}}
 
     def make(self, width, height, channels, batch):
         g = torch.Generator().manual_seed(width * 7 + height)
@@ -60,7 +60,7 @@ class FillBlankTestImage:
 
 
 class FillBlankTestMask:
-    """A rectangle mask: 1 inside [x0,x1)×[y0,y1), at width×height."""
+    """A rectangle mask: 1 inside [x0,x1)×[y0,y1), at width×height (optionally a batch of them)."""
     CATEGORY = "fillblank/testing"
     FUNCTION = "make"
     RETURN_TYPES = ("MASK",)
@@ -70,10 +70,11 @@ class FillBlankTestMask:
         i = {"default": 0, "min": 0, "max": 4096}
         return {"required": {"width": ("INT", {"default": 64, "min": 1, "max": 4096}),
                              "height": ("INT", {"default": 64, "min": 1, "max": 4096}),
-                             "x0": ("INT", i), "y0": ("INT", i), "x1": ("INT", i), "y1": ("INT", i)}}
+                             "x0": ("INT", i), "y0": ("INT", i), "x1": ("INT", i), "y1": ("INT", i)},
+                "optional": {"batch": ("INT", {"default": 1, "min": 0, "max": 16})}}
 
-    def make(self, width, height, x0, y0, x1, y1):
-        m = torch.zeros(1, height, width)
+    def make(self, width, height, x0, y0, x1, y1, batch=1):
+        m = torch.zeros(batch, height, width)
         m[:, y0:y1, x0:x1] = 1.0
         return (m,)
 
@@ -94,10 +95,32 @@ class FillBlankTestPoisonLatent:
         return ({**samples, "samples": s},)
 
 
+class FillBlankTestLatent:
+    """A latent reshaped for bad-input tests: its batch repeated or cut to ``batch`` (0 = an empty
+    batch) and its channels repeated or cut to ``channels`` (e.g. 16, like SD3 / Flux latents)."""
+    CATEGORY = "fillblank/testing"
+    FUNCTION = "reshape"
+    RETURN_TYPES = ("LATENT",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"samples": ("LATENT",),
+                             "batch": ("INT", {"default": 1, "min": 0, "max": 16}),
+                             "channels": ("INT", {"default": 4, "min": 1, "max": 64})}}
+
+    def reshape(self, samples, batch, channels):
+        s = samples["samples"]
+        reps_b = -(-batch // max(1, s.shape[0]))
+        reps_c = -(-channels // s.shape[1])
+        s = s.repeat(max(1, reps_b), max(1, reps_c), 1, 1)[:batch, :channels].clone()
+        return ({k: v for k, v in samples.items() if k != "noise_mask"} | {"samples": s},)
+
+
 NODE_CLASS_MAPPINGS = {
     "FillBlankTestTinyCheckpoint": FillBlankTestTinyCheckpoint,
     "FillBlankTestConditioning": FillBlankTestConditioning,
     "FillBlankTestImage": FillBlankTestImage,
     "FillBlankTestMask": FillBlankTestMask,
     "FillBlankTestPoisonLatent": FillBlankTestPoisonLatent,
+    "FillBlankTestLatent": FillBlankTestLatent,
 }
