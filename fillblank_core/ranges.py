@@ -63,7 +63,8 @@ X = Range(-0.5, 1.5, 0.005, meaning="the target's centre as a fraction of the sc
           "outside 0..1 it hangs over the edge")
 Y = Range(-0.5, 1.5, 0.005, meaning="the target's centre as a fraction of the scene height; "
           "outside 0..1 it hangs over the edge")
-SCALE = Range(0.01, 4.0, 0.005, meaning="the target's height as a fraction of the scene height")
+# min 0.001: on a 24 MP photo a 0.01 floor would mean objects of at least ~40 px
+SCALE = Range(0.001, 4.0, 0.001, meaning="the target's height as a fraction of the scene height")
 
 # --- masks (Fill-in Mask Refiner, Fill-in Composite) -------------------------------------------
 GROW = Range(-128, 128, 1, integer=True, meaning="pixels to grow (positive) or shrink (negative) the mask by")
@@ -84,6 +85,9 @@ DENOISE = Range(0.01, 1.0, 0.01, meaning="the fraction of the schedule to run")
 JUMP_LENGTH = Range(1, 10000, 1, integer=True, meaning="RePaint's j, steps per chunk")
 RESAMPLE = Range(1, 100, 1, integer=True, meaning="RePaint's r, passes over each chunk; 1 = no resampling")
 
+WORKING_SIZE = Range(64, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
+CONTEXT = Range(0.0, 4.0, 0.05, meaning="the scene around the hole, per side, as a fraction of the hole's longest side")
+
 WIDGETS = {
     "x": X, "y": Y, "scale": SCALE,
     "grow": GROW, "feather": FEATHER, "threshold": THRESHOLD,
@@ -91,6 +95,7 @@ WIDGETS = {
     "preview_steps": PREVIEW_STEPS,
     "seed": SEED, "steps": STEPS, "cfg": CFG, "denoise": DENOISE,
     "jump_length": JUMP_LENGTH, "resample": RESAMPLE,
+    "working_size": WORKING_SIZE, "context": CONTEXT,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..fillblank_core import ranges as R
 from ..fillblank_core import crop as C
 from ..fillblank_core.insert import scene_hole
 from .common import CATEGORY, mask_input, rgb
@@ -31,8 +32,8 @@ class FillBlankCrop:
             "required": {
                 "scene": ("IMAGE", {"tooltip": "The full-size photo."}),
                 "hole": ("MASK", {"tooltip": "Where to repaint (1 = repaint), at the scene's size."}),
-                "working_size": ("INT", {"default": 1024, "min": 64, "max": 8192, "step": 8, "tooltip": WORKING_SIZE_TIP}),
-                "context": ("FLOAT", {"default": 0.25, "min": 0.0, "max": 4.0, "step": 0.05, "tooltip": "Scene around the hole kept in the crop, on each side, as a fraction of the hole's longest side (plus 8 pixels)."}),
+                "working_size": R.WORKING_SIZE.widget(1024, WORKING_SIZE_TIP),
+                "context": R.CONTEXT.widget(0.25, "Scene around the hole kept in the crop, on each side, as a fraction of the hole's longest side (plus 8 pixels)."),
             },
             "optional": {
                 "target": ("IMAGE", {"tooltip": "Optional image of the scene's size to crop the same way (e.g. the scene with the target pasted in)."}),
@@ -41,6 +42,7 @@ class FillBlankCrop:
         }
 
     def crop(self, scene, hole, working_size, context, target=None, silhouette=None):
+        R.check_inputs(working_size=working_size, context=context)
         s = rgb(scene, "scene")
         hw = tuple(s.shape[-2:])
         h = mask_input(hole, "hole", hw)

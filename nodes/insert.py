@@ -7,6 +7,7 @@ import torch
 from ..fillblank_core import insert as I
 from ..fillblank_core import masks as M
 from ..fillblank_core import placement as P
+from ..fillblank_core import ranges as R
 from ..fillblank_core.crop import stitch
 from . import compat
 from .common import CATEGORY, LAMBDA, mask_input, rgb
@@ -44,22 +45,22 @@ class FillBlankInsert:
                 "scene": ("IMAGE", {"tooltip": "The photo to insert the object into, any size."}),
                 "target": ("IMAGE", {"tooltip": "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."}),
                 "fit": (list(I.FITS), {"default": "into hole", "tooltip": "into hole: the cut-out's bounding box is fitted into the hole's bounding box (aspect kept, centred; x, y, scale unused). x-y-scale: placed at x, y with height scale. Without a hole, x-y-scale is used either way."}),
-                "x": ("FLOAT", {"default": 0.5, **f, "tooltip": "Horizontal centre of the target as a fraction of the scene width (0 = left edge, 1 = right edge); fit x-y-scale."}),
-                "y": ("FLOAT", {"default": 0.5, **f, "tooltip": "Vertical centre of the target as a fraction of the scene height (0 = top, 1 = bottom); fit x-y-scale."}),
-                "scale": ("FLOAT", {"default": 0.4, "min": 0.01, "max": 4.0, "step": 0.005, "tooltip": "Height of the target as a fraction of the scene height; fit x-y-scale."}),
+                "x": R.X.widget(0.5, "Horizontal centre of the target as a fraction of the scene width (0 = left edge, 1 = right edge); fit x-y-scale."),
+                "y": R.Y.widget(0.5, "Vertical centre of the target as a fraction of the scene height (0 = top, 1 = bottom); fit x-y-scale."),
+                "scale": R.SCALE.widget(0.4, "Height of the target as a fraction of the scene height; fit x-y-scale."),
                 "flip": ("BOOLEAN", {"default": False, "tooltip": "Mirror the target horizontally."}),
                 "cutout": (CUTOUTS, {"default": "auto", "tooltip": "How the object is cut out: auto (target_mask, else alpha, else SAM if connected, else whole image), mask or alpha, whole image, border color (plain studio background), sam."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xffffffffffffffff, "tooltip": "Noise seed; the same seed gives the same result."}),
-                "steps": ("INT", {"default": 30, "min": 1, "max": 10000, "tooltip": "Denoising steps (before resampling)."}),
-                "cfg": ("FLOAT", {"default": 7.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01, "tooltip": "Classifier-free guidance scale."}),
+                "seed": R.SEED.widget(0, "Noise seed; the same seed gives the same result."),
+                "steps": R.STEPS.widget(30, "Denoising steps (before resampling)."),
+                "cfg": R.CFG.widget(7.0, "Classifier-free guidance scale."),
                 "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
                 "scheduler": (compat.scheduler_names(), {"tooltip": "Sigma schedule."}),
-                "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip": "Fraction of the schedule to run (1 = from pure noise in the hole; below 1 the hole starts from the pasted target)."}),
-                "jump_length": ("INT", {"default": 10, "min": 1, "max": 10000, "tooltip": "RePaint's j: steps per chunk before travelling back. Unused when resample is 1."}),
-                "resample": ("INT", {"default": 1, "min": 1, "max": 100, "tooltip": "RePaint's r: passes over each chunk (1 = no resampling; cost grows about r×)."}),
-                "working_size": ("INT", {"default": 1024, "min": 64, "max": 8192, "step": 8, "tooltip": WORKING_SIZE_TIP}),
-                "context": ("FLOAT", {"default": 0.25, "min": 0.0, "max": 4.0, "step": 0.05, "tooltip": "Scene around the hole the model sees, on each side, as a fraction of the hole's longest side (plus a few pixels). More context: better blending, less resolution for the object."}),
-                "feather": ("INT", {"default": 8, "min": 0, "max": 128, "tooltip": "Soft edge of the stitch outward over this many scene pixels."}),
+                "denoise": R.DENOISE.widget(1.0, "Fraction of the schedule to run (1 = from pure noise in the hole; below 1 the hole starts from the pasted target)."),
+                "jump_length": R.JUMP_LENGTH.widget(10, "RePaint's j: steps per chunk before travelling back. Unused when resample is 1."),
+                "resample": R.RESAMPLE.widget(1, "RePaint's r: passes over each chunk (1 = no resampling; cost grows about r×)."),
+                "working_size": R.WORKING_SIZE.widget(1024, WORKING_SIZE_TIP),
+                "context": R.CONTEXT.widget(0.25, "Scene around the hole the model sees, on each side, as a fraction of the hole's longest side (plus a few pixels). More context: better blending, less resolution for the object."),
+                "feather": R.FEATHER.widget(8, "Soft edge of the stitch outward over this many scene pixels."),
                 "color_match": ("BOOLEAN", {"default": False, "tooltip": "Match the inserted region's colour statistics to the ring around the hole."}),
             },
             "optional": {
@@ -74,6 +75,9 @@ class FillBlankInsert:
                sampler_name, scheduler, denoise, jump_length, resample, working_size, context, feather, color_match,
                target_mask=None, hole=None, sam=None, schedule=None):
         # every check before any model work (SAM, VAE, sampling)
+        R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
+                       jump_length=jump_length, resample=resample, working_size=working_size, context=context,
+                       feather=feather)
         scene_c = rgb(scene, "scene")
         tgt = rgb(target, "target", allow_alpha=True)
         if cutout not in CUTOUTS:

@@ -226,9 +226,9 @@ def _bad_insert_cases():
     nan_hole[0, 0, 0] = float("nan")
     return [
         ("working size below 64", dict(working_size=32), ["working_size", "64"]),
-        ("negative context", dict(context=-0.25), ["context", ">= 0"]),
+        ("negative context", dict(context=-0.25), ["context", "between 0 and 4"]),
         ("hole of another size", dict(hole=_rect(64, 48, 0, 0, 10, 10)), ["hole", "48x64", "scene"]),
-        ("target off the canvas", dict(hole=None, fit="x-y-scale", x=1.9, y=1.9, scale=0.05), ["off the canvas", "x"]),
+        ("target off the canvas", dict(hole=None, fit="x-y-scale", x=1.5, y=1.5, scale=0.05), ["off the canvas", "x"]),
         ("hole covering everything", dict(hole=_rect(H, W, 0, 0, W, H)), ["hole", "whole image"]),
         ("NaN in the hole", dict(hole=nan_hole), ["hole", "NaN"]),
         ("steps 0", dict(steps=0), ["steps"]),

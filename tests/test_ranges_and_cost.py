@@ -76,6 +76,16 @@ def call_with(env, node_id: str, **override):
     if node_id == "FillBlankComposite":
         args = dict(scene=env["scene"], image=env["scene"], mask=env["hole"], feather=8, color_match=False)
         return n[node_id]().composite(**{**args, **override})
+    if node_id == "FillBlankInsert":
+        args = dict(model=NoModel(), vae=NoModel(), positive=env["cond"], negative=env["cond"], scene=env["scene"],
+                    target=env["target"], fit="x-y-scale", x=0.5, y=0.5, scale=0.4, flip=False, cutout="auto",
+                    seed=0, steps=30, cfg=7.0, sampler_name="euler", scheduler="normal", denoise=1.0,
+                    jump_length=10, resample=1, working_size=1024, context=0.25, feather=8, color_match=False,
+                    hole=env["hole"])
+        return n[node_id]().insert(**{**args, **override})
+    if node_id == "FillBlankCrop":
+        args = dict(scene=env["scene"], hole=env["hole"], working_size=1024, context=0.25)
+        return n[node_id]().crop(**{**args, **override})
     raise KeyError(f"no caller for {node_id}: add one here")
 
 
@@ -121,7 +131,7 @@ def test_placement_range_is_the_widgets(env):
         with pytest.raises(ValueError, match=rf"^{name} must be a number between -0\.5 and 1\.5 "):
             place_target(t, m, (H, W), **{"x": 0.5, "y": 0.5, "scale": 2.0, name: 1.6})
         place_target(t, m, (H, W), **{"x": 0.5, "y": 0.5, "scale": 2.0, name: 1.5})  # the widget's max is fine
-    with pytest.raises(ValueError, match=r"scale must be a number between 0\.01 and 4 "):
+    with pytest.raises(ValueError, match=r"scale must be a number between 0\.001 and 4 "):
         place_target(t, m, (H, W), scale=0.0)
 
 
