@@ -148,6 +148,22 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+def test_node_help_pages_are_served_where_the_frontend_looks(server):
+    """The frontend's node help panel asks the server for /extensions/<pack>/docs/<NodeId>.md, <pack>
+    read off the node's python_module (custom_nodes.<folder>), and drops an HTML answer: every node of
+    ours gets its web/docs page, as markdown."""
+    import urllib.request
+    info = server.object_info()
+    ours = {n: i for n, i in info.items() if i.get("python_module") == "custom_nodes.fillblank"}
+    assert len(ours) >= 8 and sorted(f"{n}.md" for n in ours) == sorted(p.name for p in (WEB / "docs").glob("*.md"))
+    for name, i in ours.items():
+        pack = i["python_module"].split(".")[1].split("@")[0]
+        with urllib.request.urlopen(f"{server.url}/extensions/{pack}/docs/{name}.md", timeout=30) as r:
+            assert r.status == 200
+            assert "text/html" not in r.headers.get("Content-Type", ""), r.headers.get("Content-Type")
+            assert r.read() == (WEB / "docs" / f"{name}.md").read_bytes()
+
+
 USER_STATE = re.compile(r"^https?://127\.0\.0\.1:\d+/(?:api/)?(settings|userdata)(?:/([^?]*))?(?:\?.*)?$")
 
 # Console errors of the frontend itself that have nothing to do with the pack, each matched by the
@@ -388,8 +404,8 @@ def ui(request, browser, server):
 # which the frontend keys by node id (a bare graph.clear() would leave them to be shown on new
 # nodes that reuse those ids: an image preview added to a node changes its layout).
 # The view: scale 1 (the pixel checks read the drawing 1:1), shifted down past the graph toolbar
-# that floats over the canvas's top left corner.
-VIEW = "app.canvas.ds.scale = 1; app.canvas.ds.offset = [0, 40];"
+# and the sidebar that float over the canvas's top left corner.
+VIEW = "app.canvas.ds.scale = 1; app.canvas.ds.offset = [70, 90];"
 CLEAN = "app.clean(); " + VIEW
 
 
