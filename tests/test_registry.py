@@ -4,12 +4,17 @@
   NODE_CLASS_MAPPINGS, equal to what scripts/make_node_docs.py makes from the nodes' declarations
   now (regenerated in memory from the pack imported in-process); every input and output of every
   node is on its page with its tooltip.
+- pyproject.toml, read by ComfyUI's own copy of the registry's parser (comfy_config, which mirrors
+  comfy-cli's): the icon is a square SVG in this repository named by its raw GitHub URL, the OS
+  classifier is understood, the Issues URL and requires-comfyui are there.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -102,3 +107,48 @@ def test_render_of_a_v3_style_node():
     assert "| `size` | INT | `8` | 1 … 64, step 1 | px |" in page
     assert "| `images` | IMAGE (list) | All of them. |" in page
     assert "| `log` | STRING | What \\| happened. |" in page
+
+
+# --- pyproject.toml ---------------------------------------------------------------------------------
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_icon_is_a_square_svg_of_this_repository():
+    cfg = _pyproject()
+    repo = cfg["project"]["urls"]["Repository"]
+    m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+)", repo)
+    assert m, repo
+    icon = cfg["tool"]["comfy"]["Icon"]
+    raw = re.fullmatch(rf"https://raw\.githubusercontent\.com/{re.escape(m[1])}/{re.escape(m[2])}/[\w.-]+/(.+)", icon)
+    assert raw, f"Icon {icon} is not a raw URL of {repo}"
+    path = REPO / raw[1]
+    assert path.suffix == ".svg" and path.is_file(), f"{raw[1]} is not in the repository"
+    svg = ET.parse(path).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    x, y, w, h = (float(v) for v in svg.get("viewBox").split())
+    assert w == h, "the icon is square"
+    if svg.get("width"):
+        assert float(svg.get("width")) == float(svg.get("height")) <= 400  # the registry's limit is 800×400
+    # the registry archive ships it (it is not under a folder .comfyignore leaves out)
+    assert not any(line.strip().rstrip("/").lstrip("/") == raw[1].split("/")[0]
+                   for line in (REPO / ".comfyignore").read_text().splitlines() if not line.startswith("#"))
+
+
+def test_registry_reads_the_metadata(comfy_host):
+    """comfy_config is ComfyUI's copy of the registry's pyproject parser (comfy-cli's types)."""
+    try:
+        from comfy_config import config_parser
+    except ImportError:
+        pytest.skip("this ComfyUI host has no comfy_config")
+    cfg = config_parser.extract_node_configuration(str(REPO))
+    raw = _pyproject()
+    assert cfg.project.name == "fillblank"
+    assert cfg.tool_comfy.icon == raw["tool"]["comfy"]["Icon"]
+    assert cfg.project.supported_comfyui_version == ">=0.3.75"
+    assert cfg.project.supported_os == ["OS Independent"]
+    assert cfg.project.urls.issues == cfg.project.urls.repository + "/issues"
+    # the registry's parser knows only vendor accelerators ("Environment :: GPU :: NVIDIA CUDA", …):
+    # the plain trove classifier "Environment :: GPU" is for PyPI and reads there as no restriction
+    assert {"Operating System :: OS Independent", "Environment :: GPU"} <= set(raw["project"]["classifiers"])
