@@ -1014,3 +1014,36 @@ def test_editor_uses_generated_scene_shown_after_a_run(ui):
     img = ui.shot(ui.editor_box(ids["enc"], PLACEMENT_WIDGET), "placement_generated_scene.png")
     assert _drawn(img) > 0.5
     assert ui.errors == []
+
+
+def test_each_drag_is_one_undo_step(ui):
+    """The frontend's undo history records a drag when the mouse button comes up (its window
+    mouseup listener): Ctrl+Z takes back one drag at a time."""
+    _fresh_canvas(ui)
+    enc = ui.js(BUILD_PIPELINE)["enc"]
+    assert _wait_editor(ui, enc)
+    # the history's starting point: the graph as built (the test built it without user input)
+    # (and past the 50 ms in which the tracker folds further changes into the state it just took)
+    ui.js("() => app.extensionManager.workflow.activeWorkflow.changeTracker.captureCanvasState()")
+    ui.settle(0.2)
+    xs = [ui.widgets(enc)["x"]]
+    for _ in range(2):
+        r = _editor(ui, enc)["rect"]
+        cx, cy = r["x"] + r["w"] / 2, r["y"] + r["h"] / 2
+        _drag(ui, _screen(ui, enc, cx, cy), _screen(ui, enc, cx + 30, cy), steps=5)
+        xs.append(ui.widgets(enc)["x"])
+    assert xs[0] < xs[1] < xs[2], xs
+    ui.page.mouse.move(1390, 990)
+    for want in (xs[1], xs[0]):
+        ui.page.keyboard.press("Control+z")
+        deadline = time.time() + 5
+        while time.time() < deadline and ui.js("(id) => app.graph.getNodeById(id)?.widgets.find(w => w.name === 'x').value", enc) != want:
+            ui.settle(0.1)
+        assert ui.widgets(enc)["x"] == want, xs
+    # the undo rebuilt the node: its new editor is the one on screen (the Vue node renderer keeps
+    # the node's component, which would go on showing the old node's editor)
+    assert _wait_editor(ui, enc), "the editor is back after the undo reloaded the graph"
+    assert ui.js(f"(id) => app.graph.getNodeById(id).widgets.find(w => w.name === '{PLACEMENT_WIDGET}').element.isConnected", enc)
+    assert ui.page.locator(".fillblank-placement").count() == 1
+    ui.shot(ui.editor_box(enc, PLACEMENT_WIDGET), "placement_after_undo.png")
+    assert ui.errors == []

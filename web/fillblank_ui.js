@@ -134,12 +134,30 @@ function tick() {
             editors.delete(ed);
             continue;
         }
+        try {
+            remount(ed);
+        } catch (err) {
+            report("remount", err);
+        }
         ed.check();
     }
     if (!editors.size) {
         clearInterval(ticker);
         ticker = null;
     }
+}
+
+/**
+ * Vue node renderer (frontend 1.58.1): a graph reload that keeps a node's id (undo, redo) keeps that
+ * node's Vue component, which goes on showing the DOM element of the node object it replaced; the
+ * new node's element is never mounted. Put it where the stale one is.
+ */
+function remount(ed) {
+    if (!vueNodes() || ed.element.isConnected || ed.node.id == null || ed.node.id === -1) return;
+    const node = document.querySelector(`.lg-node[data-node-id="${CSS.escape(String(ed.node.id))}"]`);
+    const row = node?.querySelector(`[data-widget-name="${CSS.escape(ed.widget.name)}"]`);
+    const stale = row?.querySelector(".fillblank-editor");
+    if (stale && stale !== ed.element) stale.replaceWith(ed.element);
 }
 
 /**
@@ -157,7 +175,7 @@ export function addCanvasWidget(node, spec) {
     element.className = `fillblank-editor ${spec.className ?? ""}`.trim();
     Object.assign(element.style, {
         position: "relative", width: "100%", height: "100%", minHeight: `${spec.minHeight}px`,
-        overflow: "hidden", boxSizing: "border-box",
+        overflow: "hidden", boxSizing: "border-box", userSelect: "none",
     });
     const canvas = document.createElement("canvas");
     Object.assign(canvas.style, { position: "absolute", inset: "0", width: "100%", height: "100%", display: "block",
@@ -269,7 +287,8 @@ export function addCanvasWidget(node, spec) {
             try {
                 canvas.setPointerCapture(e.pointerId);
             } catch (err) { /* a synthetic pointer: moves still arrive while over the element */ }
-            e.preventDefault();
+            // no preventDefault: the mouseup that follows is what the frontend's undo history
+            // listens for (user-select: none keeps the drag from selecting text instead)
             e.stopPropagation();
         });
         canvas.addEventListener("pointermove", (e) => {
