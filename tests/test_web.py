@@ -352,13 +352,14 @@ class Page:
                        node_id)
 
     def shown_widgets(self, node_id) -> list[str]:
-        """The widgets the renderer shows, in order: the Vue node's widget rows in its DOM, or the
-        widgets the canvas renderer lays out and draws (LGraphNode.isWidgetVisible)."""
+        """The widget rows the renderer shows, in order (a linked widget's row shows its input): the
+        Vue node's widget rows in its DOM, or the rows the canvas renderer lays out and draws
+        (LGraphNode.isWidgetRowVisible)."""
         if self.vue:
             return self.js("""(id) => Array.from(document.querySelectorAll(
                 `.lg-node[data-node-id="${id}"] [data-widget-name]`)).map(e => e.dataset.widgetName)""", node_id)
         return self.js("""(id) => { const n = app.graph.getNodeById(id);
-            return n.widgets.filter(w => n.isWidgetVisible(w)).map(w => w.name); }""", node_id)
+            return n.widgets.filter(w => n.isWidgetRowVisible(w)).map(w => w.name); }""", node_id)
 
     def widget_bottom(self, node_id, name) -> float:
         """Screen y of the bottom of a shown widget's row."""
@@ -634,6 +635,29 @@ def test_lambda_steps_axis_dots_and_sampler_steps(ui):
     ui.js("(s) => app.graph.getNodeById(s).disconnectOutput(0)", nid)
     ui.settle(0.5)
     assert _plot(ui, nid)["steps"] == 4 and "preview_steps" in ui.shown_widgets(nid)
+    assert ui.errors == []
+
+
+def test_lambda_linked_widget_stays_shown_and_reloads_at_its_size(ui):
+    """A widget fed by a link stays shown whatever the kind (its input must stay reachable), also
+    after the workflow is loaded again, at the size it was saved with; unlinked, it hides again."""
+    _fresh_canvas(ui)
+    nid = ui.new_node("FillBlankLambdaSchedule", [80, 80])
+    prim = ui.new_node("PrimitiveFloat", [420, 80])
+    ui.js("([p, s]) => app.graph.getNodeById(p).connect(0, app.graph.getNodeById(s), 'start')", [prim, nid])
+    ui.settle()
+    assert ui.widgets(nid)["kind"] == "keyframes"
+    assert {"start", "keyframes"} <= set(ui.shown_widgets(nid)) and "end" not in ui.shown_widgets(nid)
+    size = ui.js("(id) => Array.from(app.graph.getNodeById(id).size)", nid)
+    ui.js("async () => { await app.loadGraphData(JSON.parse(JSON.stringify(app.graph.serialize()))); }")
+    ui.settle(0.5)
+    assert {"start", "keyframes"} <= set(ui.shown_widgets(nid)) and "end" not in ui.shown_widgets(nid)
+    if not ui.vue:
+        assert ui.js("(id) => Array.from(app.graph.getNodeById(id).size)", nid) == pytest.approx(size, abs=1)
+    ui.js("(s) => app.graph.getNodeById(s).disconnectInput('start')", nid)
+    ui.settle(0.3)
+    assert "start" not in ui.shown_widgets(nid)
+    _assert_curve_matches(ui, nid, "lambda_after_unlink.png")
     assert ui.errors == []
 
 

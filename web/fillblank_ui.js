@@ -88,7 +88,9 @@ export function showOnly(node, names, visible, resize = true) {
         const w = widget(node, name);
         if (!w) continue;
         const hide = !visible.has(name) && !linked(node, name);
-        if (!!w.hidden !== hide) changes.push([w, hide]);
+        // what `hidden =` sets (a linked widget also reads as hidden: its control gives way to the link)
+        const hidden = w.visibility?.suppression?.byExtension ?? w.hidden;
+        if (!!hidden !== hide) changes.push([w, hide]);
     }
     if (!changes.length) return false;
     const before = resize ? minHeight(node) : null;

@@ -183,20 +183,34 @@ app.registerExtension({
                 sync: () => sync(node),
             });
             node.__fillblankCurve = ed;
+            // a saved workflow: its links, widget values and the size saved with them arrive after
+            // creation, through configure; until it is done nothing here resizes the node
+            let loading = false;
             const changed = () => {
+                if (loading) return;
                 ed.check();
                 ed.redraw();
+            };
+            const configure = node.configure;
+            node.configure = function () {
+                loading = true;
+                try {
+                    return configure.apply(this, arguments);
+                } finally {
+                    loading = false;
+                    try {
+                        sync(node, false);
+                        ed.redraw();
+                    } catch (err) {
+                        report("λ curve configure", err);
+                    }
+                }
             };
             for (const w of node.widgets ?? []) {
                 if (w !== ed.widget) chain(w, "callback", changed);
             }
             // a sampler connected or disconnected: its step count, and whether preview_steps shows
             chain(node, "onConnectionsChange", changed);
-            // a saved workflow: its widget values (and the size saved with them) arrive after creation
-            chain(node, "onConfigure", () => {
-                sync(node, false);
-                ed.redraw();
-            });
             sync(node);
         } catch (err) {
             report("λ curve setup", err);
