@@ -136,6 +136,7 @@ def test_icon_is_a_square_svg_of_this_repository():
                    for line in (REPO / ".comfyignore").read_text().splitlines() if not line.startswith("#"))
 
 
+@pytest.mark.host
 def test_registry_reads_the_metadata(comfy_host):
     """comfy_config is ComfyUI's copy of the registry's pyproject parser (comfy-cli's types)."""
     try:
