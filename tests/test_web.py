@@ -3,23 +3,31 @@
 The host server (tests/host_server.py) runs with the pack and the test-only nodes loaded and serves
 the installed current frontend (comfyui-frontend-package, pinned in requirements-test.txt), which
 loads our extension from WEB_DIRECTORY. Playwright's Python client drives the system Chromium.
-Errors that the frontend itself logs against this host, and nothing of ours, are listed one by one
-in FRONTEND_NOISE; everything else fails a test. The tests check:
+Every browser test runs twice, on a fresh page in each of the frontend's renderers: the canvas
+renderer and the Vue node renderer ("Modern Node Design (Nodes 2.0)", Comfy.VueNodes.Enabled), where
+nodes are DOM and only DOM widgets of ours can draw. Errors that the frontend itself logs against
+this host, and nothing of ours, are listed one by one in FRONTEND_NOISE; everything else fails a
+test, and so does a warning that names the pack or a deprecation warning that the frontend raises
+from our code. The tests check:
 
-- the page loads the pinned frontend, both extensions register, nothing logs an error, and every
+- the page loads the pinned frontend in the wanted renderer, both extensions register, and every
   request the page makes goes to the ComfyUI server itself (no network calls, no external assets),
   except the frontend's own look-ups of the model links its default workflow names;
-- FillBlankLambdaSchedule draws its λ curve: the curve read back from the screenshot's pixels
-  follows the core's LambdaSchedule for the widgets' values, and changes when a widget changes
-  (a real click on the `kind` arrow, then new keyframes), with no server round-trip; a malformed
-  keyframe string shows an error text instead of a curve, without any exception;
-- FillBlankTargetEncoder, fed by two LoadImage nodes, shows the scene with the target and a real
-  mouse drag moves x / y (by the dragged distance), the corner handle and the wheel scale it;
-  the values survive saving and reloading the workflow; the API prompt of the saved workflow
-  runs unchanged over HTTP and the result is changed only around the dragged placement;
-- a fresh page in the canvas renderer and then in the Vue node renderer (Comfy.VueNodes.Enabled).
+- FillBlankLambdaSchedule draws its λ curve in both renderers: the curve read back from the
+  screenshot's pixels follows the core's LambdaSchedule for the widgets' values and is redrawn when
+  a widget changes (a real click on the `kind` control of each renderer: the pixels change), with
+  no server round-trip; over the noise level there are no step dots, over the steps a dot per
+  preview step (or per step of the Fill-in Sampler it feeds); a malformed keyframe string shows an
+  error text instead of a curve; only the widgets the kind uses show, and the drawing fills the node
+  below them (no empty area);
+- FillBlankTargetEncoder, fed by two LoadImage nodes, shows the scene with the target in both
+  renderers; a real mouse drag moves x / y (by the dragged distance), the corner handle scales, the
+  wheel alone zooms the graph and leaves scale alone, Shift+wheel scales and leaves the graph's zoom
+  alone; the values survive saving and reloading the workflow; the API prompt of the saved workflow
+  runs unchanged over HTTP and the result is changed only around the dragged placement.
 
-Screenshots go to test-artifacts/web/ (FILLBLANK_WEB_DOCS=1 also refreshes docs/web_*.png).
+Screenshots go to test-artifacts/web/<renderer>_*.png (FILLBLANK_WEB_DOCS=1 also refreshes
+docs/web_*.png from the canvas renderer).
 """
 
 from __future__ import annotations
@@ -46,6 +54,13 @@ DOCS = REPO / "docs"
 SCENE_WH = (256, 192)
 TARGET_WH = (96, 96)
 CURVE_RGB = (0x40, 0xC8, 0xFF)  # lambda_curve.js CURVE
+DOTS_RGB = (0xFF, 0xA0, 0x40)  # lambda_curve.js DOTS
+EDITOR_BG = (0x16, 0x16, 0x16)  # the editors' background (BG in both files)
+CURVE_WIDGET, PLACEMENT_WIDGET = "lambda_curve", "placement"  # the DOM widgets' names
+LAMBDA_OPTIONAL = ["start", "end", "value", "cutoff", "rate", "keyframes", "preview_steps"]
+USES = {"constant": {"value"}, "linear": {"start", "end"}, "cosine": {"start", "end"},
+        "exponential": {"start", "end", "rate"}, "step": {"value", "cutoff"}, "keyframes": {"keyframes"}}
+RENDERERS = ["canvas", "vue"]
 pytestmark = pytest.mark.host
 
 
@@ -62,6 +77,22 @@ FORBIDDEN = [
     (r"\bsetTimeout\s*\(\s*['\"]", "setTimeout with a string"),
 ]
 
+# what the Vue node renderer never calls, or what the frontend marks deprecated
+NOT_IN_BOTH_RENDERERS = [
+    (r"\bprototype\b", "patching a prototype (node hooks the Vue node renderer never calls)"),
+    (r"\bon(?:DrawForeground|DrawBackground|MouseDown|MouseMove|MouseUp|MouseEnter|MouseLeave)\b",
+     "a canvas-only node hook"),
+    (r"\bcaptureInput\b", "captureInput (deprecated: pointer capture on our own element instead)"),
+    (r"\.links?\b", "input.link / output.links (deprecated: getInputLink / getOutputNodes / isInputConnected)"),
+    (r"\.computeSize\s*=(?!=)", "replacing computeSize"),
+]
+
+
+def _code(text: str) -> str:
+    """JS source without its comments (a rough cut: enough for our files)."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return re.sub(r"(?m)(^|[^:\"'])//.*$", r"\1", text)
+
 
 def test_extension_source_is_self_contained():
     files = sorted(WEB.glob("*.js"))
@@ -75,12 +106,14 @@ def test_extension_source_is_self_contained():
             assert spec == "../../scripts/app.js" or re.fullmatch(r"\./[a-z_]+\.js", spec), f"{f.name} imports {spec}"
         if f.name in ("lambda_math.js", "placement_math.js"):
             assert "import" not in re.sub(r"//.*", "", text), f"{f.name} must stay pure (node imports it)"
+        for pattern, what in NOT_IN_BOTH_RENDERERS:
+            assert not re.search(pattern, _code(text)), f"{f.name} uses {what}"
     for f in ("lambda_curve.js", "placement_editor.js"):
         text = (WEB / f).read_text()
         assert "app.registerExtension" in text and 'name: "fillblank.' in text
-        # callbacks are chained: every prototype hook we set calls the one it replaces
-        for hook in re.findall(r"proto(?:type)?\.(on\w+) = function", text):
-            assert re.search(rf"orig\w*\s*=\s*(?:nodeType\.prototype|proto)\.{hook}\b", text), f"{f}: {hook} not chained"
+        assert "addCanvasWidget(node" in text, f"{f}: the editor is a DOM widget"
+    ui = (WEB / "fillblank_ui.js").read_text()
+    assert "node.addDOMWidget(" in ui and "setPointerCapture" in ui
 
 
 # --- the browser fixtures -----------------------------------------------------------------------
@@ -113,6 +146,22 @@ def server(tmp_path_factory):
     srv.start()
     yield srv
     srv.stop()
+
+
+def test_node_help_pages_are_served_where_the_frontend_looks(server):
+    """The frontend's node help panel asks the server for /extensions/<pack>/docs/<NodeId>.md, <pack>
+    read off the node's python_module (custom_nodes.<folder>), and drops an HTML answer: every node of
+    ours gets its web/docs page, as markdown."""
+    import urllib.request
+    info = server.object_info()
+    ours = {n: i for n, i in info.items() if i.get("python_module") == "custom_nodes.fillblank"}
+    assert len(ours) >= 8 and sorted(f"{n}.md" for n in ours) == sorted(p.name for p in (WEB / "docs").glob("*.md"))
+    for name, i in ours.items():
+        pack = i["python_module"].split(".")[1].split("@")[0]
+        with urllib.request.urlopen(f"{server.url}/extensions/{pack}/docs/{name}.md", timeout=30) as r:
+            assert r.status == 200
+            assert "text/html" not in r.headers.get("Content-Type", ""), r.headers.get("Content-Type")
+            assert r.read() == (WEB / "docs" / f"{name}.md").read_bytes()
 
 
 USER_STATE = re.compile(r"^https?://127\.0\.0\.1:\d+/(?:api/)?(settings|userdata)(?:/([^?]*))?(?:\?.*)?$")
@@ -149,18 +198,36 @@ def foreign_requests(requests: list[str], server_url: str) -> list[str]:
             and not _browser.named_by_frontend(u)]
 
 
+# Deprecation warnings the frontend raises (LiteGraph.onDeprecationWarning) with a stack that passes
+# through our files: recorded in the page, read by Page.errors. Repeats are not suppressed, so one
+# the frontend raised first for itself is still seen when our code raises it too.
+WATCH_DEPRECATIONS = """() => {
+    window.__fillblankDeprecations = [];
+    LiteGraph.alwaysRepeatWarnings = true;
+    LiteGraph.onDeprecationWarning.push((message) => {
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 60;
+        const stack = new Error().stack ?? "";
+        Error.stackTraceLimit = limit;
+        if (stack.includes("/extensions/fillblank/")) window.__fillblankDeprecations.push(`${message}\\n${stack}`);
+    });
+}"""
+
+
 class Page:
-    """One browser page on the server's UI, recording console errors and every request.
+    """One browser page on the server's UI in one renderer, recording console errors and requests.
 
     The UI's settings and user data are kept in the page (answered by a route, never reaching
     the server), so that no browser session writes into the shared host folder's user/ directory
     and no setting saved there by someone's earlier session changes what these tests see.
     """
 
-    def __init__(self, page, server):
+    def __init__(self, page, server, renderer="canvas"):
         self.page = page
         self.server = server
-        self.errors: list[str] = []
+        self.renderer = renderer
+        self.vue = renderer == "vue"
+        self._errors: list[str] = []
         self.noise: list[str] = []  # FRONTEND_NOISE seen (kept for reading, asserted nowhere)
         self.requests: list[str] = []
         self.settings: dict = {
@@ -170,11 +237,30 @@ class Page:
             # list (its rows look up the default workflow's model files on huggingface.co)
             "Comfy.Notification.ShowVersionUpdates": False,
             "Comfy.ErrorSystem.ShowMissingModels": False,
+            # the renderer under test: "Modern Node Design (Nodes 2.0)" on or off
+            "Comfy.VueNodes.Enabled": self.vue,
         }
         page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc} {getattr(exc, 'stack', '') or ''}"))
+        page.on("pageerror", lambda exc: self._errors.append(f"pageerror: {exc} {getattr(exc, 'stack', '') or ''}"))
         page.on("request", lambda req: self.requests.append(req.url))
         page.route(USER_STATE, self._user_state)
+
+    def open(self):
+        self.page.goto(self.server.url)
+        self.page.wait_for_function(READY, timeout=120_000)
+        self.js(WATCH_DEPRECATIONS)
+        self.frames(5)
+        return self
+
+    @property
+    def errors(self) -> list[str]:
+        """Console errors (less FRONTEND_NOISE), page errors, warnings that name the pack, and
+        deprecation warnings raised from our code, so far."""
+        try:
+            ours = self.js("() => window.__fillblankDeprecations ?? []")
+        except Exception as exc:  # the page is gone
+            ours = [f"could not read the deprecation log: {exc}"]
+        return self._errors + [f"deprecated API used by the pack: {d}" for d in ours]
 
     def _user_state(self, route):
         req = route.request
@@ -198,22 +284,36 @@ class Page:
         return route.fulfill(status=200, content_type="application/json", body="{}")
 
     def _console(self, msg):
+        url = (msg.location or {}).get("url", "")
         if msg.type == "error":
-            url = (msg.location or {}).get("url", "")
             if url.endswith("/favicon.ico"):  # the host has no favicon: not ours
                 return
             line = f"console.error {url}: {msg.text}"
-            (self.noise if frontend_noise(url, msg.text) else self.errors).append(line)
+            (self.noise if frontend_noise(url, msg.text) else self._errors).append(line)
+        elif msg.type == "warning" and "fillblank" in (msg.text + url).lower():
+            self._errors.append(f"console.warning {url}: {msg.text}")
 
     def js(self, expr, arg=None):
         return self.page.evaluate(expr, arg)
 
     def frames(self, n=3):
-        self.js("""(n) => new Promise(r => { app.graph.setDirtyCanvas(true, true);
+        self.js("""(n) => new Promise(r => { app.canvas.setDirty(true, true);
                    const step = (k) => k ? requestAnimationFrame(() => step(k - 1)) : r(); step(n); })""", n)
 
+    def settle(self, seconds=0.15):
+        """Frames, then a pause: Vue re-renders, ResizeObservers and the editors' 0.2 s check."""
+        self.frames()
+        time.sleep(seconds)
+        self.frames()
+
     def node_box(self, node_id, local=None, margin=0):
-        """Screen rectangle (x, y, w, h) of a node (with its title) or of a node-local rectangle."""
+        """Screen rectangle (x, y, w, h) of a node with its title (the DOM node in the Vue
+        renderer), or of a node-local rectangle (canvas renderer)."""
+        if local is None and self.vue:
+            return self.js("""([id, margin]) => {
+                const r = document.querySelector(`.lg-node[data-node-id="${id}"]`).getBoundingClientRect();
+                return [r.left - margin, r.top - margin, r.width + 2 * margin, r.height + 2 * margin]; }""",
+                           [node_id, margin])
         return self.js("""([id, local, margin]) => {
             const n = app.graph.getNodeById(id), c = app.canvas, r = c.canvas.getBoundingClientRect();
             const s = c.ds.scale, o = c.ds.offset, th = LiteGraph.NODE_TITLE_HEIGHT;
@@ -221,12 +321,23 @@ class Page:
             return [r.left + (n.pos[0] + lx + o[0]) * s - margin, r.top + (n.pos[1] + ly + o[1]) * s - margin,
                     lw * s + 2 * margin, lh * s + 2 * margin]; }""", [node_id, local, margin])
 
+    def editor_box(self, node_id, name, local=None, margin=0):
+        """Screen rectangle of the canvas of our DOM widget `name`, or of a rectangle in it (in its
+        CSS px, as the extension reports its layout). The same in both renderers."""
+        return self.js("""([id, name, local, margin]) => {
+            const n = app.graph.getNodeById(id), w = n.widgets.find(w => w.name === name);
+            const c = w.element.querySelector("canvas"), r = c.getBoundingClientRect();
+            const kx = r.width / c.clientWidth, ky = r.height / c.clientHeight;
+            const [lx, ly, lw, lh] = local ?? [0, 0, c.clientWidth, c.clientHeight];
+            return [r.left + lx * kx - margin, r.top + ly * ky - margin, lw * kx + 2 * margin, lh * ky + 2 * margin];
+        }""", [node_id, name, local, margin])
+
     def shot(self, box, name=None) -> np.ndarray:
         x, y, w, h = box
         png = self.page.screenshot(clip={"x": x, "y": y, "width": w, "height": h})
         if name:
             SHOTS.mkdir(parents=True, exist_ok=True)
-            (SHOTS / name).write_bytes(png)
+            (SHOTS / f"{self.renderer}_{name}").write_bytes(png)
         return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
     def set_widget(self, node_id, name, value):
@@ -235,7 +346,35 @@ class Page:
                 [node_id, name, value])
 
     def widgets(self, node_id) -> dict:
-        return self.js("(id) => Object.fromEntries(app.graph.getNodeById(id).widgets.map(w => [w.name, w.value]))", node_id)
+        """The node's widget values (without our drawing widgets, which hold none)."""
+        return self.js(f"""(id) => Object.fromEntries(app.graph.getNodeById(id).widgets
+            .filter(w => w.name !== "{CURVE_WIDGET}" && w.name !== "{PLACEMENT_WIDGET}").map(w => [w.name, w.value]))""",
+                       node_id)
+
+    def shown_widgets(self, node_id) -> list[str]:
+        """The widget rows the renderer shows, in order (a linked widget's row shows its input): the
+        Vue node's widget rows in its DOM, or the rows the canvas renderer lays out and draws
+        (LGraphNode.isWidgetRowVisible)."""
+        if self.vue:
+            return self.js("""(id) => Array.from(document.querySelectorAll(
+                `.lg-node[data-node-id="${id}"] [data-widget-name]`)).map(e => e.dataset.widgetName)""", node_id)
+        return self.js("""(id) => { const n = app.graph.getNodeById(id);
+            return n.widgets.filter(w => n.isWidgetRowVisible(w)).map(w => w.name); }""", node_id)
+
+    def widget_bottom(self, node_id, name) -> float:
+        """Screen y of the bottom of a shown widget's row."""
+        if self.vue:
+            return self.js("""([id, name]) => document.querySelector(
+                `.lg-node[data-node-id="${id}"] [data-widget-name="${name}"]`).getBoundingClientRect().bottom""",
+                           [node_id, name])
+        x, y, w, h = self.node_box(node_id, self.js("""([id, name]) => { const n = app.graph.getNodeById(id),
+            w = n.widgets.find(w => w.name === name); return [0, w.y, 1, LiteGraph.NODE_WIDGET_HEIGHT]; }""",
+                                                     [node_id, name]))
+        return y + h
+
+    def new_node(self, type_, pos):
+        return self.js("""([t, pos]) => { const n = LiteGraph.createNode(t); n.pos = pos; app.graph.add(n);
+                          return n.id; }""", [type_, pos])
 
 
 READY = ("window.app?.graph && window.LiteGraph && app.canvas?.ds && "
@@ -253,13 +392,11 @@ def browser(server):
             browser.close()
 
 
-@pytest.fixture(scope="module")
-def ui(browser, server):
+@pytest.fixture(scope="module", params=RENDERERS)
+def ui(request, browser, server):
+    """A fresh page in one renderer: the canvas renderer, then the Vue node renderer."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-    ui = Page(page, server)
-    page.goto(server.url)
-    page.wait_for_function(READY, timeout=90_000)
-    ui.frames(5)
+    ui = Page(page, server, request.param).open()
     yield ui
     page.close()
 
@@ -267,11 +404,39 @@ def ui(browser, server):
 # An empty canvas the way the frontend clears it: app.clean() also drops the last run's outputs,
 # which the frontend keys by node id (a bare graph.clear() would leave them to be shown on new
 # nodes that reuse those ids: an image preview added to a node changes its layout).
-CLEAN = "app.clean(); app.canvas.ds.scale = 1; app.canvas.ds.offset = [0, 0];"
+# The view: scale 1 (the pixel checks read the drawing 1:1), shifted down past the graph toolbar
+# and the sidebar that float over the canvas's top left corner.
+VIEW = "app.canvas.ds.scale = 1; app.canvas.ds.offset = [70, 90];"
+CLEAN = "app.clean(); " + VIEW
 
 
 def _fresh_canvas(ui):
+    ui.page.mouse.move(1390, 990)  # away from any node: no tooltip of the last test over the next one
     ui.js(f"() => {{ {CLEAN} }}")
+    ui.frames()
+
+
+def _shot_path(ui, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS / f"{ui.renderer}_{name}"
+
+
+def _drawn(img: np.ndarray, bg=EDITOR_BG, tol=24) -> float:
+    """Fraction of pixels that are not the editors' background colour."""
+    return float((np.abs(img - np.array(bg)).sum(-1) > tol).mean())
+
+
+def _assert_fills_node(ui, node_id, name, last_widget):
+    """No empty area: our drawing starts right under the last shown widget and reaches down to the
+    node's bottom edge (the user's report: 130–170 px of nothing in the Vue node renderer)."""
+    ex, ey, ew, eh = ui.editor_box(node_id, name)
+    nx, ny, nw, nh = ui.node_box(node_id)
+    gap_above = ey - ui.widget_bottom(node_id, last_widget)
+    gap_below = (ny + nh) - (ey + eh)
+    assert -2 <= gap_above <= 20, f"{ui.renderer}: {gap_above:.0f} px between {last_widget} and the drawing"
+    # the Vue node keeps a footer with the node's source badge below its widgets
+    assert -2 <= gap_below <= (50 if ui.vue else 20), f"{ui.renderer}: {gap_below:.0f} px empty under the drawing"
+    assert ew > 0.8 * nw, f"{ui.renderer}: the drawing is {ew:.0f} px wide in a {nw:.0f} px node"
 
 
 # --- the tests ------------------------------------------------------------------------------------
@@ -279,9 +444,10 @@ def _fresh_canvas(ui):
 def test_page_loads_extensions_without_errors(ui):
     # the host serves the pinned current frontend (requirements-test.txt), not one of its own
     assert ui.js("() => window.__COMFYUI_FRONTEND_VERSION__ ?? null") == _browser.frontend_version()
+    assert ui.js("() => !!LiteGraph.vueNodesMode") == ui.vue, f"the page is not in the {ui.renderer} renderer"
     names = ui.js("() => app.extensions.map(e => e.name)")
     assert "fillblank.lambdaCurve" in names and "fillblank.placementEditor" in names
-    ui.page.screenshot(path=str(_shot_path("page.png")))
+    ui.page.screenshot(path=str(_shot_path(ui, "page.png")))
     assert ui.errors == []
     ours = [u for u in ui.requests if "/extensions/fillblank/" in u]
     assert any(u.endswith("/lambda_curve.js") for u in ours) and any(u.endswith("/placement_editor.js") for u in ours)
@@ -290,16 +456,11 @@ def test_page_loads_extensions_without_errors(ui):
     assert foreign == [], f"requests outside the ComfyUI server: {foreign}"
 
 
-def _shot_path(name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS / name
-
-
 def _curve_from_pixels(img: np.ndarray, plot, box) -> dict[float, float]:
     """λ read back from a screenshot: for every pixel column, the middle of the curve-coloured run.
 
-    plot: the node-local plot rectangle the extension reports; box: the screenshot's screen rect
-    (taken with the plot's origin at pixel (margin, margin)). Returns {progress: λ}.
+    plot: the plot rectangle the extension reports (its canvas's CSS px); box: the screenshot's
+    screen rect (taken with the plot's origin at pixel (margin, margin)). Returns {progress: λ}.
     """
     margin = round(box[2] - plot["w"]) // 2
     dist = np.abs(img - np.array(CURVE_RGB)).sum(-1)
@@ -315,46 +476,92 @@ def _curve_from_pixels(img: np.ndarray, plot, box) -> dict[float, float]:
     return out
 
 
-def _assert_curve_matches(ui, node_id, name):
+def _plot(ui, nid):
+    return ui.js("(id) => app.graph.getNodeById(id).__fillblankPlot ?? null", nid)
+
+
+def _schedule(w):
     from fillblank_core.schedules import LambdaSchedule
-    plot = ui.js("(id) => app.graph.getNodeById(id).__fillblankPlot", node_id)
+    return LambdaSchedule(kind=w["kind"], axis=w["axis"], start=w["start"], end=w["end"], value=w["value"],
+                          cutoff=w["cutoff"], rate=w["rate"], keyframes=w["keyframes"] if w["kind"] == "keyframes" else "")
+
+
+def _plot_shot(ui, nid, name, margin=3):
+    plot = _plot(ui, nid)
     assert plot and plot["w"] > 100 and plot["h"] > 60, plot
-    margin = 3
-    box = ui.node_box(node_id, [plot["x"], plot["y"], plot["w"], plot["h"]], margin)
-    img = ui.shot(box, name)
-    w = ui.widgets(node_id)
-    sched = LambdaSchedule(kind=w["kind"], start=w["start"], end=w["end"], value=w["value"], cutoff=w["cutoff"],
-                           rate=w["rate"], keyframes=w["keyframes"] if w["kind"] == "keyframes" else "")
+    box = ui.editor_box(nid, CURVE_WIDGET, [plot["x"], plot["y"], plot["w"], plot["h"]], margin)
+    return plot, box, ui.shot(box, name)
+
+
+def _assert_curve_matches(ui, node_id, name):
+    """The curve drawn on the node, read back from its pixels, is the core's schedule."""
+    plot, box, img = _plot_shot(ui, node_id, name)
+    sched = _schedule(ui.widgets(node_id))
     seen = _curve_from_pixels(img, plot, box)
-    assert len(seen) > 0.6 * plot["w"], f"curve found in only {len(seen)} of {plot['w']} columns ({name})"
+    assert len(seen) > 0.6 * plot["w"], f"{name}: curve found in only {len(seen)} of {plot['w']} columns"
     err = np.array([abs(lam - sched(p)) for p, lam in seen.items()])
     # 2 px line on a ~100 px tall plot: 0.03 is about 3 px
     assert np.quantile(err, 0.95) < 0.03, f"{name}: drawn curve differs from the core's (95% err {np.quantile(err, 0.95):.3f})"
     return img
 
 
+def _dots(img) -> np.ndarray:
+    return np.abs(img - np.array(DOTS_RGB)).sum(-1) < 90
+
+
+def _assert_step_dots(ui, nid, img, steps):
+    """An orange dot at λ of each step (progress i / (steps − 1)), and no other orange."""
+    plot = _plot(ui, nid)
+    sched = _schedule(ui.widgets(nid))
+    dots = _dots(img)
+    margin = 3
+    hit = np.zeros_like(dots)
+    for p in sched.progress(steps):
+        x = margin + p * plot["w"]
+        y = margin + (1 - sched(p)) * plot["h"]
+        x0, y0 = int(round(x)), int(round(y))
+        win = dots[max(y0 - 3, 0):y0 + 4, max(x0 - 3, 0):x0 + 4]
+        assert win.any(), f"no dot for the step at progress {p:.3f} (λ {sched(p):.3f})"
+        hit[max(y0 - 4, 0):y0 + 5, max(x0 - 4, 0):x0 + 5] = True
+    assert not (dots & ~hit).any(), "dots where no step is"
+
+
+def _pick_kind(ui, nid, kind):
+    """Change `kind` with the renderer's own control, by a real click: the canvas combo's right
+    arrow (to the next kind) or the Vue node's select and its option."""
+    if ui.vue:
+        node = ui.page.locator(f'.lg-node[data-node-id="{nid}"]')
+        node.locator('[data-widget-name="kind"] [role=combobox]').click()
+        ui.page.locator("[role=option]", has_text=kind).first.click()
+    else:
+        kinds = ["constant", "linear", "cosine", "exponential", "step", "keyframes"]
+        assert kinds[kinds.index(ui.widgets(nid)["kind"]) + 1] == kind
+        arrow = ui.js("""(id) => { const n = app.graph.getNodeById(id), w = n.widgets.find(w => w.name === "kind");
+                         return [n.size[0] - 20, w.y + LiteGraph.NODE_WIDGET_HEIGHT / 2]; }""", nid)
+        x, y, _, _ = ui.node_box(nid, [arrow[0], arrow[1], 1, 1])
+        ui.page.mouse.click(x, y)
+    ui.page.mouse.move(1390, 990)  # no tooltip over the screenshots
+    ui.settle()
+
+
 def test_lambda_curve_follows_widgets(ui):
     _fresh_canvas(ui)
-    nid = ui.js("""() => { const n = LiteGraph.createNode("FillBlankLambdaSchedule"); n.pos = [60, 80];
-                   app.graph.add(n); return n.id; }""")
-    ui.frames()
+    nid = ui.new_node("FillBlankLambdaSchedule", [60, 80])
+    ui.settle()
     # a fresh node carries the sampler's measured default: keyframes over the noise level
-    assert ui.widgets(nid)["kind"] == "keyframes" and ui.widgets(nid)["axis"] == "noise"
-    _assert_curve_matches(ui, nid, "lambda_default.png")
+    w = ui.widgets(nid)
+    assert w["kind"] == "keyframes" and w["axis"] == "noise"
+    img = _assert_curve_matches(ui, nid, "lambda_default.png")
+    assert not _dots(img).any(), "over the noise level there are no step dots"
+    assert _plot(ui, nid)["axis"] == "noise"
     ui.set_widget(nid, "kind", "linear")
-    ui.frames()
-    node_shot = ui.shot(ui.node_box(nid, margin=4), "lambda_node_linear.png")
-    assert node_shot.shape[0] > 300
+    ui.settle()
+    ui.shot(ui.node_box(nid, margin=4), "lambda_node_linear.png")
     linear = _assert_curve_matches(ui, nid, "lambda_linear.png")
-    assert ui.widgets(nid)["kind"] == "linear"
 
-    # a real click on the right arrow of the `kind` combo: linear -> cosine, no server involved
+    # a real click on the renderer's own `kind` control: linear -> cosine, no server involved
     posted_before = len([u for u in ui.requests if "/prompt" in u])
-    arrow = ui.js("""(id) => { const n = app.graph.getNodeById(id), w = n.widgets.find(w => w.name === "kind");
-                     return [n.size[0] - 20, w.last_y + LiteGraph.NODE_WIDGET_HEIGHT / 2]; }""", nid)
-    x, y, _, _ = ui.node_box(nid, [arrow[0], arrow[1], 1, 1])
-    ui.page.mouse.click(x, y)
-    ui.frames()
+    _pick_kind(ui, nid, "cosine")
     assert ui.widgets(nid)["kind"] == "cosine"
     cosine = _assert_curve_matches(ui, nid, "lambda_cosine.png")
     changed = (np.abs(cosine - linear).sum(-1) > 60).mean()
@@ -362,47 +569,144 @@ def test_lambda_curve_follows_widgets(ui):
 
     ui.set_widget(nid, "kind", "keyframes")
     ui.set_widget(nid, "keyframes", "0:1.0, 0.3:0.9, 0.6:0.2, 1:0.1")
-    ui.frames()
+    ui.settle()
     _assert_curve_matches(ui, nid, "lambda_keyframes.png")
     for kind, extra in (("exponential", {"rate": 12.0, "start": 0.9, "end": 0.1}),
                         ("step", {"value": 0.7, "cutoff": 0.4}), ("constant", {"value": 0.35})):
         for k, v in extra.items():
             ui.set_widget(nid, k, v)
         ui.set_widget(nid, "kind", kind)
-        ui.frames()
+        ui.settle()
         _assert_curve_matches(ui, nid, f"lambda_{kind}.png")
     assert len([u for u in ui.requests if "/prompt" in u]) == posted_before
 
     # malformed keyframes: an error text on the node, no curve, no exception
     ui.set_widget(nid, "kind", "keyframes")
     ui.set_widget(nid, "keyframes", "0:1, zebra")
-    ui.frames()
-    plot = ui.js("(id) => app.graph.getNodeById(id).__fillblankPlot", nid)
+    ui.settle()
+    plot = _plot(ui, nid)
     assert "zebra" in plot.get("error", "")
     ui.shot(ui.node_box(nid, margin=4), "lambda_error.png")
-    img = ui.shot(ui.node_box(nid, plot["area"]))
+    img = ui.shot(ui.editor_box(nid, CURVE_WIDGET))
     assert (np.abs(img - np.array(CURVE_RGB)).sum(-1) < 90).sum() < 5, "no curve is drawn for a malformed string"
     red = (img[..., 0] > 200) & (img[..., 1] < 140) & (img[..., 2] < 140)
     assert red.sum() > 30, "the error is shown on the node"
     assert ui.errors == []
 
-    # the picture for the README: a fresh node set to its default keyframes
+
+def test_lambda_steps_axis_dots_and_sampler_steps(ui):
+    """Over the steps: a dot per preview step, a note that they are only for the plot; connected to
+    a Fill-in Sampler, its step count instead (and preview_steps, unused then, hidden)."""
     _fresh_canvas(ui)
-    nid = ui.js("""() => { const n = LiteGraph.createNode("FillBlankLambdaSchedule"); n.pos = [60, 80];
-                   app.graph.add(n); return n.id; }""")
-    ui.set_widget(nid, "kind", "keyframes")
-    ui.frames()
-    _assert_curve_matches(ui, nid, "lambda_readme.png")
-    _docs_copy(ui, ui.node_box(nid, margin=6), "web_lambda_curve.png")
+    nid = ui.new_node("FillBlankLambdaSchedule", [60, 80])
+    ui.set_widget(nid, "kind", "linear")
+    ui.set_widget(nid, "axis", "steps")
+    ui.set_widget(nid, "preview_steps", 9)
+    ui.settle()
+    assert "preview_steps" in ui.shown_widgets(nid)
+    plot = _plot(ui, nid)
+    assert (plot["steps"], plot["stepsFrom"]) == (9, "preview_steps")
+    assert plot["note"] == "dots: 9 preview steps, for this plot only", plot["note"]
+    img = _assert_curve_matches(ui, nid, "lambda_steps_9.png")
+    _assert_step_dots(ui, nid, img, 9)
+    ui.set_widget(nid, "preview_steps", 4)
+    ui.settle()
+    four = _assert_curve_matches(ui, nid, "lambda_steps_4.png")
+    _assert_step_dots(ui, nid, four, 4)
+    assert (_dots(img) != _dots(four)).sum() > 20, "the dots follow preview_steps"
+
+    sampler = ui.new_node("FillBlankSampler", [500, 80])
+    ui.js("([s, t]) => app.graph.getNodeById(s).connect(0, app.graph.getNodeById(t), 'schedule')", [nid, sampler])
+    ui.set_widget(sampler, "steps", 7)
+    ui.settle(0.5)
+    plot = _plot(ui, nid)
+    title = ui.js("(id) => app.graph.getNodeById(id).title", sampler)
+    assert (plot["steps"], plot["stepsFrom"]) == (7, title)
+    assert plot["note"] == f"dots: the 7 steps of {title}", plot["note"]
+    assert "preview_steps" not in ui.shown_widgets(nid), "the sampler's steps are used: preview_steps is hidden"
+    seven = _assert_curve_matches(ui, nid, "lambda_steps_sampler.png")
+    _assert_step_dots(ui, nid, seven, 7)
+    # the sampler's steps change: the plot follows (no widget of the schedule node changed)
+    ui.set_widget(sampler, "steps", 3)
+    ui.settle(0.5)
+    assert _plot(ui, nid)["steps"] == 3
+    _assert_step_dots(ui, nid, _assert_curve_matches(ui, nid, "lambda_steps_sampler_3.png"), 3)
+    # disconnected: back to preview_steps, shown again
+    ui.js("(s) => app.graph.getNodeById(s).disconnectOutput(0)", nid)
+    ui.settle(0.5)
+    assert _plot(ui, nid)["steps"] == 4 and "preview_steps" in ui.shown_widgets(nid)
     assert ui.errors == []
 
 
-def _docs_copy(ui, box, name):
-    """Screenshot into test-artifacts/web/, and into docs/ when FILLBLANK_WEB_DOCS=1."""
-    ui.shot(box, name)
+def test_lambda_linked_widget_stays_shown_and_reloads_at_its_size(ui):
+    """A widget fed by a link stays shown whatever the kind (its input must stay reachable), also
+    after the workflow is loaded again, at the size it was saved with; unlinked, it hides again."""
+    _fresh_canvas(ui)
+    nid = ui.new_node("FillBlankLambdaSchedule", [80, 80])
+    prim = ui.new_node("PrimitiveFloat", [420, 80])
+    ui.js("([p, s]) => app.graph.getNodeById(p).connect(0, app.graph.getNodeById(s), 'start')", [prim, nid])
+    ui.settle()
+    assert ui.widgets(nid)["kind"] == "keyframes"
+    assert {"start", "keyframes"} <= set(ui.shown_widgets(nid)) and "end" not in ui.shown_widgets(nid)
+    size = ui.js("(id) => Array.from(app.graph.getNodeById(id).size)", nid)
+    ui.js("async () => { await app.loadGraphData(JSON.parse(JSON.stringify(app.graph.serialize()))); }")
+    ui.settle(0.5)
+    assert {"start", "keyframes"} <= set(ui.shown_widgets(nid)) and "end" not in ui.shown_widgets(nid)
+    if not ui.vue:
+        assert ui.js("(id) => Array.from(app.graph.getNodeById(id).size)", nid) == pytest.approx(size, abs=1)
+    ui.js("(s) => app.graph.getNodeById(s).disconnectInput('start')", nid)
+    ui.settle(0.3)
+    assert "start" not in ui.shown_widgets(nid)
+    _assert_curve_matches(ui, nid, "lambda_after_unlink.png")
+    assert ui.errors == []
+
+
+@pytest.mark.parametrize("kind", list(USES))
+def test_lambda_shows_only_the_widgets_its_kind_uses(ui, kind):
+    _fresh_canvas(ui)
+    nid = ui.new_node("FillBlankLambdaSchedule", [60, 80])
+    ui.settle()
+    ui.set_widget(nid, "kind", kind)
+    ui.settle()
+    for axis in ("noise", "steps"):
+        ui.set_widget(nid, "axis", axis)
+        ui.settle()
+        want = USES[kind] | ({"preview_steps"} if axis == "steps" else set())
+        shown = ui.shown_widgets(nid)
+        hidden = set(LAMBDA_OPTIONAL) - want
+        assert set(shown) & set(LAMBDA_OPTIONAL) == want, f"{kind}, axis {axis}: shows {shown}"
+        assert {"kind", "axis", CURVE_WIDGET} <= set(shown)
+        assert all(ui.js("([id, n]) => app.graph.getNodeById(id).widgets.find(w => w.name === n).hidden", [nid, h])
+                   for h in hidden)
+        _assert_fills_node(ui, nid, CURVE_WIDGET, [n for n in shown if n != CURVE_WIDGET][-1])
+        if axis == "noise":
+            _assert_curve_matches(ui, nid, f"lambda_widgets_{kind}_{axis}.png")
+        else:  # 20 dots over a 2 px line: the dots, not the line, are what is left to read
+            _assert_step_dots(ui, nid, _plot_shot(ui, nid, f"lambda_widgets_{kind}_{axis}.png")[2], 20)
+    ui.shot(ui.node_box(nid, margin=4), f"lambda_widgets_{kind}.png")
+    # hidden widgets still hold their values and still go to the server
+    prompt = ui.js("async () => (await app.graphToPrompt()).output")
+    assert set(prompt[str(nid)]["inputs"]) == set(LAMBDA_OPTIONAL) | {"kind", "axis"}
+    assert ui.errors == []
+
+
+def test_lambda_readme_picture(ui):
+    """The picture for the README (canvas renderer): a fresh node at its default keyframes."""
+    _fresh_canvas(ui)
+    nid = ui.new_node("FillBlankLambdaSchedule", [60, 80])
+    ui.settle()
+    _assert_curve_matches(ui, nid, "lambda_readme.png")
+    ui.shot(ui.node_box(nid, margin=6), "lambda_curve_node.png")
+    if not ui.vue:
+        _docs_copy(ui, "lambda_curve_node.png", "web_lambda_curve.png")
+    assert ui.errors == []
+
+
+def _docs_copy(ui, shot, name):
+    """Copy a screenshot of test-artifacts/web/ into docs/ when FILLBLANK_WEB_DOCS=1."""
     if os.environ.get("FILLBLANK_WEB_DOCS") == "1":
         DOCS.mkdir(exist_ok=True)
-        (DOCS / name).write_bytes((SHOTS / name).read_bytes())
+        (DOCS / name).write_bytes(_shot_path(ui, shot).read_bytes())
 
 
 BUILD_PIPELINE = """() => {
@@ -431,7 +735,7 @@ BUILD_PIPELINE = """() => {
     const refine = add("FillBlankMaskRefiner", [1500, 440], {mode: "silhouette"});
     enc.connect(0, refine, "target");
     const sched = add("FillBlankLambdaSchedule", [1500, 640]);
-    const venc = add("VAEEncode", [1500, 900]);
+    const venc = add("VAEEncode", [1500, 1060]);
     scene.connect(0, venc, "pixels");
     ckpt.connect(2, venc, "vae");
     const sampler = add("FillBlankSampler", [1900, 60], {seed: 7, steps: 4, jump_length: 2, cfg: 2.0});
@@ -451,18 +755,26 @@ BUILD_PIPELINE = """() => {
     refine.connect(0, comp, "mask");
     const save = add("SaveImage", [2300, 60], {filename_prefix: "fillblank_web"});
     comp.connect(0, save, "images");
-    return {enc: enc.id, save: save.id, scene: scene.id, target: target.id};
+    return {enc: enc.id, save: save.id, scene: scene.id, target: target.id, sched: sched.id};
 }"""
 
 
 def _editor(ui, enc):
+    """The placement editor's layout (its canvas's CSS px), once it shows scene and target."""
     return ui.js("""(id) => { const L = app.graph.getNodeById(id).__fillblankEditor;
         return L && L.scene && L.target ? {fit: L.fit, rect: L.rect, handle: L.handle, area: L.area,
                                              W: L.W, H: L.H} : null; }""", enc)
 
 
+def _wait_editor(ui, enc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline and not _editor(ui, enc):
+        ui.settle(0.2)
+    return _editor(ui, enc)
+
+
 def _screen(ui, enc, lx, ly):
-    x, y, _, _ = ui.node_box(enc, [lx, ly, 1, 1])
+    x, y, _, _ = ui.editor_box(enc, PLACEMENT_WIDGET, [lx, ly, 1, 1])
     return x, y
 
 
@@ -472,28 +784,33 @@ def _drag(ui, start, end, steps=12):
     m.down()
     m.move(*end, steps=steps)
     m.up()
-    ui.frames()
+    ui.settle(0.1)
+
+
+def _zoom(ui):
+    return ui.js("() => app.canvas.ds.scale")
+
+
+def _reset_view(ui):
+    ui.js(f"() => {{ {VIEW} }}")
+    ui.settle(0.2)
 
 
 @pytest.fixture(scope="module")
 def placed(ui):
-    """The pipeline built in the browser, the target placed by real mouse drags."""
+    """The pipeline built in the browser, the target placed by real mouse drags and wheel turns."""
     _fresh_canvas(ui)
     ids = ui.js(BUILD_PIPELINE)
     enc = ids["enc"]
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        ui.frames()
-        if _editor(ui, enc):
-            break
-        time.sleep(0.2)
-    L = _editor(ui, enc)
+    L = _wait_editor(ui, enc)
     assert L, "the placement editor shows the scene and the target once the LoadImage previews are known"
     assert (L["W"], L["H"]) == SCENE_WH
     before = ui.widgets(enc)
     assert (before["x"], before["y"], before["scale"]) == (0.5, 0.5, 0.4)
-    editor_box = ui.node_box(enc, [L["area"]["x"], L["area"]["y"], L["area"]["w"], L["area"]["h"]])
+    editor_box = ui.editor_box(enc, PLACEMENT_WIDGET)
     shot_before = ui.shot(editor_box, "placement_before.png")
+    ui.shot(ui.node_box(enc, margin=4), "placement_node.png")
+    shown = ui.shown_widgets(enc)
 
     # 1. drag the target by (-60, +30) screen px: x, y move by that fraction of the drawn scene
     r = L["rect"]
@@ -510,17 +827,37 @@ def placed(ui):
     _drag(ui, _screen(ui, enc, hx, hy), _screen(ui, enc, hx + 12, hy + 12), steps=6)
     handled = ui.widgets(enc)
 
-    # 3. the wheel over the scene: one notch up = 5% larger, the canvas does not zoom
-    zoom = ui.js("() => app.canvas.ds.scale")
+    # 3. the wheel alone over the scene: the graph zooms as over any node, scale stays
     L3 = _editor(ui, enc)
-    ui.page.mouse.move(*_screen(ui, enc, L3["fit"]["x"] + 20, L3["fit"]["y"] + 20))
+    over = _screen(ui, enc, L3["fit"]["x"] + 20, L3["fit"]["y"] + 20)
+    zoom0 = _zoom(ui)
+    ui.page.mouse.move(*over)
     ui.page.mouse.wheel(0, -120)
-    ui.frames()
-    wheeled = ui.widgets(enc)
-    zoom_after = ui.js("() => app.canvas.ds.scale")
-    _docs_copy(ui, _union_box(ui, [ids["scene"], ids["target"], enc]), "web_placement.png")
-    return dict(ids=ids, L=L, before=before, moved=moved, handled=handled, wheeled=wheeled, zoom=(zoom, zoom_after),
-                drag=(dx, dy), shots=(shot_before, shot_after), L2=L2)
+    ui.settle(0.2)
+    plain = ui.widgets(enc)
+    zoom_plain = _zoom(ui)
+    _reset_view(ui)
+
+    # 4. Shift+wheel over the scene: one notch up = 5 % larger, the graph does not zoom
+    L4 = _editor(ui, enc)
+    over = _screen(ui, enc, L4["fit"]["x"] + 20, L4["fit"]["y"] + 20)
+    zoom1 = _zoom(ui)
+    ui.page.mouse.move(*over)
+    ui.page.keyboard.down("Shift")
+    try:
+        ui.page.mouse.wheel(0, -120)
+    finally:
+        ui.page.keyboard.up("Shift")
+    ui.settle(0.2)
+    shifted = ui.widgets(enc)
+    zoom_shift = _zoom(ui)
+    ui.shot(ui.node_box(enc, margin=4), "placement_node_placed.png")
+    if not ui.vue:
+        ui.shot(_union_box(ui, [ids["scene"], ids["target"], enc]), "placement_nodes.png")
+        _docs_copy(ui, "placement_nodes.png", "web_placement.png")
+    return dict(ids=ids, L=L, before=before, moved=moved, handled=handled, plain=plain, shifted=shifted,
+                zoom_plain=(zoom0, zoom_plain), zoom_shift=(zoom1, zoom_shift), drag=(dx, dy),
+                shots=(shot_before, shot_after), L2=L2, shown=shown)
 
 
 def _union_box(ui, node_ids, margin=6):
@@ -532,34 +869,76 @@ def _union_box(ui, node_ids, margin=6):
     return (max(x0, 0), max(y0, 0), x1 - max(x0, 0), y1 - max(y0, 0))
 
 
+def test_placement_editor_is_drawn_and_fills_the_node(ui, placed):
+    a, _ = placed["shots"]
+    assert _drawn(a) > 0.6, f"{ui.renderer}: the editor shows the scene ({_drawn(a):.2f} of its pixels drawn)"
+    enc = placed["ids"]["enc"]
+    assert placed["shown"][-1] == PLACEMENT_WIDGET
+    _assert_fills_node(ui, enc, PLACEMENT_WIDGET, placed["shown"][-2])
+    assert ui.errors == []
+
+
 def test_drag_moves_target_and_sets_widgets(placed):
     L, before, moved = placed["L"], placed["before"], placed["moved"]
     dx, dy = placed["drag"]
     assert moved["x"] == pytest.approx(before["x"] + dx / L["fit"]["w"], abs=0.006)
     assert moved["y"] == pytest.approx(before["y"] + dy / L["fit"]["h"], abs=0.006)
     assert moved["scale"] == before["scale"]
-    # the overlay moved on the canvas too
+    # the overlay moved in the drawing too
     a, b = placed["shots"]
     assert (np.abs(a - b).sum(-1) > 60).mean() > 0.02
 
 
-def test_handle_and_wheel_scale_target(placed):
-    moved, handled, wheeled = placed["moved"], placed["handled"], placed["wheeled"]
+def test_handle_scales_target_about_its_centre(placed):
+    moved, handled = placed["moved"], placed["handled"]
     assert handled["scale"] > moved["scale"] * 1.08, (moved, handled)
     assert (handled["x"], handled["y"]) == (moved["x"], moved["y"]), "scaling keeps the centre"
-    assert wheeled["scale"] == pytest.approx(handled["scale"] * 1.05, abs=0.0015)
-    assert placed["zoom"][0] == placed["zoom"][1], "the wheel over the editor scales the target, not the canvas"
+
+
+def test_wheel_alone_zooms_the_graph_not_the_target(placed):
+    handled, plain = placed["handled"], placed["plain"]
+    assert plain == handled, "the wheel without Shift must not change the placement"
+    zoom0, zoom1 = placed["zoom_plain"]
+    assert zoom1 > zoom0, "the wheel over the editor zooms the graph as over any node"
+
+
+def test_shift_wheel_scales_target_not_the_graph(placed):
+    plain, shifted = placed["plain"], placed["shifted"]
+    assert shifted["scale"] == pytest.approx(plain["scale"] * 1.05, abs=0.0015)
+    assert (shifted["x"], shifted["y"]) == (plain["x"], plain["y"])
+    zoom0, zoom1 = placed["zoom_shift"]
+    assert zoom0 == zoom1, "Shift+wheel over the editor scales the target, not the graph"
+
+
+def test_placement_tooltip_names_the_modifier(ui, placed):
+    """Hovering the editor tells how to resize: the Vue node's widget tooltip, or the canvas's title."""
+    enc = placed["ids"]["enc"]
+    x, y, w, h = ui.editor_box(enc, PLACEMENT_WIDGET)
+    ui.page.mouse.move(1390, 990)  # from outside (a wheel turn closes a tooltip until the pointer leaves)
+    ui.settle()
+    ui.page.mouse.move(x + w / 2, y + h / 2, steps=5)
+    ui.page.mouse.move(x + w / 2 + 3, y + h / 2 + 3)
+    try:
+        if ui.vue:
+            tip = ui.page.locator("[role=tooltip]").first
+            tip.wait_for(timeout=10_000)
+            text = tip.inner_text()
+        else:
+            text = ui.js(f"""(id) => app.graph.getNodeById(id).widgets.find(w => w.name === "{PLACEMENT_WIDGET}")
+                             .element.querySelector("canvas").title""", enc)
+    finally:
+        ui.page.mouse.move(1390, 990)
+    assert "Shift" in text and "wheel" in text and "corner handle" in text, text
 
 
 def test_wheel_elsewhere_still_zooms_canvas(ui, placed):
-    before = ui.js("() => app.canvas.ds.scale")
+    before = _zoom(ui)
     ui.page.mouse.move(1200, 900)  # empty canvas
     ui.page.mouse.wheel(0, -120)
-    ui.frames()
-    after = ui.js("() => app.canvas.ds.scale")
-    ui.js("() => { app.canvas.ds.scale = 1; app.canvas.ds.offset = [0, 0]; }")
-    ui.frames()
-    assert after != before, "the chained processMouseWheel still zooms the canvas away from the editor"
+    ui.settle(0.2)
+    after = _zoom(ui)
+    _reset_view(ui)
+    assert after != before, "the wheel still zooms the graph away from the editor"
 
 
 def test_placement_survives_save_and_reload(ui, placed):
@@ -573,9 +952,31 @@ def test_placement_survives_save_and_reload(ui, placed):
                 saved: wf.nodes.find(m => String(m.id) === String(id)).widgets_values};
     }""", enc)
     assert got["type"] == "FillBlankTargetEncoder"
-    assert got["widgets"] == want
-    assert got["saved"][:3] == [want["x"], want["y"], want["scale"]]
-    ui.frames()
+    assert {k: v for k, v in got["widgets"].items() if k != PLACEMENT_WIDGET} == want
+    # the editor saves nothing of its own: the workflow holds exactly the node's widget values
+    assert got["saved"] == [want["x"], want["y"], want["scale"], want["flip"], want["cutout"]]
+    assert _wait_editor(ui, enc), "the editor comes back with the reloaded workflow"
+    ui.shot(ui.editor_box(enc, PLACEMENT_WIDGET), "placement_reloaded.png")
+    assert ui.errors == []
+
+
+def test_lambda_schedule_reloads_with_its_widgets(ui, placed):
+    """A saved schedule of another kind: after loading, its own widgets show, at the saved size."""
+    sched = placed["ids"]["sched"]
+    ui.set_widget(sched, "kind", "exponential")
+    ui.settle()
+    size = ui.js("(id) => Array.from(app.graph.getNodeById(id).size)", sched)
+    ui.js("async () => { await app.loadGraphData(JSON.parse(JSON.stringify(app.graph.serialize()))); }")
+    ui.settle(0.5)
+    shown = ui.shown_widgets(sched)
+    assert set(shown) & set(LAMBDA_OPTIONAL) == USES["exponential"], shown
+    if not ui.vue:
+        assert ui.js("(id) => Array.from(app.graph.getNodeById(id).size)", sched) == pytest.approx(size, abs=1)
+    ui.js("(id) => { const n = app.graph.getNodeById(id); app.canvas.ds.offset = [60 - n.pos[0], 80 - n.pos[1]]; }", sched)
+    ui.settle(0.3)
+    _assert_curve_matches(ui, sched, "lambda_reloaded.png")
+    ui.set_widget(sched, "kind", "keyframes")
+    _reset_view(ui)
     assert ui.errors == []
 
 
@@ -587,13 +988,14 @@ def test_saved_workflow_runs_unchanged_over_api(ui, server, placed):
     enc = placed["ids"]["enc"]
     want = ui.widgets(enc)
     prompt = ui.js("async () => (await app.graphToPrompt()).output")
-    assert prompt[str(enc)]["inputs"]["x"] == want["x"] and prompt[str(enc)]["inputs"]["y"] == want["y"]
-    assert prompt[str(enc)]["inputs"]["scale"] == want["scale"]
+    inputs = prompt[str(enc)]["inputs"]
+    assert inputs["x"] == want["x"] and inputs["y"] == want["y"] and inputs["scale"] == want["scale"]
+    assert PLACEMENT_WIDGET not in inputs and CURVE_WIDGET not in prompt[str(placed["ids"]["sched"])]["inputs"]
     kind, entry = server.run(prompt, timeout=300)
     assert kind == "success", f"{kind}: {entry}\n{server.log_text()[-3000:]}"
     images = entry["outputs"][str(placed["ids"]["save"])]["images"]
     out_png = server.output_dir / images[0].get("subfolder", "") / images[0]["filename"]
-    (SHOTS / "placement_run_output.png").write_bytes(out_png.read_bytes())
+    _shot_path(ui, "placement_run_output.png").write_bytes(out_png.read_bytes())
     result = np.asarray(Image.open(out_png).convert("RGB"))
     scene = np.asarray(Image.open(server.input_dir / "fillblank_web_scene.png").convert("RGB"))
     assert result.shape == scene.shape
@@ -628,86 +1030,44 @@ def test_editor_uses_generated_scene_shown_after_a_run(ui):
         target.connect(0, enc, "target");
         return {enc: enc.id, preview: preview.id};
     }""")
-    ui.frames()
+    ui.settle()
     assert _editor(ui, ids["enc"]) is None, "no scene is known before the run"
     ui.js("async () => { await app.queuePrompt(0, 1); }")  # the UI's own Queue Prompt
-    deadline = time.time() + 60
-    while time.time() < deadline and not _editor(ui, ids["enc"]):
-        ui.frames()
-        time.sleep(0.25)
-    L = _editor(ui, ids["enc"])
+    L = _wait_editor(ui, ids["enc"], timeout=60)
     assert L and (L["W"], L["H"]) == (200, 120), L
-    ui.shot(ui.node_box(ids["enc"], margin=4), "placement_generated_scene.png")
+    img = ui.shot(ui.editor_box(ids["enc"], PLACEMENT_WIDGET), "placement_generated_scene.png")
+    assert _drawn(img) > 0.5
     assert ui.errors == []
 
 
-# --- both renderers of the current frontend: canvas and Vue nodes ("Nodes 2.0") ------------------
-
-def test_current_frontend_canvas_and_vue_nodes(browser, server):
-    """The extension in a fresh page of the frontend the host serves (comfyui-frontend-package,
-    pinned), first in its canvas renderer, then with Comfy.VueNodes.Enabled. Canvas renderer: the
-    curve is drawn and matches the core, a drag moves x / y. Vue node renderer (nodes drawn as DOM,
-    no canvas drawing of ours): no errors, the nodes keep their plain size, widgets still change
-    and the workflow still runs."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-    nf = Page(page, server)
-    # warnings of ours count as well (the errors are all recorded by Page)
-    page.on("console", lambda m: nf.errors.append(f"console.{m.type} {(m.location or {}).get('url', '')}: {m.text}")
-            if m.type == "warning" and "fillblank" in (m.text + str(m.location)).lower() else None)
-    version = None
-    try:
-        page.goto(server.url)
-        page.wait_for_function(READY, timeout=120_000)
-        version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__ ?? null")
-        nf.frames(5)
-
-        # canvas renderer
-        ids = nf.js(BUILD_PIPELINE)
-        enc = ids["enc"]
-        sched = nf.js("""() => { const n = LiteGraph.createNode("FillBlankLambdaSchedule"); n.pos = [420, 560];
-                         app.graph.add(n); return n.id; }""")
-        nf.js("() => { app.canvas.ds.offset = [80, 60]; }")
-        deadline = time.time() + 30
-        while time.time() < deadline and not _editor(nf, enc):
-            nf.frames()
-            time.sleep(0.2)
-        nf.set_widget(sched, "kind", "cosine")
-        nf.frames()
-        _assert_curve_matches(nf, sched, "current_frontend_lambda.png")
-        L = _editor(nf, enc)
-        assert L, f"frontend {version}: the placement editor shows scene and target"
-        r = L["rect"]
+def test_each_drag_is_one_undo_step(ui):
+    """The frontend's undo history records a drag when the mouse button comes up (its window
+    mouseup listener): Ctrl+Z takes back one drag at a time."""
+    _fresh_canvas(ui)
+    enc = ui.js(BUILD_PIPELINE)["enc"]
+    assert _wait_editor(ui, enc)
+    # the history's starting point: the graph as built (the test built it without user input)
+    # (and past the 50 ms in which the tracker folds further changes into the state it just took)
+    ui.js("() => app.extensionManager.workflow.activeWorkflow.changeTracker.captureCanvasState()")
+    ui.settle(0.2)
+    xs = [ui.widgets(enc)["x"]]
+    for _ in range(2):
+        r = _editor(ui, enc)["rect"]
         cx, cy = r["x"] + r["w"] / 2, r["y"] + r["h"] / 2
-        _drag(nf, _screen(nf, enc, cx, cy), _screen(nf, enc, cx + 40, cy - 30))
-        moved = nf.widgets(enc)
-        assert moved["x"] == pytest.approx(0.5 + 40 / L["fit"]["w"], abs=0.006)
-        assert moved["y"] == pytest.approx(0.5 - 30 / L["fit"]["h"], abs=0.006)
-        page.screenshot(path=str(_shot_path("current_frontend_canvas.png")))
-        canvas_size = nf.js("(id) => Array.from(app.graph.getNodeById(id).computeSize())", sched)
-
-        # Vue node renderer: nothing is drawn by us, nothing breaks
-        on = nf.js("""async () => { await app.extensionManager.setting.set("Comfy.VueNodes.Enabled", true);
-                                    return !!LiteGraph.vueNodesMode; }""")
-        assert on, f"frontend {version}: Comfy.VueNodes.Enabled switches to the Vue node renderer"
-        nf.frames(5)
-        ids = nf.js(BUILD_PIPELINE)
-        enc, save = ids["enc"], ids["save"]
-        sched = nf.js("""() => { const n = LiteGraph.createNode("FillBlankLambdaSchedule"); n.pos = [420, 560];
-                         app.graph.add(n); return n.id; }""")
-        nf.frames(5)
-        time.sleep(0.5)
-        vue_size = nf.js("(id) => Array.from(app.graph.getNodeById(id).computeSize())", sched)
-        assert vue_size[1] < canvas_size[1] - 100, "no room reserved for a drawing the Vue renderer never makes"
-        nf.set_widget(sched, "kind", "step")
-        nf.set_widget(enc, "x", 0.3)
-        nf.set_widget(enc, "y", 0.6)
-        nf.frames(3)
-        page.screenshot(path=str(_shot_path("current_frontend_vue_nodes.png")))
-        prompt = nf.js("async () => (await app.graphToPrompt()).output")
-        assert prompt[str(enc)]["inputs"]["x"] == 0.3 and prompt[str(enc)]["inputs"]["y"] == 0.6
-        kind, entry = server.run(prompt, timeout=300)
-        assert kind == "success", f"{kind}: {entry}"
-        assert entry["outputs"][str(save)]["images"]
-    finally:
-        page.close()
-    assert nf.errors == [], f"frontend {version}"
+        _drag(ui, _screen(ui, enc, cx, cy), _screen(ui, enc, cx + 30, cy), steps=5)
+        xs.append(ui.widgets(enc)["x"])
+    assert xs[0] < xs[1] < xs[2], xs
+    ui.page.mouse.move(1390, 990)
+    for want in (xs[1], xs[0]):
+        ui.page.keyboard.press("Control+z")
+        deadline = time.time() + 5
+        while time.time() < deadline and ui.js("(id) => app.graph.getNodeById(id)?.widgets.find(w => w.name === 'x').value", enc) != want:
+            ui.settle(0.1)
+        assert ui.widgets(enc)["x"] == want, xs
+    # the undo rebuilt the node: its new editor is the one on screen (the Vue node renderer keeps
+    # the node's component, which would go on showing the old node's editor)
+    assert _wait_editor(ui, enc), "the editor is back after the undo reloaded the graph"
+    assert ui.js(f"(id) => app.graph.getNodeById(id).widgets.find(w => w.name === '{PLACEMENT_WIDGET}').element.isConnected", enc)
+    assert ui.page.locator(".fillblank-placement").count() == 1
+    ui.shot(ui.editor_box(enc, PLACEMENT_WIDGET), "placement_after_undo.png")
+    assert ui.errors == []

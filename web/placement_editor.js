@@ -1,26 +1,28 @@
-// FillBlankTargetEncoder: a drag-to-place editor on the node. Once the scene and target images
-// are known (the previews of the LoadImage nodes connected to `scene` and `target`, or, for a
-// generated image, a Preview Image fed from the same output after a run), the node shows the scene with the target overlaid where x / y / scale /
-// flip put it. Drag the target (or click the scene) to move it, drag the corner handle or turn
-// the mouse wheel over it to scale it. Only the ordinary x / y / scale widgets change, so the
-// placement is saved with the workflow and sent to the server like any widget value.
+// FillBlankTargetEncoder: a drag-to-place editor in a canvas widget under the node's widgets (a
+// DOM widget: the canvas renderer and the Vue node renderer both show it). Once the scene and
+// target images are known (the previews of the LoadImage nodes connected to `scene` and `target`,
+// or, for a generated image, a Preview Image fed from the same output after a run), it shows the
+// scene with the target where x / y / scale / flip put it. Drag the target (or click the scene) to
+// move it; drag the corner handle, or turn the wheel with Shift held, to resize it. The wheel
+// alone zooms or pans the graph as everywhere else. Only the node's own x / y / scale widgets
+// change, so the placement is saved with the workflow and sent to the server like any widget value.
 import { app } from "../../scripts/app.js";
 import { fitRect, placementBox, widgetNumber } from "./placement_math.js";
-import { contentTop, redrawWhenWidgetsChange, report, reserveArea, roundRect, widget, widgetValue, wrapText, fitText } from "./fillblank_ui.js";
+import { addCanvasWidget, chain, fitText, forwardWheelToCanvas, inputSource, linked, report, roundRect, widget,
+    widgetValue, wrapText } from "./fillblank_ui.js";
 
 const NODE = "FillBlankTargetEncoder";
-const AREA_H = 230; // px reserved below the widgets
-const MIN_W = 320;
+export const EDITOR = "placement"; // the DOM widget's name
+const MIN_H = 210; // px of the editor
+const MIN_W = 320; // px, width of a new node
 const HANDLE = 10; // corner handle size, px
+const WHEEL_STEP = 1.05; // one wheel notch with Shift: 5 % larger or smaller
+export const MODIFIER = "Shift";
 const BG = "#161616";
 const TEXT = "#a0a0a0";
 const BOX = "#40c8ff";
-
-function getLink(graph, id) {
-    if (id == null) return null;
-    if (typeof graph.getLink === "function") return graph.getLink(id);
-    return typeof graph.links?.get === "function" ? graph.links.get(id) : graph.links?.[id];
-}
+const TOOLTIP = "Drag the target to move it (a click on the scene puts it there); drag its corner handle or turn "
+    + "the wheel with Shift held to resize it. The wheel alone zooms the graph as usual. Sets x, y and scale.";
 
 /** The picture a node shows (LoadImage's preview, a Preview/Save Image after a run), or null. */
 function shownImage(n) {
@@ -35,32 +37,21 @@ function shownImage(n) {
  * else, for a generated image, by a node fed from the same output (a Preview Image after a run).
  */
 function upstreamImage(node, inputName) {
-    const graph = node.graph;
-    const input = node.inputs?.find((i) => i.name === inputName);
-    if (!graph || !input) return null;
-    let link = getLink(graph, input.link);
-    for (let hop = 0; link && hop < 16; hop++) {
-        const src = graph.getNodeById?.(link.origin_id);
-        if (!src) return null;
-        const own = shownImage(src);
+    let src = inputSource(node, inputName);
+    for (let hop = 0; src && hop < 16; hop++) {
+        const own = shownImage(src.node);
         if (own) return own;
-        if (src.type === "Reroute" && src.inputs?.length === 1) {
-            link = getLink(graph, src.inputs[0].link);
+        if (src.node.type === "Reroute" && src.node.inputs?.length === 1) {
+            src = inputSource(src.node, src.node.inputs[0].name);
             continue;
         }
-        for (const id of src.outputs?.[link.origin_slot]?.links ?? []) {
-            const dst = graph.getNodeById?.(getLink(graph, id)?.target_id);
-            const img = dst && dst !== node ? shownImage(dst) : null;
+        for (const dst of src.node.getOutputNodes?.(src.slot) ?? []) {
+            const img = dst !== node ? shownImage(dst) : null;
             if (img) return img;
         }
         return null;
     }
     return null;
-}
-
-/** True when a widget's value comes through a link (converted to an input): not ours to drag. */
-function linked(node, name) {
-    return !!node.inputs?.some((i) => (i.widget?.name === name || i.name === name) && i.link != null);
 }
 
 function placementOf(node) {
@@ -78,6 +69,7 @@ function setNumber(node, name, value) {
     if (!w) return;
     const o = w.options ?? {};
     const v = widgetNumber(value, o.min ?? -Infinity, o.max ?? Infinity, 3);
+    if (w.value === v) return;
     w.value = v;
     try {
         w.callback?.call(w, v, app.canvas, node);
@@ -86,16 +78,14 @@ function setNumber(node, name, value) {
     }
 }
 
-/** Compute the editor's layout (node-local px) from the node, its widgets and the images. */
-function layout(node, top) {
-    const x = 10, w = node.size[0] - 20, h = node.size[1] - top - 10;
-    if (w < 60 || h < 40) return null;
-    const area = { x, y: top, w, h };
+/** The editor's layout in the canvas's CSS px, from the node's widgets and the images. */
+function layout(node, w, h) {
+    const area = { x: 0, y: 0, w, h };
     const scene = upstreamImage(node, "scene");
     const target = upstreamImage(node, "target");
     if (!scene) return { area, scene: null, target };
     const W = scene.naturalWidth, H = scene.naturalHeight;
-    const fit = fitRect(W, H, x + 4, top + 4, w - 8, h - 22);
+    const fit = fitRect(W, H, 4, 4, w - 8, h - 22);
     const tw = target ? target.naturalWidth : 1, th = target ? target.naturalHeight : 1;
     const p = placementOf(node);
     const box = placementBox(W, H, tw, th, p.x, p.y, p.scale);
@@ -107,9 +97,10 @@ function layout(node, top) {
 
 const inside = (pos, r) => r && pos[0] >= r.x && pos[0] <= r.x + r.w && pos[1] >= r.y && pos[1] <= r.y + r.h;
 
-function drawEditor(node, ctx, L, lowQuality) {
+function drawEditor(node, ctx, w, h) {
+    const L = layout(node, w, h);
+    node.__fillblankEditor = L;
     const { area } = L;
-    ctx.save();
     ctx.fillStyle = BG;
     roundRect(ctx, area.x, area.y, area.w, area.h, 6);
     ctx.fill();
@@ -118,12 +109,9 @@ function drawEditor(node, ctx, L, lowQuality) {
     if (!L.scene) {
         ctx.fillStyle = TEXT;
         ctx.textAlign = "left";
-        if (!lowQuality) {
-            wrapText(ctx, "Connect LoadImage nodes to scene and target (or run once with a Preview Image of a "
-                + "generated scene) to place the target here by dragging; wheel or corner handle: size.",
-            area.x + 10, area.y + 16, area.w - 20, 14, 5);
-        }
-        ctx.restore();
+        wrapText(ctx, "Connect LoadImage nodes to scene and target (or run once with a Preview Image of a "
+            + `generated scene) to place the target here by dragging; corner handle or ${MODIFIER}+wheel: size.`,
+        area.x + 10, area.y + 16, area.w - 20, 14, Math.max(1, Math.floor((h - 16) / 14)));
         return;
     }
     const { fit, rect, p } = L;
@@ -134,7 +122,6 @@ function drawEditor(node, ctx, L, lowQuality) {
     ctx.rect(fit.x, fit.y, fit.w, fit.h);
     ctx.clip();
     if (L.target) {
-        ctx.save();
         if (p.flip) {
             ctx.translate(rect.x + rect.w, rect.y);
             ctx.scale(-1, 1);
@@ -142,28 +129,41 @@ function drawEditor(node, ctx, L, lowQuality) {
         } else {
             ctx.drawImage(L.target, rect.x, rect.y, rect.w, rect.h);
         }
-        ctx.restore();
     }
     ctx.restore();
     // outline and the scale handle
     ctx.strokeStyle = BOX;
     ctx.lineWidth = 1.5;
-    ctx.setLineDash?.([4, 3]);
+    ctx.setLineDash([4, 3]);
     ctx.strokeRect(rect.x, rect.y, rect.w, rect.h);
-    ctx.setLineDash?.([]);
+    ctx.setLineDash([]);
     ctx.fillStyle = BOX;
     ctx.fillRect(L.handle.x, L.handle.y, L.handle.w, L.handle.h);
-    if (!lowQuality) {
-        ctx.fillStyle = TEXT;
-        ctx.textAlign = "left";
-        const msg = L.target ? `x ${p.x.toFixed(3)}  y ${p.y.toFixed(3)}  scale ${p.scale.toFixed(3)}${p.flip ? "  flipped" : ""}`
-            : "connect a LoadImage to target to see it here";
-        fitText(ctx, msg, area.x + 8, area.y + area.h - 9, area.w - 16);
+    ctx.fillStyle = TEXT;
+    ctx.textAlign = "left";
+    const ty = area.y + area.h - 9;
+    if (!L.target) {
+        fitText(ctx, "connect a LoadImage to target to see it here", area.x + 8, ty, area.w - 16);
+        return;
     }
-    ctx.restore();
+    const msg = `x ${p.x.toFixed(3)}  y ${p.y.toFixed(3)}  scale ${p.scale.toFixed(3)}${p.flip ? "  flipped" : ""}`;
+    const hint = `${MODIFIER}+wheel: size`;
+    const room = area.w - 16 - ctx.measureText(msg).width - 12;
+    fitText(ctx, msg, area.x + 8, ty, area.w - 16);
+    if (ctx.measureText(hint).width <= room) {
+        ctx.textAlign = "right";
+        ctx.fillText(hint, area.x + area.w - 8, ty);
+    }
 }
 
-// --- dragging -------------------------------------------------------------------------------
+/** Everything the drawing depends on. */
+function signature(node) {
+    const img = (i) => (i ? `${i.src}:${i.naturalWidth}x${i.naturalHeight}` : "-");
+    const p = placementOf(node);
+    return JSON.stringify([p, img(upstreamImage(node, "scene")), img(upstreamImage(node, "target"))]);
+}
+
+// --- dragging ---------------------------------------------------------------------------------
 function startDrag(node, pos) {
     const L = node.__fillblankEditor;
     if (!L?.scene || !inside(pos, { x: L.fit.x, y: L.fit.y, w: L.fit.w, h: L.fit.h }) && !inside(pos, L.handle)) return false;
@@ -198,145 +198,97 @@ function moveDrag(node, pos) {
         setNumber(node, "x", d.x0 + (pos[0] - d.start[0]) / d.fw);
         setNumber(node, "y", d.y0 + (pos[1] - d.start[1]) / d.fh);
     }
-    node.setDirtyCanvas?.(true, true);
 }
 
-function endDrag(node) {
+function endDrag(node, pos) {
     if (!node.__fillblankDrag) return;
+    if (pos) moveDrag(node, pos);
     node.__fillblankDrag = null;
-    try {
-        node.captureInput?.(false);
-        node.graph?.change?.();
-    } catch (err) {
-        report("end drag", err);
-    }
+    node.graph?.change?.();
 }
 
-/** The FillBlankTargetEncoder editor under a wheel event on the graph canvas, or null. */
-function editorUnder(e) {
-    const c = app.canvas;
-    const el = c?.canvas;
-    if (!el || e.target !== el || !c.graph || !c.ds?.offset || typeof c.graph.getNodeOnPos !== "function") return null;
-    const r = el.getBoundingClientRect();
-    const s = c.ds.scale || 1;
-    const gx = (e.clientX - r.left) / s - c.ds.offset[0];
-    const gy = (e.clientY - r.top) / s - c.ds.offset[1];
-    const node = c.graph.getNodeOnPos(gx, gy, c.visible_nodes);
+function hover(node, pos) {
+    const L = node.__fillblankEditor;
+    if (!L?.scene) return "";
+    if (inside(pos, L.handle)) return linked(node, "scale") ? "not-allowed" : "nwse-resize";
+    if (!inside(pos, { x: L.fit.x, y: L.fit.y, w: L.fit.w, h: L.fit.h })) return "";
+    if (linked(node, "x") || linked(node, "y")) return "not-allowed";
+    return inside(pos, L.rect) ? "move" : "crosshair";
+}
+
+// --- the wheel --------------------------------------------------------------------------------
+
+/** Shift+wheel over the scene of an editor: scale the target by one step per notch. */
+function scaleByWheel(e) {
+    if (!e.shiftKey || e.ctrlKey || e.metaKey || e.altKey) return false;
+    const canvas = e.target?.closest?.(".fillblank-placement")?.querySelector("canvas");
+    const ed = canvas?.__fillblankEditor;
+    const node = ed?.node;
     const L = node?.__fillblankEditor;
-    if (!node || (node.comfyClass !== NODE && node.type !== NODE) || !L?.scene || !L?.target) return null;
-    const pos = [gx - node.pos[0], gy - node.pos[1]];
-    return inside(pos, { x: L.fit.x, y: L.fit.y, w: L.fit.w, h: L.fit.h }) ? node : null;
+    if (!node || !L?.scene || !L.target || linked(node, "scale")) return false;
+    const pos = ed.local(e);
+    if (!inside(pos, { x: L.fit.x, y: L.fit.y, w: L.fit.w, h: L.fit.h })) return false;
+    const d = e.deltaY || e.deltaX || 0; // browsers may turn Shift+wheel into a horizontal scroll
+    if (d) {
+        const s = placementOf(node).scale;
+        setNumber(node, "scale", d < 0 ? s * WHEEL_STEP : s / WHEEL_STEP);
+        node.graph?.change?.();
+    }
+    return true;
 }
 
 /**
- * The wheel over the editor scales the target instead of zooming the canvas. A capturing listener
- * on the window (added, nothing replaced) sees the event before the canvas does, in the 2024 and
- * the later frontends alike; everywhere else the wheel keeps its usual meaning.
+ * Shift+wheel must reach us before the graph does: in the Vue node renderer the node layer takes
+ * every wheel event in its capture phase and hands it to the graph canvas. So one capturing listener
+ * on the window (added, nothing replaced) takes Shift+wheel over an editor; every other wheel event
+ * goes on as usual.
  */
-function onWheel(e) {
+function onWindowWheel(e) {
     try {
-        const node = editorUnder(e);
-        if (!node || linked(node, "scale")) return;
-        e.preventDefault();
-        e.stopImmediatePropagation();
-        if (e.type !== "wheel") return; // the legacy mousewheel / DOMMouseScroll twins: only swallowed
-        const d = e.deltaY || e.deltaX || 0;
-        if (!d) return;
-        const up = d < 0;
-        const s = placementOf(node).scale;
-        setNumber(node, "scale", up ? s * 1.05 : s / 1.05);
-        node.setDirtyCanvas?.(true, true);
-        node.graph?.change?.();
+        if (scaleByWheel(e)) {
+            e.preventDefault();
+            e.stopImmediatePropagation();
+        }
     } catch (err) {
         report("wheel", err);
-    }
-}
-
-function installWheel() {
-    if (globalThis.__fillblankWheel || typeof window === "undefined") return;
-    globalThis.__fillblankWheel = true;
-    for (const type of ["wheel", "mousewheel", "DOMMouseScroll"]) {
-        window.addEventListener(type, onWheel, { capture: true, passive: false });
     }
 }
 
 app.registerExtension({
     name: "fillblank.placementEditor",
     setup() {
+        if (globalThis.__fillblankWheel || typeof window === "undefined") return;
+        globalThis.__fillblankWheel = true;
+        window.addEventListener("wheel", onWindowWheel, { capture: true, passive: false });
+    },
+    nodeCreated(node) {
+        if (node?.comfyClass !== NODE && node?.type !== NODE) return;
         try {
-            installWheel();
+            const ed = addCanvasWidget(node, {
+                name: EDITOR,
+                className: "fillblank-placement",
+                minHeight: MIN_H,
+                minWidth: MIN_W,
+                tooltip: TOOLTIP,
+                paint: (ctx, w, h) => drawEditor(node, ctx, w, h),
+                sync: () => signature(node),
+                pointer: {
+                    down: (e, pos) => startDrag(node, pos),
+                    move: (e, pos) => moveDrag(node, pos),
+                    up: (e, pos) => endDrag(node, pos),
+                    hover: (e, pos) => hover(node, pos),
+                },
+            });
+            ed.canvas.__fillblankEditor = ed;
+            // the plain wheel over the editor: the graph zooms or pans as it does over any node
+            ed.canvas.addEventListener("wheel", forwardWheelToCanvas, { passive: false });
+            node.__fillblankPlacement = ed;
+            for (const w of node.widgets ?? []) {
+                if (w !== ed.widget) chain(w, "callback", () => ed.redraw());
+            }
+            chain(node, "onConnectionsChange", () => ed.check());
         } catch (err) {
-            report("wheel setup", err);
+            report("placement editor setup", err);
         }
     },
-    async beforeRegisterNodeDef(nodeType, nodeData) {
-        if (nodeData?.name !== NODE) return;
-        const proto = nodeType.prototype;
-        const baseComputeSize = reserveArea(nodeType, AREA_H, MIN_W);
-
-        const origDraw = proto.onDrawForeground;
-        proto.onDrawForeground = function (ctx, graphCanvas) {
-            const r = origDraw?.apply(this, arguments);
-            try {
-                if (this.flags?.collapsed || !ctx || typeof ctx.drawImage !== "function") {
-                    this.__fillblankEditor = null;
-                    return r;
-                }
-                const L = layout(this, contentTop(this, baseComputeSize));
-                this.__fillblankEditor = L;
-                if (L) drawEditor(this, ctx, L, !!graphCanvas?.low_quality);
-            } catch (err) {
-                this.__fillblankEditor = null;
-                report("placement editor", err);
-            }
-            return r;
-        };
-
-        const origDown = proto.onMouseDown;
-        proto.onMouseDown = function (e, pos) {
-            const r = origDown?.apply(this, arguments);
-            if (r) return r;
-            try {
-                if (Array.isArray(pos) || ArrayBuffer.isView(pos)) {
-                    if (startDrag(this, pos)) {
-                        this.captureInput?.(true);
-                        this.setDirtyCanvas?.(true, true);
-                        return true;
-                    }
-                }
-            } catch (err) {
-                report("mouse down", err);
-            }
-            return r;
-        };
-
-        const origMove = proto.onMouseMove;
-        proto.onMouseMove = function (e, pos) {
-            const r = origMove?.apply(this, arguments);
-            try {
-                if (this.__fillblankDrag) {
-                    if (e && e.buttons === 0) endDrag(this); // released outside the canvas
-                    else if (pos) moveDrag(this, pos);
-                }
-            } catch (err) {
-                report("mouse move", err);
-            }
-            return r;
-        };
-
-        const origUp = proto.onMouseUp;
-        proto.onMouseUp = function (e, pos) {
-            const r = origUp?.apply(this, arguments);
-            try {
-                if (this.__fillblankDrag) {
-                    if (pos) moveDrag(this, pos);
-                    endDrag(this);
-                }
-            } catch (err) {
-                report("mouse up", err);
-            }
-            return r;
-        };
-    },
-    nodeCreated: redrawWhenWidgetsChange(NODE, "placement editor setup"),
 });
