@@ -5,14 +5,13 @@ from __future__ import annotations
 import torch
 
 from ..fillblank_core import insert as I
-from ..fillblank_core import masks as M
 from ..fillblank_core import placement as P
 from ..fillblank_core import ranges as R
 from ..fillblank_core.crop import stitch
 from . import compat
-from .common import CATEGORY, LAMBDA, mask_input, rgb
+from .common import CATEGORY, LAMBDA
 from .sampler import guided_sample, validate
-from .target_encoder import CUTOUTS, cut_out
+from .target_encoder import CUTOUTS, cut_out, target_inputs
 
 WORKING_SIZE_TIP = ("Working resolution: the longest side, in pixels, of the crop around the hole as the model "
                     "sees it (snapped to a multiple of 8, at least 64). Pick your model's own resolution: SD1.5 "
@@ -78,13 +77,7 @@ class FillBlankInsert:
         R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
                        jump_length=jump_length, resample=resample, working_size=working_size, context=context,
                        feather=feather)
-        scene_c = rgb(scene, "scene")
-        tgt = rgb(target, "target", allow_alpha=True)
-        if cutout not in CUTOUTS:
-            raise ValueError(f"cutout must be one of {', '.join(CUTOUTS)}, got {cutout!r}")
-        if target_mask is not None:
-            target_mask = mask_input(target_mask, "target_mask")
-        M.batch_size(scene_c.shape[0], tgt.shape[0], "scene", "target")
+        scene_c, tgt, target_mask = target_inputs(scene, target, cutout, target_mask)
         I.check_options(fit=fit, working_size=working_size, context=context, feather=feather, steps=steps,
                         jump_length=jump_length, resample=resample, denoise=denoise)
         hole = I.scene_hole(hole, tuple(scene_c.shape[-2:]))

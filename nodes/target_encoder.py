@@ -13,6 +13,19 @@ from .compat import vae_downscale
 CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
 
 
+def target_inputs(scene, target, cutout: str, target_mask=None):
+    """The checks of a scene / target / cut-out / target_mask input set (Target Encoder, Insert):
+    (scene [B,3,H,W], target [B,3|4,h,w], target_mask [B,1,h,w] or None)."""
+    scene_c = rgb(scene, "scene")
+    tgt = rgb(target, "target", allow_alpha=True)
+    if cutout not in CUTOUTS:
+        raise ValueError(f"cutout must be one of {', '.join(CUTOUTS)}, got {cutout!r}")
+    if target_mask is not None:
+        target_mask = mask_input(target_mask, "target_mask")
+    M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), target_mask=batch_of(target_mask))
+    return scene_c, tgt, target_mask
+
+
 def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
     """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
     if cutout == "auto":
@@ -66,13 +79,7 @@ class FillBlankTargetEncoder:
     def encode(self, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None,
                clip_vision=None):
         R.check_inputs(x=x, y=y, scale=scale)
-        scene_c = rgb(scene, "scene")
-        tgt = rgb(target, "target", allow_alpha=True)
-        if cutout not in CUTOUTS:
-            raise ValueError(f"cutout must be one of {', '.join(CUTOUTS)}, got {cutout!r}")
-        if target_mask is not None:
-            target_mask = mask_input(target_mask, "target_mask")
-        M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), target_mask=batch_of(target_mask))
+        scene_c, tgt, target_mask = target_inputs(scene, target, cutout, target_mask)
         obj = cut_out(tgt, target_mask, cutout, sam)
         image, mask, comp, where = P.place_on_scene(scene, tgt[:, :3], obj, x, y, scale, flip)
         pixels = P.crop_to_multiple(comp.permute(0, 3, 1, 2), vae_downscale(vae)).permute(0, 2, 3, 1)
