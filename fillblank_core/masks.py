@@ -299,6 +299,17 @@ def to_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
     return F.max_pool2d(cropped, (fy, fx))
 
 
+def silhouette_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
+    """A soft silhouette [B,1,H,W] (or [B,H,W]) at latent size: the fraction of each cell covered
+    (centre-cropped to a multiple of the cell first, as ComfyUI's VAE encode crops pixels)."""
+    m = mask_b1hw(mask)
+    H, W = m.shape[-2:]
+    h, w = int(latent_hw[0]), int(latent_hw[1])
+    f = max(1, H // h)
+    oy, ox = (H - f * h) // 2, (W - f * w) // 2
+    return F.avg_pool2d(m[..., oy:oy + f * h, ox:ox + f * w], f)
+
+
 def latent_hole(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
     """The repaint rule, one for every chain: the cells of a latent that a hole MASK repaints.
 

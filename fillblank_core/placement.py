@@ -260,3 +260,23 @@ def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> 
     """Object mask [B,1,h,w]: the given cut-out (mask or alpha), else the whole image."""
     cut = given_cutout(target, mask)
     return torch.ones_like(target[:, :1]) if cut is None else cut
+
+
+CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
+
+
+def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
+    """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
+    if cutout == "auto":
+        cutout = "mask or alpha" if given_cutout(target, target_mask) is not None else ("sam" if sam is not None else "whole image")
+    if cutout == "whole image":
+        return torch.ones_like(target[:, :1])
+    if cutout == "mask or alpha":
+        return object_mask_from(target, target_mask)
+    from . import segment
+    rgb_hwc = M.to_bhwc(target[:, :3])
+    if cutout == "border color":
+        return torch.stack([segment.border_color_cutout(im) for im in rgb_hwc])[:, None].float()
+    if sam is None:
+        raise ValueError("cutout 'sam' needs a SAM model on the sam input (Fill-in SAM Loader)")
+    return torch.stack([segment.sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()

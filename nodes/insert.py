@@ -8,10 +8,11 @@ from ..fillblank_core import insert as I
 from ..fillblank_core import placement as P
 from ..fillblank_core import ranges as R
 from ..fillblank_core.crop import stitch
+from ..fillblank_core.placement import CUTOUTS, cut_out
 from . import compat
 from .common import CATEGORY, LAMBDA
 from .sampler import guided_sample, validate
-from .target_encoder import CUTOUTS, cut_out, target_inputs
+from .target_encoder import target_inputs
 
 WORKING_SIZE_TIP = ("Working resolution: the longest side, in pixels, of the crop around the hole as the model "
                     "sees it (snapped to a multiple of 8, at least 64). Pick your model's own resolution: SD1.5 "

@@ -43,19 +43,10 @@ def _check_schedule(schedule):
     return schedule
 
 
-def target_mask_latent(target, latent_hw) -> torch.Tensor:
-    """The target's soft silhouette at latent size (fraction of each cell covered)."""
-    m = M.mask_b1hw(target.mask)
-    H, W = m.shape[-2:]
-    f = max(1, H // latent_hw[0])
-    oy, ox = (H - f * latent_hw[0]) // 2, (W - f * latent_hw[1]) // 2
-    return torch.nn.functional.avg_pool2d(m[..., oy:oy + f * latent_hw[0], ox:ox + f * latent_hw[1]], f)
-
-
 def guidance_options(target, schedule, jump_length, resample, blend, base, **extra) -> dict:
     latent = target.latent
     return dict(sampler=base.sampler_function, sampler_options=dict(base.extra_options),
-                target=latent, target_mask=target_mask_latent(target, latent.shape[-2:]),
+                target=latent, target_mask=M.silhouette_latent(target.mask, latent.shape[-2:]),
                 schedule=_check_schedule(schedule), jump_length=int(jump_length),
                 resample=int(resample), blend=blend, **extra)
 

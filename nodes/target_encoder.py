@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-
 from ..fillblank_core import masks as M
 from ..fillblank_core import placement as P
 from ..fillblank_core import ranges as R
+from ..fillblank_core.placement import CUTOUTS, cut_out
 from .common import CATEGORY, TARGET, batch_of, mask_input, rgb
 from .compat import vae_downscale
-
-CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
 
 
 def target_inputs(scene, target, cutout: str, target_mask=None):
@@ -24,23 +21,6 @@ def target_inputs(scene, target, cutout: str, target_mask=None):
         target_mask = mask_input(target_mask, "target_mask")
     M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), target_mask=batch_of(target_mask))
     return scene_c, tgt, target_mask
-
-
-def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
-    """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
-    if cutout == "auto":
-        cutout = "mask or alpha" if P.given_cutout(target, target_mask) is not None else ("sam" if sam is not None else "whole image")
-    if cutout == "whole image":
-        return torch.ones_like(target[:, :1])
-    if cutout == "mask or alpha":
-        return P.object_mask_from(target, target_mask)
-    from ..fillblank_core import segment
-    rgb_hwc = M.to_bhwc(target[:, :3])
-    if cutout == "border color":
-        return torch.stack([segment.border_color_cutout(im) for im in rgb_hwc])[:, None].float()
-    if sam is None:
-        raise ValueError("cutout 'sam' needs a SAM model on the sam input (Fill-in SAM Loader)")
-    return torch.stack([segment.sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()
 
 
 class FillBlankTargetEncoder:
