@@ -46,12 +46,7 @@ HIST_BINS = 8
 # --- layout helpers -------------------------------------------------------------------------------
 
 def _bchw(images, name: str) -> torch.Tensor:
-    t = images if isinstance(images, torch.Tensor) else torch.as_tensor(images)
-    if t.ndim == 3:
-        t = t[None]
-    if t.ndim != 4 or t.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got shape {tuple(t.shape)}")
-    t = t.detach().to("cpu", torch.float32)[..., :3]
+    t = _hwc(images, name).to("cpu", torch.float32)[..., :3]
     if t.shape[-1] == 1:
         t = t.expand(*t.shape[:3], 3)
     return t.permute(0, 3, 1, 2).contiguous()
