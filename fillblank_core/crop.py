@@ -345,22 +345,13 @@ def _cover_index(n_in: int, n_out: int, device) -> torch.Tensor:
 def resize_mask_cover(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """[B,1,h,w] -> [B,1,H,W] by cover max: each output pixel takes the largest value among the
     input pixels its footprint overlaps. Never shrinks a hole. Always a new tensor."""
-    H, W = int(hw[0]), int(hw[1])
     out = mask
-    if out.shape[-1] != W:
-        idx = _cover_index(out.shape[-1], W, out.device)
-        cols = None
-        for k in range(idx.shape[1]):
-            v = out.index_select(-1, idx[:, k])
-            cols = v if cols is None else torch.maximum(cols, v)
-        out = cols
-    if out.shape[-2] != H:
-        idx = _cover_index(out.shape[-2], H, out.device)
-        rows = None
-        for k in range(idx.shape[1]):
-            v = out.index_select(-2, idx[:, k])
-            rows = v if rows is None else torch.maximum(rows, v)
-        out = rows
+    for dim, size in ((-1, int(hw[1])), (-2, int(hw[0]))):
+        if out.shape[dim] != size:
+            idx = _cover_index(out.shape[dim], size, out.device)
+            src, out = out, out.index_select(dim, idx[:, 0])
+            for k in range(1, idx.shape[1]):  # one slice at a time: no stack of copies
+                out = torch.maximum(out, src.index_select(dim, idx[:, k]))
     return out.clone() if out is mask else out
 
 

@@ -52,14 +52,20 @@ def _bchw(images, name: str) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).contiguous()
 
 
-def _mask(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
-    """A single [H,W] float mask at size hw (bilinear resize when the size differs)."""
+def _first_mask(mask, name: str) -> torch.Tensor:
+    """The first [H,W] of a MASK as float on the CPU (no copy when it already is)."""
     t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
     t = t.detach().to("cpu", torch.float32)
     while t.ndim > 2:
         t = t[0]
     if t.ndim != 2:
         raise ValueError(f"{name} must be a MASK [height, width], got shape {tuple(mask.shape)}")
+    return t
+
+
+def _mask(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
+    """A single [H,W] float mask at size hw (bilinear resize when the size differs)."""
+    t = _first_mask(mask, name)
     if tuple(t.shape) != tuple(hw):
         t = F.interpolate(t[None, None], size=hw, mode="bilinear", align_corners=False)[0, 0]
     return t.clamp(0, 1)
@@ -78,12 +84,7 @@ def _hwc(images, name: str) -> torch.Tensor:
 def _mask_hw(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
     """The first [H,W] of a mask at size hw, not clamped and (at its own size) not copied; values
     are compared with 0.5 only, so this reads as ``_mask``."""
-    t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
-    t = t.detach().to("cpu", torch.float32)
-    while t.ndim > 2:
-        t = t[0]
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be a MASK [height, width], got shape {tuple(mask.shape)}")
+    t = _first_mask(mask, name)
     return t if tuple(t.shape) == tuple(hw) else _mask(t, hw, name)
 
 
