@@ -281,24 +281,6 @@ def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha
     return out
 
 
-def to_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
-    """Downscale a pixel mask [B,1,H,W] to latent size without shrinking the hole.
-
-    Any latent cell touched by the hole is repainted (max pooling). Sizes that are not a multiple
-    of the latent factor are centre-cropped first, the way ComfyUI's VAE encode crops pixels.
-    """
-    h, w = int(latent_hw[0]), int(latent_hw[1])
-    H, W = mask.shape[-2:]
-    if (H, W) == (h, w):
-        return mask
-    fy, fx = H // h, W // w
-    if fy < 1 or fx < 1:
-        raise ValueError(f"mask of size {H}x{W} is smaller than the latent {h}x{w}")
-    oy, ox = (H - fy * h) // 2, (W - fx * w) // 2
-    cropped = mask[..., oy:oy + fy * h, ox:ox + fx * w]
-    return F.max_pool2d(cropped, (fy, fx))
-
-
 def silhouette_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
     """A soft silhouette [B,1,H,W] (or [B,H,W]) at latent size: the fraction of each cell covered
     (centre-cropped to a multiple of the cell first, as ComfyUI's VAE encode crops pixels)."""

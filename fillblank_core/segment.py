@@ -29,9 +29,6 @@ import torch.nn.functional as F
 from .checkpoints import describe_mismatch, file_label, printable, read_state_dict
 
 SAM_FOLDER = "models/sams"
-SAM_FILES_HINT = ("put a SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or "
-                  "sam_vit_h_4b8939.pth from facebookresearch/segment-anything) in ComfyUI's "
-                  f"{SAM_FOLDER} folder")
 SAM_ADVICE = ("Download the official SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or "
               "sam_vit_h_4b8939.pth from facebookresearch/segment-anything) again into ComfyUI's "
               f"{SAM_FOLDER} folder.")

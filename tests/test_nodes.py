@@ -95,13 +95,14 @@ def test_sampler_known_region_schedules_and_seed(env):
     lat, a = _sample(env, rec, hole, lam_a, r=2)
     _, a2 = _sample(env, rec, hole, lam_a, r=2)
     _, b = _sample(env, rec, hole, lam_b, r=2)
-    from fillblank_core.masks import to_latent, mask_b1hw
-    h_lat = to_latent((mask_b1hw(hole) > 0).float(), lat.shape[-2:])
+    from fillblank_core.masks import latent_hole, mask_b1hw
+    h_lat = latent_hole(hole, lat.shape[-2:])  # the one repaint rule
     keep = (h_lat == 0).expand_as(lat)
     for out in (a, b):
         assert torch.equal(out[keep], lat[keep]), "outside the hole the latent must be the input's"
+        assert not torch.equal(out[~keep], lat[~keep]), "every repainted cell set is actually repainted"
     assert torch.equal(a, a2), "same seed, same output"
-    inside = (to_latent((mask_b1hw(sil) > 0).float(), lat.shape[-2:]) > 0).expand_as(lat)
+    inside = (latent_hole(sil, lat.shape[-2:]) > 0).expand_as(lat)
     assert not torch.allclose(a[inside], b[inside]), "λ must change the result inside the silhouette"
     # λ = 1 lands on the target latent in the silhouette's interior cells, as exactly as the known
     # region lands on the scene (the guidance holds them like ComfyUI's known region)
@@ -119,8 +120,8 @@ def test_sampler_select_in_sampler_custom(env, comfy_host):
     hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
     sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
     lat = env["vae"].encode(env["scene"])
-    from fillblank_core.masks import to_latent, mask_b1hw
-    h_lat = to_latent((mask_b1hw(hole) > 0).float(), lat.shape[-2:])
+    from fillblank_core.masks import latent_hole
+    h_lat = latent_hole(hole, lat.shape[-2:])
     sig = cs.BasicScheduler().get_sigmas(env["model"], "normal", 6, 1.0)[0]
     out = cs.SamplerCustom().sample(env["model"], True, 5, 1.0, env["cond"], env["cond"], sampler, sig,
                                     {"samples": lat, "noise_mask": h_lat})[0]["samples"]
