@@ -161,7 +161,7 @@ def _insert_run(pack, model, vae, cond, scene, hole, target, opts):
     ins_mod.guided_sample = timed_sample
     try:
         with torch.inference_mode():
-            out = pack.NODE_CLASS_MAPPINGS["FillBlankInsert"]().insert(
+            out = pack.nodes.NODES_BY_ID["FillBlankInsert"].execute(
                 model, _Timed(vae, times), cond, cond, scene, target, "into hole", 0.5, 0.5, 0.4, False, "auto",
                 opts["seed"], opts["steps"], opts["cfg"], "euler", "normal", 1.0, opts["steps"], 1,
                 opts["working_size"], 0.25, 8, False, hole=hole)
@@ -172,7 +172,7 @@ def _insert_run(pack, model, vae, cond, scene, hole, target, opts):
 
 def _full_frame_run(pack, model, vae, cond, scene, hole, target, where, opts):
     import torch
-    n = pack.NODE_CLASS_MAPPINGS
+    n = pack.nodes.NODES_BY_ID
     times = {}
 
     def stage(key, fn):
@@ -181,15 +181,15 @@ def _full_frame_run(pack, model, vae, cond, scene, hole, target, where, opts):
         times[key] = time.perf_counter() - t
         return out
     with torch.inference_mode():
-        rec = stage("target_encoder", lambda: n["FillBlankTargetEncoder"]().encode(
+        rec = stage("target_encoder", lambda: n["FillBlankTargetEncoder"].execute(
             target, scene, vae, where["x"], where["y"], where["scale"], False, "auto")[0])
-        mask = stage("mask_refiner", lambda: n["FillBlankMaskRefiner"]().refine("union", 8, 0, 0.0, hole=hole, target=rec)[0])
+        mask = stage("mask_refiner", lambda: n["FillBlankMaskRefiner"].execute("union", 8, 0, 0.0, hole=hole, target=rec)[0])
         lat = stage("vae_encode_scene", lambda: {"samples": vae.encode(scene)})
-        out = stage("sample", lambda: n["FillBlankSampler"]().sample(
+        out = stage("sample", lambda: n["FillBlankSampler"].execute(
             model, cond, cond, lat, rec, mask, opts["seed"], opts["steps"], opts["cfg"], "euler", "normal", 1.0,
             opts["steps"], 1, "matched")[0])
         dec = stage("decode", lambda: vae.decode(out["samples"]))
-        img = stage("composite", lambda: n["FillBlankComposite"]().composite(scene, dec, mask, 8, False)[0])
+        img = stage("composite", lambda: n["FillBlankComposite"].execute(scene, dec, mask, 8, False)[0])
     times["latent"] = list(lat["samples"].shape)
     return times, (img,)
 

@@ -129,8 +129,8 @@ def run_ksampler(model, latent, hole, cond, steps, seed=0):
 
 
 def run_fillblank(pack, model, latent, hole, cond, record, steps, resample=1, seed=0):
-    node = pack.NODE_CLASS_MAPPINGS["FillBlankSampler"]()
-    return node.sample(model, cond, cond, {"samples": latent}, record, hole, seed, steps, 7.0, "euler", "normal",
+    node = pack.nodes.NODES_BY_ID["FillBlankSampler"]
+    return node.execute(model, cond, cond, {"samples": latent}, record, hole, seed, steps, 7.0, "euler", "normal",
                        1.0, 10, resample, "matched")[0]["samples"]
 
 

@@ -135,23 +135,23 @@ def _inputs(pack, size: int) -> dict:
 
 
 def _run(pack, case: str, inp: dict) -> list:
-    n = pack.NODE_CLASS_MAPPINGS
+    n = pack.nodes.NODES_BY_ID
     H = inp["scene"].shape[1]
-    encode = lambda: n["FillBlankTargetEncoder"]().encode(inp["target"], inp["scene"], StubVAE(), 0.5, 0.5,  # noqa: E731
+    encode = lambda: n["FillBlankTargetEncoder"].execute(inp["target"], inp["scene"], StubVAE(), 0.5, 0.5,  # noqa: E731
                                                           TARGET_PX / H, False, "auto")
     if case == "target_encoder":
         return list(encode())
     if case == "mask_refiner":
-        return list(n["FillBlankMaskRefiner"]().refine("union", 8, 8, 0.0, hole=inp["drawn"], target=inp["record"]))
+        return list(n["FillBlankMaskRefiner"].execute("union", 8, 8, 0.0, hole=inp["drawn"], target=inp["record"]))
     if case == "composite":
-        return list(n["FillBlankComposite"]().composite(inp["scene"], inp["decoded"], inp["hole"], 8, True))
+        return list(n["FillBlankComposite"].execute(inp["scene"], inp["decoded"], inp["hole"], 8, True))
     if case == "rank":
-        return list(n["FillBlankRank"]().rank(inp["decoded"], inp["record"], inp["hole"]))
+        return list(n["FillBlankRank"].execute(inp["decoded"], inp["record"], inp["hole"]))
     if case == "chain":  # example 1's order; ComfyUI keeps every output in its cache
         rec, preview, sil, _ = encode()
-        mask, mpreview = n["FillBlankMaskRefiner"]().refine("union", 8, 0, 0.0, hole=inp["drawn"], target=rec)
-        comp, = n["FillBlankComposite"]().composite(inp["scene"], inp["decoded"], mask, 8, True)
-        best, ordered, scores = n["FillBlankRank"]().rank(comp, rec, mask)
+        mask, mpreview = n["FillBlankMaskRefiner"].execute("union", 8, 0, 0.0, hole=inp["drawn"], target=rec)
+        comp, = n["FillBlankComposite"].execute(inp["scene"], inp["decoded"], mask, 8, True)
+        best, ordered, scores = n["FillBlankRank"].execute(comp, rec, mask)
         return [rec, preview, sil, mask, mpreview, comp, best, ordered, scores]
     raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
 

@@ -223,9 +223,9 @@ class Chain:
     def __init__(self, pack, world: World):
         self.pack, self.world = pack, world
         self.model = comfy_model(world)
-        m = pack.NODE_CLASS_MAPPINGS
-        self.enc, self.ref = m["FillBlankTargetEncoder"](), m["FillBlankMaskRefiner"]()
-        self.smp, self.sel = m["FillBlankSampler"](), m["FillBlankSamplerSelect"]()
+        m = pack.nodes.NODES_BY_ID
+        self.enc, self.ref = m["FillBlankTargetEncoder"], m["FillBlankMaskRefiner"]
+        self.smp, self.sel = m["FillBlankSampler"], m["FillBlankSamplerSelect"]
         self.defaults = {k: _defaults(m[k]) for k in ("FillBlankTargetEncoder", "FillBlankMaskRefiner",
                                                       "FillBlankSampler", "FillBlankSamplerSelect")}
         self.latent = {"samples": world.vae.encode(world.scene)}
@@ -237,9 +237,9 @@ class Chain:
             img, mask = self.world.targets[name]
             d = dict(self.defaults["FillBlankTargetEncoder"])
             d.update(x=0.5, y=0.5, scale=BOX / SCENE)  # placed over the hole at its own size
-            target = self.enc.encode(target=img, scene=self.world.scene, vae=self.world.vae,
+            target = self.enc.execute(target=img, scene=self.world.scene, vae=self.world.vae,
                                      target_mask=mask, **d)[0]
-            hole = self.ref.refine(hole=drawn_hole(), target=target,
+            hole = self.ref.execute(hole=drawn_hole(), target=target,
                                    **dict(self.defaults["FillBlankMaskRefiner"], mode=mode))[0]
             self._prepared[key] = (target, hole)
         return self._prepared[key]
@@ -251,12 +251,12 @@ class Chain:
         if node == "sampler":
             d = dict(self.defaults["FillBlankSampler"])
             d.update(seed=seed, steps=steps, sampler_name=sampler, scheduler=scheduler, denoise=denoise)
-            out = self.smp.sample(model=self.model, positive=conditioning(), negative=conditioning(),
+            out = self.smp.execute(model=self.model, positive=conditioning(), negative=conditioning(),
                                   latent_image=self.latent, target=target, hole=hole, **d)[0]["samples"]
         else:  # Set Latent Noise Mask + SamplerCustom (add_noise, cfg 8.0 default) + BasicScheduler
             d = dict(self.defaults["FillBlankSamplerSelect"])
             d.update(sampler_name=sampler)
-            ks = self.sel.get_sampler(target=target, **d)[0]
+            ks = self.sel.execute(target=target, **d)[0]
             sigmas = self.pack.nodes.compat.sigmas_for(self.model, scheduler, steps, denoise)
             samples = self.latent["samples"]
             noise = comfy.sample.prepare_noise(samples, seed)
@@ -299,7 +299,7 @@ def unguided_rates(world: World, chain: Chain, seeds: int, steps: int = 20) -> d
     target, hole = chain.prepare(CLASSES[0], "hole")
     d = dict(chain.defaults["FillBlankSampler"], steps=steps, sampler_name="euler", scheduler="normal")
     for s in range(seeds):
-        out = chain.smp.sample(model=chain.model, positive=conditioning(), negative=conditioning(),
+        out = chain.smp.execute(model=chain.model, positive=conditioning(), negative=conditioning(),
                                latent_image=chain.latent, target=target, hole=hole, schedule=sched,
                                **dict(d, seed=1000 + s))[0]["samples"]
         region = latent_hole(hole, out.shape[-2:])

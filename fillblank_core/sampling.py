@@ -287,9 +287,9 @@ def _schedule(schedule) -> LambdaSchedule:
 def repaint_mask(denoise_mask: torch.Tensor) -> torch.Tensor:
     """The one repaint rule: every latent cell with any part of the hole is repainted fully.
 
-    ComfyUI resizes a noise mask to latent size bilinearly (Set Latent Noise Mask, and FillBlank
+    ComfyUI resizes a noise mask to latent size bilinearly (Set Latent Noise Mask, and Fill-in
     Sampler, which passes its hole the same way); a cell whose resized value is above 0 is part of
-    the hole. Binary, so FillBlank Sampler and Sampler Select repaint the same cells.
+    the hole. Binary, so Fill-in Sampler and Fill-in Sampler Select repaint the same cells.
     """
     return (denoise_mask > 0).to(denoise_mask.dtype)
 

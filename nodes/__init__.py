@@ -1,35 +1,38 @@
-"""ComfyUI node classes: convert ComfyUI types, call fillblank_core, return."""
+"""ComfyUI nodes (V3 schema, comfy_api): convert ComfyUI types, call fillblank_core, return."""
+
+from comfy_api.latest import ComfyExtension, io
 
 from .composite import FillBlankComposite
 from .crop import FillBlankCrop
 from .insert import FillBlankInsert
 from .lambda_schedule import FillBlankLambdaSchedule
 from .mask_refiner import FillBlankMaskRefiner
-from .segmentation import FillBlankRank, FillBlankSAMLoader
+from .rank import FillBlankRank
+from .sam_loader import FillBlankSAMLoader
 from .sampler import FillBlankSampler, FillBlankSamplerSelect
 from .target_encoder import FillBlankTargetEncoder
 
-NODE_CLASS_MAPPINGS = {
-    "FillBlankInsert": FillBlankInsert,
-    "FillBlankTargetEncoder": FillBlankTargetEncoder,
-    "FillBlankMaskRefiner": FillBlankMaskRefiner,
-    "FillBlankLambdaSchedule": FillBlankLambdaSchedule,
-    "FillBlankSampler": FillBlankSampler,
-    "FillBlankSamplerSelect": FillBlankSamplerSelect,
-    "FillBlankComposite": FillBlankComposite,
-    "FillBlankCrop": FillBlankCrop,
-    "FillBlankSAMLoader": FillBlankSAMLoader,
-    "FillBlankRank": FillBlankRank,
-}
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "FillBlankInsert": "Fill-in Insert",
-    "FillBlankTargetEncoder": "Fill-in Target Encoder",
-    "FillBlankMaskRefiner": "Fill-in Mask Refiner",
-    "FillBlankLambdaSchedule": "Fill-in Lambda Schedule",
-    "FillBlankSampler": "Fill-in Sampler",
-    "FillBlankSamplerSelect": "Fill-in Sampler Select",
-    "FillBlankComposite": "Fill-in Composite",
-    "FillBlankCrop": "Fill-in Crop",
-    "FillBlankSAMLoader": "Fill-in SAM Loader",
-    "FillBlankRank": "Fill-in Rank",
-}
+# in the order of the "Add Node" menu: the one-node path first, then the modular chain
+NODES: list[type[io.ComfyNode]] = [
+    FillBlankInsert,
+    FillBlankTargetEncoder,
+    FillBlankMaskRefiner,
+    FillBlankLambdaSchedule,
+    FillBlankSampler,
+    FillBlankSamplerSelect,
+    FillBlankComposite,
+    FillBlankCrop,
+    FillBlankSAMLoader,
+    FillBlankRank,
+]
+# node id → class (ids are the class names: what saved workflows store as the node type)
+NODES_BY_ID = {cls.__name__: cls for cls in NODES}
+
+
+class FillBlankExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> FillBlankExtension:
+    return FillBlankExtension()

@@ -1,14 +1,89 @@
-"""Shared node helpers: types, checks that run before any heavy work, conversions."""
+"""Shared node helpers: the V3 schema pieces every node uses (types, names, inputs), checks that
+run before any heavy work, conversions."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import torch
+
+from comfy_api.latest import io  # the V3 node API (ComfyUI 0.3.4x+, 2025); requires-comfyui >= 0.3.75
 
 from ..fillblank_core import masks as M
 
 CATEGORY = "fillblank"
 TARGET = "FILLBLANK_TARGET"
 LAMBDA = "FILLBLANK_LAMBDA"
+STITCH = "FILLBLANK_STITCH"
+
+# the pack's own socket types (and SAM_MODEL, the type Impact-Pack and comfyui_segment_anything use)
+Target = io.Custom(TARGET)
+Lambda = io.Custom(LAMBDA)
+Stitch = io.Custom(STITCH)
+SamModel = io.Custom("SAM_MODEL")
+
+# One display name per node: the node title, and the name every tooltip and message uses.
+NAMES = {
+    "FillBlankInsert": "Fill-in Insert",
+    "FillBlankTargetEncoder": "Fill-in Target Encoder",
+    "FillBlankMaskRefiner": "Fill-in Mask Refiner",
+    "FillBlankLambdaSchedule": "Fill-in Lambda Schedule",
+    "FillBlankSampler": "Fill-in Sampler",
+    "FillBlankSamplerSelect": "Fill-in Sampler Select",
+    "FillBlankComposite": "Fill-in Composite",
+    "FillBlankCrop": "Fill-in Crop",
+    "FillBlankSAMLoader": "Fill-in SAM Loader",
+    "FillBlankRank": "Fill-in Rank",
+}
+SEARCH_ALIASES = ["inpaint", "insert object", "object placement", "paste object", "RePaint"]
+
+
+# ComfyUI after 0.3.75 (2026): Schema.search_aliases and the inputs' ``advanced`` flag (shown
+# folded away by the frontend). 0.3.75 (Dec 2025) has neither: they are given only where present.
+def _takes(cls, name: str) -> bool:
+    if dataclasses.is_dataclass(cls):
+        return name in {f.name for f in dataclasses.fields(cls)}
+    return name in inspect.signature(cls.__init__).parameters
+
+
+def schema(node_id: str, sub: str, description: str, inputs: list, outputs: list, **extra) -> io.Schema:
+    """A node's V3 schema: its display name from NAMES, category fillblank/<sub>, the pack's search
+    aliases where the host knows them."""
+    if _takes(io.Schema, "search_aliases"):
+        extra.setdefault("search_aliases", SEARCH_ALIASES)
+    return io.Schema(node_id=node_id, display_name=NAMES[node_id], category=f"{CATEGORY}/{sub}",
+                     description=description, inputs=inputs, outputs=outputs, **extra)
+
+
+def _advanced(cls, advanced: bool) -> dict:
+    return {"advanced": True} if advanced and _takes(cls, "advanced") else {}
+
+
+def number(name: str, rng, default, tooltip: str, advanced: bool = False, **extra):
+    """An INT / FLOAT widget with its range from fillblank_core.ranges (the one place ranges live)."""
+    kind, opts = rng.widget(default, tooltip, **extra)
+    cls = io.Int.Input if kind == "INT" else io.Float.Input
+    return cls(name, **opts, **_advanced(cls, advanced))
+
+
+def combo(name: str, options, default: str | None, tooltip: str, advanced: bool = False):
+    """A combo widget; default None: the first option (as KSampler's sampler and scheduler)."""
+    return io.Combo.Input(name, options=list(options), default=default, tooltip=tooltip,
+                          **_advanced(io.Combo.Input, advanced))
+
+
+def boolean(name: str, default: bool, tooltip: str):
+    return io.Boolean.Input(name, default=default, tooltip=tooltip)
+
+
+def error_text(check, *args, **kwargs) -> bool | str:
+    """For validate_inputs: True when ``check`` passes, else its message."""
+    try:
+        check(*args, **kwargs)
+    except ValueError as e:
+        return str(e)
+    return True
 
 
 def rgb(image: torch.Tensor, name: str, allow_alpha: bool = False) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""FillBlankCrop: the region around the hole at the model's resolution, for the modular chain."""
+"""Fill-in Crop: the region around the hole at the model's resolution, for the modular chain."""
 
 from __future__ import annotations
 
@@ -7,41 +7,45 @@ import torch
 from ..fillblank_core import ranges as R
 from ..fillblank_core import crop as C
 from ..fillblank_core.insert import scene_hole
-from .common import CATEGORY, mask_input, rgb
+from comfy_api.latest import io
+
+from .common import Stitch, mask_input, number, rgb, schema
 from .insert import WORKING_SIZE_TIP
 
-STITCH = "FILLBLANK_STITCH"
 
-
-class FillBlankCrop:
-    DESCRIPTION = ("Cuts the region around the hole out of a photo of any size at your model's resolution, for the "
-                   "modular chain; Fill-in Composite puts the result back into the full photo with the stitch output.")
-    CATEGORY = CATEGORY
-    FUNCTION = "crop"
-    RETURN_TYPES = ("IMAGE", "MASK", "IMAGE", "MASK", STITCH)
-    RETURN_NAMES = ("scene", "hole", "target", "silhouette", "stitch")
-    OUTPUT_TOOLTIPS = ("The crop of the scene at the working resolution (connect to Target Encoder's scene).",
-                       "The hole cropped the same way (it never shrinks: a pixel touched by the hole is in it).",
-                       "The target input cropped the same way (the cropped scene when none is connected).",
-                       "The silhouette cropped the same way (empty when none is connected).",
-                       "The crop plan: connect to Fill-in Composite's stitch to put the result back into the full scene.")
+class FillBlankCrop(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "FillBlankCrop", "insert",
+            "Cuts the region around the hole out of a photo of any size at your model's resolution, for the "
+            "modular chain; Fill-in Composite puts the result back into the full photo with the stitch output.",
+            inputs=[
+                io.Image.Input("scene", tooltip="The full-size photo."),
+                io.Mask.Input("hole", tooltip="Where to repaint (1 = repaint), at the scene's size."),
+                number("working_size", R.WORKING_SIZE, 1024, WORKING_SIZE_TIP),
+                number("context", R.CONTEXT, 0.25, "Scene around the hole kept in the crop, on each side, as a "
+                       "fraction of the hole's longest side (plus 8 pixels)."),
+                io.Image.Input("target", optional=True, tooltip="Optional image of the scene's size to crop the same "
+                               "way (e.g. the scene with the target pasted in)."),
+                io.Mask.Input("silhouette", optional=True, tooltip="Optional mask of the scene's size (e.g. where the "
+                              "object goes) that the crop must contain too, cropped the same way."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="scene", tooltip="The crop of the scene at the working resolution "
+                                "(connect to Fill-in Target Encoder's scene)."),
+                io.Mask.Output(display_name="hole", tooltip="The hole cropped the same way (it never shrinks: a "
+                               "pixel touched by the hole is in it)."),
+                io.Image.Output(display_name="target", tooltip="The target input cropped the same way (the cropped "
+                                "scene when none is connected)."),
+                io.Mask.Output(display_name="silhouette", tooltip="The silhouette cropped the same way (empty when "
+                               "none is connected)."),
+                Stitch.Output(display_name="stitch", tooltip="The crop plan: connect to Fill-in Composite's stitch "
+                              "to put the result back into the full scene."),
+            ])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "scene": ("IMAGE", {"tooltip": "The full-size photo."}),
-                "hole": ("MASK", {"tooltip": "Where to repaint (1 = repaint), at the scene's size."}),
-                "working_size": R.WORKING_SIZE.widget(1024, WORKING_SIZE_TIP),
-                "context": R.CONTEXT.widget(0.25, "Scene around the hole kept in the crop, on each side, as a fraction of the hole's longest side (plus 8 pixels)."),
-            },
-            "optional": {
-                "target": ("IMAGE", {"tooltip": "Optional image of the scene's size to crop the same way (e.g. the scene with the target pasted in)."}),
-                "silhouette": ("MASK", {"tooltip": "Optional mask of the scene's size (e.g. where the object goes) that the crop must contain too, cropped the same way."}),
-            },
-        }
-
-    def crop(self, scene, hole, working_size, context, target=None, silhouette=None):
+    def execute(cls, scene, hole, working_size, context, target=None, silhouette=None) -> io.NodeOutput:
         R.check_inputs(working_size=working_size, context=context)
         s = rgb(scene, "scene")
         hw = tuple(s.shape[-2:])
@@ -53,5 +57,5 @@ class FillBlankCrop:
         plan = C.plan_crop(hw, h, sil, context=context, working_size=working_size)
         work = C.crop_inputs(plan, scene, h, target, sil)
         empty = torch.zeros(h.shape[0], *plan.working_hw)
-        return (work.scene, work.hole, work.scene if work.target is None else work.target,
-                empty if work.silhouette is None else work.silhouette, plan)
+        return io.NodeOutput(work.scene, work.hole, work.scene if work.target is None else work.target,
+                             empty if work.silhouette is None else work.silhouette, plan)

@@ -1,4 +1,4 @@
-"""FillBlankMaskRefiner: the hole to repaint, from a drawn mask, the target's silhouette, or SAM."""
+"""Fill-in Mask Refiner: the hole to repaint, from a drawn mask, the target's silhouette, or SAM."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import torch
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
-from .common import CATEGORY, TARGET, batch_of, mask_input, rgb
+from comfy_api.latest import io
+
+from .common import SamModel, Target, batch_of, combo, mask_input, number, rgb, schema
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]
 
@@ -24,9 +26,9 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
     if needs_hole and hole is None:
         raise ValueError(f"mode '{mode}' needs the hole input: connect a MASK (e.g. drawn in LoadImage's mask editor)")
     if needs_target and target is None:
-        raise ValueError(f"mode '{mode}' needs the target input: connect FillBlank Target Encoder's target output")
+        raise ValueError(f"mode '{mode}' needs the target input: connect Fill-in Target Encoder's target output")
     if mode == "sam" and (sam is None or (scene is None and target is None)):
-        raise ValueError("mode 'sam' needs the sam input (FillBlank SAM Loader) and the scene image "
+        raise ValueError("mode 'sam' needs the sam input (Fill-in SAM Loader) and the scene image "
                          "(or a target, whose scene is used), plus a rough hole")
     hw = target.scene_hw if target is not None else None
     h = mask_input(hole, "hole", hw) if hole is not None else None
@@ -57,33 +59,34 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
     return refined({"hole": h, "the target's silhouette": sil}, v["threshold"], what="the hole")
 
 
-class FillBlankMaskRefiner:
-    DESCRIPTION = "Makes the hole to repaint from a drawn mask, the target's silhouette or its box, grown and feathered."
-    CATEGORY = CATEGORY
-    FUNCTION = "refine"
-    RETURN_TYPES = ("MASK", "IMAGE")
-    RETURN_NAMES = ("mask", "preview")
-    OUTPUT_TOOLTIPS = ("The hole (1 = repaint), at the scene's size.",
-                       "The mask as a picture (over the scene with the target when one is connected).")
+class FillBlankMaskRefiner(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "FillBlankMaskRefiner", "target",
+            "Makes the hole to repaint from a drawn mask, the target's silhouette or its box, grown and feathered.",
+            inputs=[
+                combo("mode", MODES, "union", "hole: the mask as drawn; silhouette: the target's outline; box: its "
+                      "bounding box; union: hole ∪ silhouette; sam: the hole refined to an object outline by SAM."),
+                number("grow", R.GROW, 8, "Grow (positive) or shrink (negative) the mask by this many pixels."),
+                number("feather", R.FEATHER, 0, "Soft edge outward over this many pixels (the hole itself stays 1)."),
+                number("threshold", R.THRESHOLD, 0.0, "Pixels above this value count as inside before growing "
+                       "(0 = any touched pixel).", advanced=True),
+                io.Mask.Input("hole", optional=True, tooltip="The hole drawn by you (1 = repaint), e.g. LoadImage's "
+                              "mask editor."),
+                Target.Input("target", optional=True, tooltip="The placed target from Fill-in Target Encoder (for "
+                             "silhouette, box, union)."),
+                SamModel.Input("sam", optional=True, tooltip="SAM model (Fill-in SAM Loader) for mode 'sam'."),
+                io.Image.Input("scene", optional=True, tooltip="The scene, for mode 'sam' when no target is connected."),
+            ],
+            outputs=[
+                io.Mask.Output(display_name="mask", tooltip="The hole (1 = repaint), at the scene's size."),
+                io.Image.Output(display_name="preview", tooltip="The mask as a picture (over the scene with the "
+                                "target when one is connected)."),
+            ])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "mode": (MODES, {"default": "union", "tooltip": "hole: the mask as drawn; silhouette: the target's outline; box: its bounding box; union: hole ∪ silhouette; sam: the hole refined to an object outline by SAM."}),
-                "grow": R.GROW.widget(8, "Grow (positive) or shrink (negative) the mask by this many pixels."),
-                "feather": R.FEATHER.widget(0, "Soft edge outward over this many pixels (the hole itself stays 1)."),
-                "threshold": R.THRESHOLD.widget(0.0, "Pixels above this value count as inside before growing (0 = any touched pixel)."),
-            },
-            "optional": {
-                "hole": ("MASK", {"tooltip": "The hole drawn by you (1 = repaint), e.g. LoadImage's mask editor."}),
-                "target": (TARGET, {"tooltip": "The placed target from FillBlank Target Encoder (for silhouette, box, union)."}),
-                "sam": ("SAM_MODEL", {"tooltip": "SAM model for mode 'sam'."}),
-                "scene": ("IMAGE", {"tooltip": "The scene, for mode 'sam' when no target is connected."}),
-            },
-        }
-
-    def refine(self, mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None):
+    def execute(cls, mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> io.NodeOutput:
         m, box = refine(mode, grow, feather, threshold, hole, target, sam, scene)
         base = target.composite if target is not None else torch.tensor(0.15).expand(1, *m.shape[-2:], 3)
-        return (M.mask_bhw(m), M.overlay(base, m, box=box))
+        return io.NodeOutput(M.mask_bhw(m), M.overlay(base, m, box=box))

@@ -16,8 +16,10 @@ from ..fillblank_core import ranges as R
 from ..fillblank_core.sampling import (BLENDS, SAMPLER_COST, count_model_evaluations, count_steps,
                                        sample_fillblank)
 from ..fillblank_core.schedules import LambdaSchedule
+from comfy_api.latest import io
+
 from . import compat
-from .common import CATEGORY, LAMBDA, TARGET, batch_of, mask_input
+from .common import Lambda, Target, batch_of, combo, mask_input, number, schema
 
 logger = logging.getLogger(__name__)
 DEFAULT_SCHEDULE = LambdaSchedule.default()
@@ -27,11 +29,32 @@ _COST_TIP = ("Cost: model evaluations = steps + ⌈(steps − j)/j⌉·(r − 1)
 JUMP_TOOLTIP = ("RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above "
                 "the step count counts as the step count (one chunk: no travelling back). " + _COST_TIP)
 RESAMPLE_TOOLTIP = "RePaint's r: passes over each chunk (1 = no resampling). " + _COST_TIP
+BLEND_TOOLTIP = ("matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, "
+                 "weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every "
+                 "sampler. independent: inject freshly noised target after each step (paper-style; lowers the "
+                 "noise in the target).")
+SCHEDULE_TOOLTIP = ("λ schedule (Fill-in Lambda Schedule). Default: λ = 1 (hold the target) while the noise is high, "
+                    "released between noise level 0.6 and 0.8 so the model harmonises the last details.")
+TARGET_TOOLTIP = "From Fill-in Target Encoder."
+
+
+def sampler_inputs(denoise_tip: str) -> list:
+    """seed … resample: the same widgets, in the same order, on Sampler and Insert."""
+    return [
+        number("seed", R.SEED, 0, "Noise seed; the same seed gives the same result.", control_after_generate=True),
+        number("steps", R.STEPS, 30, "Denoising steps (before resampling)."),
+        number("cfg", R.CFG, 7.0, "Classifier-free guidance scale.", round=0.01),
+        combo("sampler_name", compat.sampler_names(), None, "Base sampler used inside every chunk."),
+        combo("scheduler", compat.scheduler_names(), None, "Sigma schedule."),
+        number("denoise", R.DENOISE, 1.0, denoise_tip),
+        number("jump_length", R.JUMP_LENGTH, 10, JUMP_TOOLTIP, advanced=True),
+        number("resample", R.RESAMPLE, 1, RESAMPLE_TOOLTIP, advanced=True),
+    ]
 
 
 def _check_target(target, name="target"):
     if target is None or not hasattr(target, "latent") or not hasattr(target, "mask"):
-        raise ValueError(f"{name} must be the FILLBLANK_TARGET output of FillBlank Target Encoder")
+        raise ValueError(f"{name} must be the FILLBLANK_TARGET output of Fill-in Target Encoder")
     return target
 
 
@@ -39,7 +62,7 @@ def _check_schedule(schedule):
     if schedule is None:
         return DEFAULT_SCHEDULE
     if not isinstance(schedule, LambdaSchedule):
-        raise ValueError("schedule must be the FILLBLANK_LAMBDA output of FillBlank Lambda Schedule")
+        raise ValueError("schedule must be the FILLBLANK_LAMBDA output of Fill-in Lambda Schedule")
     return schedule
 
 
@@ -183,43 +206,36 @@ def sample_select(model, x, sigmas, extra_args=None, callback=None, disable=None
     return sample_fillblank(model, x, sigmas, extra_args, callback, disable, **options)
 
 
-class FillBlankSampler:
-    DESCRIPTION = ("Inpaints the hole with your model so the target appears there: RePaint-style sampling "
-                   "pulled toward the target under the λ schedule, the scene outside the hole kept exactly.")
-    CATEGORY = CATEGORY
-    FUNCTION = "sample"
-    RETURN_TYPES = ("LATENT",)
-    RETURN_NAMES = ("latent",)
-    OUTPUT_TOOLTIPS = ("The inpainted latent (outside the hole identical to the input latent).",)
+class FillBlankSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "FillBlankSampler", "sampling",
+            "Inpaints the hole with your model so the target appears there: RePaint-style sampling pulled toward "
+            "the target under the λ schedule, the scene outside the hole kept exactly.",
+            inputs=[
+                io.Model.Input("model", tooltip="Your checkpoint's model."),
+                io.Conditioning.Input("positive", tooltip="Prompt describing the scene with the object."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt."),
+                Target.Input("target", tooltip=TARGET_TOOLTIP),
+                io.Mask.Input("hole", tooltip="Region to repaint (1 = repaint) at the scene's size, e.g. from "
+                              "Fill-in Mask Refiner."),
+                *sampler_inputs("Fraction of the schedule to run (1 = from pure noise in the hole)."),
+                combo("blend", BLENDS, "matched", BLEND_TOOLTIP, advanced=True),
+                Lambda.Input("schedule", optional=True, tooltip=SCHEDULE_TOOLTIP),
+                io.Latent.Input("latent_image", optional=True, tooltip=(
+                    "VAE Encode of the scene (the same scene the target was placed on). Leave it unconnected to "
+                    "sample from the target's own latent (the scene with the target pasted in, encoded once by the "
+                    "Target Encoder): no second VAE encode; the hole then starts from the pasted target when "
+                    "denoise < 1.")),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The inpainted latent (outside the hole "
+                                      "identical to the input latent).")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "model": ("MODEL", {"tooltip": "Your checkpoint's model."}),
-                "positive": ("CONDITIONING", {"tooltip": "Prompt describing the scene with the object."}),
-                "negative": ("CONDITIONING", {"tooltip": "Negative prompt."}),
-                "target": (TARGET, {"tooltip": "From FillBlank Target Encoder."}),
-                "hole": ("MASK", {"tooltip": "Region to repaint (1 = repaint) at the scene's size, e.g. from FillBlank Mask Refiner."}),
-                "seed": R.SEED.widget(0, "Noise seed; the same seed gives the same result."),
-                "steps": R.STEPS.widget(30, "Denoising steps (before resampling)."),
-                "cfg": R.CFG.widget(7.0, "Classifier-free guidance scale.", round=0.01),
-                "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
-                "scheduler": (compat.scheduler_names(), {"tooltip": "Sigma schedule."}),
-                "denoise": R.DENOISE.widget(1.0, "Fraction of the schedule to run (1 = from pure noise in the hole)."),
-                "jump_length": R.JUMP_LENGTH.widget(10, JUMP_TOOLTIP),
-                "resample": R.RESAMPLE.widget(1, RESAMPLE_TOOLTIP),
-                "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every sampler. independent: inject freshly noised target after each step (paper-style; lowers the noise in the target)."}),
-            },
-            "optional": {
-                "schedule": (LAMBDA, {"tooltip": "λ schedule. Default: λ = 1 (hold the target) while the noise is high, released between noise level 0.6 and 0.8 so the model harmonises the last details."}),
-                "latent_image": ("LATENT", {"tooltip": "VAE Encode of the scene (the same scene the target was placed on). Leave it unconnected to sample from the target's own latent (the scene with the target pasted in, encoded once by the Target Encoder): no second VAE encode; the hole then starts from the pasted target when denoise < 1."}),
-            },
-        }
-
-    def sample(self, model, positive, negative, latent_image=None, target=None, hole=None, seed=0, steps=30, cfg=7.0,
-               sampler_name="euler", scheduler="normal", denoise=1.0, jump_length=10, resample=1, blend="matched",
-               schedule=None):
+    def execute(cls, model, positive, negative, latent_image=None, target=None, hole=None, seed=0, steps=30,
+                cfg=7.0, sampler_name="euler", scheduler="normal", denoise=1.0, jump_length=10, resample=1,
+                blend="matched", schedule=None) -> io.NodeOutput:
         if latent_image is None:  # the target record's latent (the composite, encoded once)
             latent_image = {"samples": _check_target(target).latent}
         samples, h_lat = validate(latent_image, target, hole, steps, jump_length, resample, blend,
@@ -229,34 +245,29 @@ class FillBlankSampler:
                             sampler_name, scheduler, denoise, jump_length, resample, blend, schedule)
         result = latent_image.copy()
         result["samples"] = out
-        return (result,)
+        return io.NodeOutput(result)
 
 
-class FillBlankSamplerSelect:
-    DESCRIPTION = ("A SAMPLER for SamplerCustom / SamplerCustomAdvanced that inpaints toward the target "
-                   "(give the hole with Set Latent Noise Mask).")
-    CATEGORY = CATEGORY
-    FUNCTION = "get_sampler"
-    RETURN_TYPES = ("SAMPLER",)
-    RETURN_NAMES = ("sampler",)
-    OUTPUT_TOOLTIPS = ("Plug into SamplerCustom / SamplerCustomAdvanced; the hole comes from the latent's noise mask.",)
+class FillBlankSamplerSelect(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return schema(
+            "FillBlankSamplerSelect", "sampling",
+            "A SAMPLER for SamplerCustom / SamplerCustomAdvanced that inpaints toward the target (give the hole "
+            "with Set Latent Noise Mask).",
+            inputs=[
+                combo("sampler_name", compat.sampler_names(), None, "Base sampler used inside every chunk."),
+                Target.Input("target", tooltip=TARGET_TOOLTIP),
+                number("jump_length", R.JUMP_LENGTH, 10, JUMP_TOOLTIP, advanced=True),
+                number("resample", R.RESAMPLE, 1, RESAMPLE_TOOLTIP, advanced=True),
+                combo("blend", BLENDS, "matched", BLEND_TOOLTIP, advanced=True),
+                Lambda.Input("schedule", optional=True, tooltip=SCHEDULE_TOOLTIP),
+            ],
+            outputs=[io.Sampler.Output(display_name="sampler", tooltip="Plug into SamplerCustom / "
+                                       "SamplerCustomAdvanced; the hole comes from the latent's noise mask.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "sampler_name": (compat.sampler_names(), {"tooltip": "Base sampler used inside every chunk."}),
-                "target": (TARGET, {"tooltip": "From FillBlank Target Encoder."}),
-                "jump_length": R.JUMP_LENGTH.widget(10, JUMP_TOOLTIP),
-                "resample": R.RESAMPLE.widget(1, RESAMPLE_TOOLTIP),
-                "blend": (list(BLENDS), {"default": "matched", "tooltip": "matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every sampler. independent: inject freshly noised target after each step (paper-style; lowers the noise in the target)."}),
-            },
-            "optional": {
-                "schedule": (LAMBDA, {"tooltip": "λ schedule. Default: λ = 1 (hold the target) while the noise is high, released between noise level 0.6 and 0.8 so the model harmonises the last details."}),
-            },
-        }
-
-    def get_sampler(self, sampler_name, target, jump_length, resample, blend, schedule=None):
+    def execute(cls, sampler_name, target, jump_length, resample, blend, schedule=None) -> io.NodeOutput:
         _check_target(target)
         M.broadcast_batch(target=batch_of(target))
         v = R.check_inputs(jump_length=jump_length, resample=resample)
@@ -265,4 +276,5 @@ class FillBlankSamplerSelect:
         base = compat.base_sampler(sampler_name)
         options = guidance_options(target, schedule, v["jump_length"], v["resample"], blend, base, rescale_progress=True,
                                    check=select_check(target, v["jump_length"], v["resample"], sampler_name))
-        return (comfy.samplers.KSAMPLER(sample_select, extra_options=options, inpaint_options=base.inpaint_options),)
+        return io.NodeOutput(comfy.samplers.KSAMPLER(sample_select, extra_options=options,
+                                                     inpaint_options=base.inpaint_options))

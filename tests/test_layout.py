@@ -275,3 +275,15 @@ def test_comfyignore_ships_the_product_and_nothing_of_the_lab():
     shipped_py = [REPO / p for p in archive if p.endswith(".py")]
     bad = offenders(shipped_py, set(DEV_ONLY))
     assert not bad, bad
+
+
+def test_registry_validation_rules_are_clean():
+    """What `comfy node validate` checks before the registry publishes a pack: no exec (S102), no
+    eval (S307), no two statements on one line with a semicolon (E702)."""
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "S102,S307,E702",
+                        "--output-format", "concise", str(REPO)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    probe = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "S102,S307,E702",
+                            "--stdin-filename", "probe.py", "-"], input="x = 1; eval('x')\n",
+                           capture_output=True, text=True)
+    assert "S307" in probe.stdout and "E702" in probe.stdout  # the rules are really applied

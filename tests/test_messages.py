@@ -278,10 +278,10 @@ def test_border_color_cutout_that_finds_nothing_says_so_and_offers_other_cutouts
 
 @pytest.mark.host
 def test_border_color_message_reaches_the_target_encoder_node(pack, tiny):
-    enc = pack.NODE_CLASS_MAPPINGS["FillBlankTargetEncoder"]()
+    enc = pack.nodes.NODES_BY_ID["FillBlankTargetEncoder"]
     flat = torch.full((1, 32, 32, 3), 0.8)
     with pytest.raises(ValueError, match="by its border colour"):
-        enc.encode(target=flat, scene=torch.rand(1, 64, 64, 3), vae=tiny.tiny_vae(), x=0.5, y=0.5,
+        enc.execute(target=flat, scene=torch.rand(1, 64, 64, 3), vae=tiny.tiny_vae(), x=0.5, y=0.5,
                    scale=0.5, flip=False, cutout="border color")
 
 
@@ -295,7 +295,7 @@ def test_sam_loader_node_passes_the_message_on(pack, tmp_path):
     folder_paths.folder_names_and_paths["sams"] = (list(paths) + [str(folder)], exts)
     try:
         with pytest.raises(ValueError) as e:
-            pack.NODE_CLASS_MAPPINGS["FillBlankSAMLoader"]().load("trapped_sam.pth")
+            pack.nodes.NODES_BY_ID["FillBlankSAMLoader"].execute("trapped_sam.pth")
     finally:
         folder_paths.folder_names_and_paths["sams"] = (paths, exts)
     _assert_clean(str(e.value), "trapped_sam.pth", "models/sams")

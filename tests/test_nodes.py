@@ -10,7 +10,7 @@ pytestmark = pytest.mark.host
 
 @pytest.fixture(scope="module")
 def env(pack, tiny):
-    nodes = pack.NODE_CLASS_MAPPINGS
+    nodes = pack.nodes.NODES_BY_ID
     g = torch.Generator().manual_seed(0)
     scene = torch.rand(1, 64, 96, 3, generator=g) * 0.3 + 0.35
     target = torch.zeros(1, 40, 40, 4)
@@ -25,7 +25,7 @@ def _encode(env, **kw):
     args = dict(target=env["target"], scene=env["scene"], vae=env["vae"], x=0.5, y=0.5, scale=0.5,
                 flip=False, cutout="auto")
     args.update(kw)
-    return env["nodes"]["FillBlankTargetEncoder"]().encode(**args)
+    return env["nodes"]["FillBlankTargetEncoder"].execute(**args)
 
 
 def test_target_encoder_places_alpha_cutout(env):
@@ -47,51 +47,51 @@ def test_target_encoder_places_alpha_cutout(env):
 
 def test_mask_refiner_modes_and_errors(env):
     rec, _, sil, _ = _encode(env)
-    ref = env["nodes"]["FillBlankMaskRefiner"]()
+    ref = env["nodes"]["FillBlankMaskRefiner"]
     hole = torch.zeros(1, 64, 96)
     hole[:, 2:6, 2:6] = 1.0
-    m_sil, prev = ref.refine("silhouette", 0, 0, 0.0, target=rec)
+    m_sil, prev = ref.execute("silhouette", 0, 0, 0.0, target=rec)
     assert torch.equal(m_sil, (sil > 0).float())
-    m_box, _ = ref.refine("box", 0, 0, 0.0, target=rec)
+    m_box, _ = ref.execute("box", 0, 0, 0.0, target=rec)
     ys, xs = torch.nonzero(sil[0] > 0, as_tuple=True)
     assert m_box[0, ys.min():ys.max() + 1, xs.min():xs.max() + 1].eq(1).all() and m_box.sum() == (
         (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
-    m_union, _ = ref.refine("union", 2, 0, 0.0, hole=hole, target=rec)
+    m_union, _ = ref.execute("union", 2, 0, 0.0, hole=hole, target=rec)
     assert m_union[0, 0:8, 0:8].eq(1).all() and m_union[0, 0, 9] == 0
-    m_f, _ = ref.refine("hole", 0, 4, 0.0, hole=hole)
+    m_f, _ = ref.execute("hole", 0, 4, 0.0, hole=hole)
     assert m_f[0, 2:6, 2:6].eq(1).all() and 0 < m_f[0, 3, 7] < 1 and m_f[0, 3, 11] == 0
     assert prev.shape == (1, 64, 96, 3)
     with pytest.raises(ValueError, match="needs the hole input"):
-        ref.refine("hole", 0, 0, 0.0, target=rec)
+        ref.execute("hole", 0, 0, 0.0, target=rec)
     with pytest.raises(ValueError, match="needs the target input"):
-        ref.refine("silhouette", 0, 0, 0.0, hole=hole)
+        ref.execute("silhouette", 0, 0, 0.0, hole=hole)
 
 
 def test_lambda_schedule_node(env):
-    node = env["nodes"]["FillBlankLambdaSchedule"]()
-    sched, plot = node.build("keyframes", 1, 0, 0.8, 0.5, 5.0, "0:1, 0.5:0.2, 1:0", 11)
+    node = env["nodes"]["FillBlankLambdaSchedule"]
+    sched, plot = node.execute("keyframes", 1, 0, 0.8, 0.5, 5.0, "0:1, 0.5:0.2, 1:0", 11)
     assert sched.array(11)[5] == pytest.approx(0.2)
     assert plot.ndim == 4 and plot.shape[-1] == 3 and 0 <= plot.min() and plot.max() <= 1
     with pytest.raises(ValueError, match="keyframes"):
-        node.build("keyframes", 1, 0, 0.8, 0.5, 5.0, "0:1, zebra", 11)
+        node.execute("keyframes", 1, 0, 0.8, 0.5, 5.0, "0:1, zebra", 11)
 
 
 def _sample(env, rec, hole, schedule=None, seed=1, steps=6, j=2, r=1, sampler="euler", blend="matched"):
     if env["scene_latent"] is None:  # the VAE samples its posterior: encode once
         env["scene_latent"] = env["vae"].encode(env["scene"]).detach()
     lat = {"samples": env["scene_latent"]}
-    node = env["nodes"]["FillBlankSampler"]()
-    out = node.sample(env["model"], env["cond"], env["cond"], lat, rec, hole, seed, steps, 1.0, sampler,
+    node = env["nodes"]["FillBlankSampler"]
+    out = node.execute(env["model"], env["cond"], env["cond"], lat, rec, hole, seed, steps, 1.0, sampler,
                       "normal", 1.0, j, r, blend, schedule=schedule)[0]
     return lat["samples"], out["samples"]
 
 
 def test_sampler_known_region_schedules_and_seed(env):
     rec, _, sil, _ = _encode(env)
-    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
-    sched = env["nodes"]["FillBlankLambdaSchedule"]()
-    lam_a = sched.build("constant", 1, 0, 1.0, 0.5, 5.0, "", 10)[0]
-    lam_b = sched.build("constant", 1, 0, 0.0, 0.5, 5.0, "", 10)[0]
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"].execute("silhouette", 8, 0, 0.0, target=rec)
+    sched = env["nodes"]["FillBlankLambdaSchedule"]
+    lam_a = sched.execute("constant", 1, 0, 1.0, 0.5, 5.0, "", 10)[0]
+    lam_b = sched.execute("constant", 1, 0, 0.0, 0.5, 5.0, "", 10)[0]
     lat, a = _sample(env, rec, hole, lam_a, r=2)
     _, a2 = _sample(env, rec, hole, lam_a, r=2)
     _, b = _sample(env, rec, hole, lam_b, r=2)
@@ -117,8 +117,8 @@ def test_sampler_select_in_sampler_custom(env, comfy_host):
     except ModuleNotFoundError as e:  # ComfyUI 0.3.x's comfy_extras imports av (video) at import time
         pytest.skip(f"this host's comfy_extras.nodes_custom_sampler needs {e.name}")
     rec, _, _, _ = _encode(env)
-    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
-    sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"].execute("silhouette", 8, 0, 0.0, target=rec)
+    sampler = env["nodes"]["FillBlankSamplerSelect"].execute("euler", rec, 2, 2, "matched")[0]
     lat = env["vae"].encode(env["scene"])
     from fillblank_core.masks import latent_hole
     h_lat = latent_hole(hole, lat.shape[-2:])
@@ -134,7 +134,7 @@ def test_sampler_stops_on_interrupt(env, comfy_host):
     import comfy.model_management as mm
     import comfy.utils
     rec, _, _, _ = _encode(env)
-    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"].execute("silhouette", 8, 0, 0.0, target=rec)
     seen = []
 
     # what ComfyUI's server installs (main.py hijack_progress); ComfyUI 0.3.x (2025) passes
@@ -161,7 +161,7 @@ def test_composite_exact_outside_feathered_hole(env):
     decoded = torch.rand(1, 64, 96, 3, generator=torch.Generator().manual_seed(5))
     hole = torch.zeros(1, 64, 96)
     hole[:, 20:40, 30:60] = 1.0
-    out = env["nodes"]["FillBlankComposite"]().composite(scene, decoded, hole, 6, True)[0]
+    out = env["nodes"]["FillBlankComposite"].execute(scene, decoded, hole, 6, True)[0]
     from fillblank_core.masks import feather, mask_b1hw
     soft = feather(mask_b1hw(hole), 6)[:, 0]
     outside = soft == 0
@@ -189,8 +189,8 @@ def test_sampler_select_checks_before_the_first_evaluation(env, comfy_host, case
     to do. Through comfy.sample.sample_custom, as SamplerCustom(Advanced) calls it."""
     import comfy.sample
     rec, _, _, _ = _encode(env)
-    hole, _ = env["nodes"]["FillBlankMaskRefiner"]().refine("silhouette", 8, 0, 0.0, target=rec)
-    sampler = env["nodes"]["FillBlankSamplerSelect"]().get_sampler("euler", rec, 2, 2, "matched")[0]
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"].execute("silhouette", 8, 0, 0.0, target=rec)
+    sampler = env["nodes"]["FillBlankSamplerSelect"].execute("euler", rec, 2, 2, "matched")[0]
     lat = env["vae"].encode(env["scene"]).detach()
     mask, words = hole, []
     if case == "no noise mask":
@@ -209,3 +209,25 @@ def test_sampler_select_checks_before_the_first_evaluation(env, comfy_host, case
     for w in words:
         assert w in str(e.value), (w, str(e.value))
     assert calls == [], "the check must come before the first model evaluation"
+
+
+def test_object_mask_is_the_other_convention_of_target_mask(env):
+    """object_mask (1 = object, as SAM / segmentation nodes give) places exactly what target_mask
+    (LoadImage's 1 = transparent) places for the complementary mask; both at once is refused; the
+    mask input is not modified."""
+    rgb = env["target"][..., :3].contiguous()
+    obj = env["target"][..., 3].clone()  # 1 on the disc
+    before = obj.clone()
+    rec_o, prev_o, sil_o, _ = _encode(env, target=rgb, object_mask=obj, x=0.3, scale=0.6)
+    rec_t, prev_t, sil_t, _ = _encode(env, target=rgb, target_mask=1.0 - obj, x=0.3, scale=0.6)
+    assert torch.equal(obj, before), "object_mask must not be modified"
+    assert torch.equal(sil_o, sil_t) and torch.equal(prev_o, prev_t)
+    assert torch.equal(rec_o.latent, rec_t.latent)
+    # the disc, not its complement: the silhouette covers ~π/4 of the placed box
+    ys, xs = torch.nonzero(sil_o[0] > 0.5, as_tuple=True)
+    box = (int(ys.max() - ys.min()) + 1) * (int(xs.max() - xs.min()) + 1)
+    assert 0.65 < float((sil_o[0] > 0.5).sum()) / box < 0.85
+    with pytest.raises(ValueError, match="target_mask and object_mask are both connected"):
+        _encode(env, target=rgb, object_mask=obj, target_mask=1.0 - obj)
+    with pytest.raises(ValueError, match="object_mask"):
+        _encode(env, target=rgb, object_mask=torch.ones(2, 40, 40), scene=env["scene"].expand(3, -1, -1, -1))

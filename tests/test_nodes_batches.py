@@ -79,12 +79,12 @@ def env(pack, tiny, one_torch_thread):
     target[..., :] = torch.tensor([0.9, 0.1, 0.1])
     yy, xx = torch.meshgrid(torch.arange(40), torch.arange(40), indexing="ij")
     tmask = (((yy - 20) ** 2 + (xx - 20) ** 2) >= 15 ** 2).float()[None]  # LoadImage: 1 = transparent
-    nodes = pack.NODE_CLASS_MAPPINGS
+    nodes = pack.nodes.NODES_BY_ID
     vae = tiny.tiny_vae()
-    enc = nodes["FillBlankTargetEncoder"]()
+    enc = nodes["FillBlankTargetEncoder"]
     records = {}
     for k in (1, 2, 3):
-        records[k] = enc.encode(target, scene.expand(k, -1, -1, -1), vae, 0.5, 0.5, 0.5, False, "auto", tmask)[0]
+        records[k] = enc.execute(target, scene.expand(k, -1, -1, -1), vae, 0.5, 0.5, 0.5, False, "auto", tmask)[0]
     r1 = records[1]
     records[0] = dataclasses.replace(r1, image=r1.image[:0], mask=r1.mask[:0], composite=r1.composite[:0],
                                      latent=r1.latent[:0])
@@ -116,14 +116,14 @@ def test_target_encoder_batches(env, sizes):
     args = dict(target=batch(env["target"], sizes["target"]), scene=batch(env["scene"], sizes["scene"]),
                 vae=vae, x=0.5, y=0.5, scale=0.5, flip=False, cutout="auto",
                 target_mask=batch(env["tmask"], sizes["target_mask"]))
-    node = env["nodes"]["FillBlankTargetEncoder"]()
+    node = env["nodes"]["FillBlankTargetEncoder"]
     if want[0] != "ok":
         with pytest.raises(ValueError) as e:
-            node.encode(**args)
+            node.execute(**args)
         assert_refused(e.value, want, sizes)
         assert vae.calls == 0, "the error must come before the VAE"
         return
-    rec, preview, sil, _ = node.encode(**args)
+    rec, preview, sil, _ = node.execute(**args)
     n = want[1]
     assert rec.latent.shape[0] == n and preview.shape[0] == n and sil.shape[0] == n and rec.image.shape[0] == n
     assert vae.calls == 1
@@ -135,14 +135,14 @@ def test_target_encoder_batches(env, sizes):
 @pytest.mark.parametrize("sizes", combos("hole", "target"), ids=_id)
 def test_mask_refiner_batches(env, sizes, mode):
     want = expected(sizes)
-    node = env["nodes"]["FillBlankMaskRefiner"]()
+    node = env["nodes"]["FillBlankMaskRefiner"]
     args = dict(hole=batch(env["hole"], sizes["hole"]), target=env["records"][sizes["target"]])
     if want[0] != "ok":
         with pytest.raises(ValueError) as e:
-            node.refine(mode, 4, 2, 0.0, **args)
+            node.execute(mode, 4, 2, 0.0, **args)
         assert_refused(e.value, want, sizes)
         return
-    m, preview = node.refine(mode, 4, 2, 0.0, **args)
+    m, preview = node.execute(mode, 4, 2, 0.0, **args)
     assert m.shape == (want[1], H, W) and preview.shape == (want[1], H, W, 3)
     assert torch.equal(m[-1], m[0]), "a batch of 1 is shared by all items"
 
@@ -159,15 +159,15 @@ def test_mask_refiner_sam_batches(env, sizes, monkeypatch):
         return (rough_mask > 0).float()
     monkeypatch.setattr(segment, "sam_refine", fake_sam_refine)
     want = expected(sizes)
-    node = env["nodes"]["FillBlankMaskRefiner"]()
+    node = env["nodes"]["FillBlankMaskRefiner"]
     args = dict(hole=batch(env["hole"], sizes["hole"]), scene=batch(env["scene"], sizes["scene"]), sam=sam)
     if want[0] != "ok":
         with pytest.raises(ValueError) as e:
-            node.refine("sam", 0, 0, 0.0, **args)
+            node.execute("sam", 0, 0, 0.0, **args)
         assert_refused(e.value, want, sizes)
         assert calls == [], "the error must come before SAM"
         return
-    m, preview = node.refine("sam", 0, 0, 0.0, **args)
+    m, preview = node.execute("sam", 0, 0, 0.0, **args)
     assert m.shape[0] == want[1] == len(calls) and preview.shape[0] == want[1]
 
 
@@ -176,17 +176,17 @@ def test_mask_refiner_sam_batches(env, sizes, monkeypatch):
 @pytest.mark.parametrize("sizes", combos("latent_image", "target", "hole"), ids=_id)
 def test_sampler_batches(env, sizes):
     want = expected(sizes, result="latent_image")
-    node = env["nodes"]["FillBlankSampler"]()
+    node = env["nodes"]["FillBlankSampler"]
     lat = {"samples": batch(env["latent"], sizes["latent_image"])}
     hole = batch(env["hole"], sizes["hole"])
     rec = env["records"][sizes["target"]]
     if want[0] != "ok":
         with pytest.raises(ValueError) as e:
-            node.sample(NoModel(), env["cond"], env["cond"], lat, rec, hole, 1, 2, 1.0, "euler", "normal",
+            node.execute(NoModel(), env["cond"], env["cond"], lat, rec, hole, 1, 2, 1.0, "euler", "normal",
                         1.0, 1, 1, "matched")
         assert_refused(e.value, want, sizes)
         return
-    out = node.sample(env["model"], env["cond"], env["cond"], lat, rec, hole, 1, 2, 1.0, "euler", "normal",
+    out = node.execute(env["model"], env["cond"], env["cond"], lat, rec, hole, 1, 2, 1.0, "euler", "normal",
                       1.0, 1, 1, "matched")[0]["samples"]
     assert out.shape[0] == want[1]
     from fillblank_core.masks import latent_hole
@@ -200,12 +200,12 @@ def test_sampler_batches(env, sizes):
 def test_sampler_select_batches(env, sizes):
     want = expected(sizes, result="latent_image")
     rec = env["records"][sizes["target"]]
-    node = env["nodes"]["FillBlankSamplerSelect"]()
+    node = env["nodes"]["FillBlankSamplerSelect"]
     if sizes["target"] == 0:
         with pytest.raises(ValueError, match="target is an empty batch"):
-            node.get_sampler("euler", rec, 2, 1, "matched")
+            node.execute("euler", rec, 2, 1, "matched")
         return
-    sampler = node.get_sampler("euler", rec, 2, 1, "matched")[0]
+    sampler = node.execute("euler", rec, 2, 1, "matched")[0]
     x = batch(env["latent"], sizes["latent_image"])
     from fillblank_core.masks import latent_hole
     mask = latent_hole(env["hole"], x.shape[-2:]).expand(x.shape[0], 4, -1, -1)
@@ -232,13 +232,13 @@ def test_composite_batches(env, sizes):
     scene = batch(env["scene"], sizes["scene"])
     image = torch.rand(sizes["image"], H, W, 3, generator=g)
     mask = batch(env["hole"], sizes["mask"])
-    node = env["nodes"]["FillBlankComposite"]()
+    node = env["nodes"]["FillBlankComposite"]
     if want[0] != "ok":
         with pytest.raises(ValueError) as e:
-            node.composite(scene, image, mask, 4, False)
+            node.execute(scene, image, mask, 4, False)
         assert_refused(e.value, want, sizes)
         return
-    out = node.composite(scene, image, mask, 4, False)[0]
+    out = node.execute(scene, image, mask, 4, False)[0]
     assert out.shape == (want[1], H, W, 3)
     outside = mask[0] == 0
     outside[16:48, 26:70] = False  # the feathered ring
@@ -257,13 +257,13 @@ def test_rank_batches(env, sizes):
     images = (images + 0.2 * torch.rand(images.shape, generator=g)).clamp(0, 1)
     hole = batch(env["hole"], sizes["hole"])
     rec = env["records"][sizes["target"]]
-    node = env["nodes"]["FillBlankRank"]()
+    node = env["nodes"]["FillBlankRank"]
     if want[0] != "ok":
         with pytest.raises(ValueError) as e:
-            node.rank(images, rec, hole)
+            node.execute(images, rec, hole)
         assert_refused(e.value, want, sizes)
         return
-    best, ordered, scores = node.rank(images, rec, hole)
+    best, ordered, scores = node.execute(images, rec, hole)
     n = want[1]
     assert ordered.shape[0] == n and best.shape[0] == 1 and len(scores.splitlines()) == n
     assert sorted(int(re.search(r"batch (\d+)", line).group(1)) for line in scores.splitlines()) == list(range(n))
@@ -275,7 +275,7 @@ def test_rank_per_candidate_targets_score_each_against_its_own(env):
     from fillblank_core.rank import rank_candidates
     recs = env["records"][2]
     images = recs.composite.clone()
-    best, ordered, scores = env["nodes"]["FillBlankRank"]().rank(images, recs, None)
+    best, ordered, scores = env["nodes"]["FillBlankRank"].execute(images, recs, None)
     for i in range(2):
         alone = rank_candidates(images[i:i + 1], recs.image[i:i + 1], recs.mask[i], target_mask=recs.mask[i])
         line = next(ln for ln in scores.splitlines() if f"batch {i} " in ln)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.host
 
 @pytest.fixture(scope="module")
 def nodes(pack):
-    return pack.NODE_CLASS_MAPPINGS
+    return pack.nodes.NODES_BY_ID
 
 
 @pytest.fixture(scope="module")
@@ -63,32 +63,32 @@ def _scene():
 
 
 def test_sam_loader_and_sam_cutout(nodes, tiny, sam_name):
-    sam = nodes["FillBlankSAMLoader"]().load(sam_name)[0]
+    sam = nodes["FillBlankSAMLoader"].execute(sam_name)[0]
     assert sam.model_type == "custom"
-    enc = nodes["FillBlankTargetEncoder"]()
+    enc = nodes["FillBlankTargetEncoder"]
     target, _ = _studio_target()
     args = dict(target=target, scene=_scene(), vae=tiny.tiny_vae(), x=0.5, y=0.5, scale=0.6, flip=False)
-    rec, _, sil, _ = enc.encode(**args, cutout="sam", sam=sam)
-    rec2, _, sil2, _ = enc.encode(**args, cutout="auto", sam=sam)
+    rec, _, sil, _ = enc.execute(**args, cutout="sam", sam=sam)
+    rec2, _, sil2, _ = enc.execute(**args, cutout="auto", sam=sam)
     assert torch.equal(sil, sil2), "auto uses SAM when it is connected and no mask/alpha is given"
     assert sil.shape == (1, 64, 96) and 0 < sil.sum() <= 0.6 * 64 * 0.6 * 64 + 1
     # nothing outside the placed box
     x0, y0, x1, y1 = rec.placement.box
     assert sil[0, :, :x0].sum() == 0 and sil[0, :, x1:].sum() == 0
     with pytest.raises(ValueError, match="sam input"):
-        enc.encode(**args, cutout="sam")
+        enc.execute(**args, cutout="sam")
 
 
 def test_sam_loader_errors_name_file_and_folder(nodes, sam_name):
     with pytest.raises(ValueError, match=r"(?s)broken_sam\.pth.*models/sams"):
-        nodes["FillBlankSAMLoader"]().load("broken_sam.pth")
+        nodes["FillBlankSAMLoader"].execute("broken_sam.pth")
     with pytest.raises(ValueError, match="models/sams"):
-        nodes["FillBlankSAMLoader"]().load("missing.pth")
+        nodes["FillBlankSAMLoader"].execute("missing.pth")
 
 
 def test_border_color_cutout_node_matches_silhouette(nodes, tiny):
     target, truth = _studio_target()
-    rec, _, sil, _ = nodes["FillBlankTargetEncoder"]().encode(
+    rec, _, sil, _ = nodes["FillBlankTargetEncoder"].execute(
         target=target, scene=_scene(), vae=tiny.tiny_vae(), x=0.5, y=0.5, scale=1.0, flip=False,
         cutout="border color")
     placed = sil[0, :, 16:80] > 0.5  # scale 1.0: the 64 px target fills the height, centred
@@ -98,23 +98,23 @@ def test_border_color_cutout_node_matches_silhouette(nodes, tiny):
 
 
 def test_mask_refiner_sam_mode(nodes, sam_name):
-    sam = nodes["FillBlankSAMLoader"]().load(sam_name)[0]
+    sam = nodes["FillBlankSAMLoader"].execute(sam_name)[0]
     hole = torch.zeros(1, 64, 96)
     hole[:, 20:40, 30:60] = 1.0
-    ref = nodes["FillBlankMaskRefiner"]()
-    m, prev = ref.refine("sam", 0, 0, 0.0, hole=hole, sam=sam, scene=_scene())
-    m2, _ = ref.refine("sam", 0, 0, 0.0, hole=hole, sam=sam, scene=_scene())
+    ref = nodes["FillBlankMaskRefiner"]
+    m, prev = ref.execute("sam", 0, 0, 0.0, hole=hole, sam=sam, scene=_scene())
+    m2, _ = ref.execute("sam", 0, 0, 0.0, hole=hole, sam=sam, scene=_scene())
     assert m.shape == (1, 64, 96) and torch.equal(m, m2) and m.sum() > 0
     assert set(m.unique().tolist()) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="sam"):
-        ref.refine("sam", 0, 0, 0.0, hole=hole, scene=_scene())
+        ref.execute("sam", 0, 0, 0.0, hole=hole, scene=_scene())
 
 
 def test_clip_vision_output_and_rank(nodes, tiny, clip_vision):
     import comfy.clip_vision
     target, _ = _studio_target()
     scene = _scene()
-    rec, comp, sil, cv_out = nodes["FillBlankTargetEncoder"]().encode(
+    rec, comp, sil, cv_out = nodes["FillBlankTargetEncoder"].execute(
         target=target, scene=scene, vae=tiny.tiny_vae(), x=0.5, y=0.5, scale=0.6, flip=False,
         cutout="border color", clip_vision=clip_vision)
     assert isinstance(cv_out, comfy.clip_vision.Output) and cv_out["image_embeds"].shape == (1, 16)
@@ -123,10 +123,10 @@ def test_clip_vision_output_and_rank(nodes, tiny, clip_vision):
     wrong = comp.clone()
     wrong[0][sil[0] > 0] = torch.tensor([0.1, 0.3, 0.9])
     batch = torch.cat([scene, wrong, comp])  # empty, wrong object, the target pasted in
-    rank = nodes["FillBlankRank"]()
+    rank = nodes["FillBlankRank"]
     for cv in (None, clip_vision):
-        best, ordered, scores = rank.rank(batch, rec, hole=hole, clip_vision=cv)
+        best, ordered, scores = rank.execute(batch, rec, hole=hole, clip_vision=cv)
         assert torch.equal(best[0], comp[0]), scores
         assert ordered.shape == batch.shape and len(scores.strip().splitlines()) == 3
     with pytest.raises(ValueError, match="images are"):
-        rank.rank(torch.rand(2, 32, 32, 3), rec)
+        rank.execute(torch.rand(2, 32, 32, 3), rec)

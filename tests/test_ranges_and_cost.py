@@ -33,8 +33,8 @@ def env(pack, tiny):
     target = torch.zeros(1, 40, 40, 4)
     target[..., :3] = torch.tensor([0.9, 0.1, 0.1])
     target[0, 10:30, 10:30, 3] = 1.0
-    nodes = pack.NODE_CLASS_MAPPINGS
-    rec = nodes["FillBlankTargetEncoder"]().encode(target, scene, tiny.tiny_vae(), 0.5, 0.5, 0.5, False)[0]
+    nodes = pack.nodes.NODES_BY_ID
+    rec = nodes["FillBlankTargetEncoder"].execute(target, scene, tiny.tiny_vae(), 0.5, 0.5, 0.5, False)[0]
     hole = torch.zeros(1, H, W)
     hole[:, 20:44, 30:66] = 1.0
     return dict(nodes=nodes, scene=scene, target=target, rec=rec, hole=hole,
@@ -57,41 +57,41 @@ def call_with(env, node_id: str, **override):
     if node_id == "FillBlankTargetEncoder":
         args = dict(target=env["target"], scene=env["scene"], vae=NoModel(), x=0.5, y=0.5, scale=0.4, flip=False,
                     cutout="auto")
-        return n[node_id]().encode(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankMaskRefiner":
         args = dict(mode="union", grow=8, feather=0, threshold=0.0, hole=env["hole"], target=env["rec"])
-        return n[node_id]().refine(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankLambdaSchedule":
         args = dict(kind="linear", start=1.0, end=0.0, value=0.8, cutoff=0.5, rate=5.0, keyframes="0:1, 1:0",
                     preview_steps=20)
-        return n[node_id]().build(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankSampler":
         args = dict(model=NoModel(), positive=env["cond"], negative=env["cond"], latent_image=env["latent"],
                     target=env["rec"], hole=env["hole"], seed=0, steps=30, cfg=7.0, sampler_name="euler",
                     scheduler="normal", denoise=1.0, jump_length=10, resample=1, blend="matched")
-        return n[node_id]().sample(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankSamplerSelect":
         args = dict(sampler_name="euler", target=env["rec"], jump_length=10, resample=1, blend="matched")
-        return n[node_id]().get_sampler(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankComposite":
         args = dict(scene=env["scene"], image=env["scene"], mask=env["hole"], feather=8, color_match=False)
-        return n[node_id]().composite(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankInsert":
         args = dict(model=NoModel(), vae=NoModel(), positive=env["cond"], negative=env["cond"], scene=env["scene"],
                     target=env["target"], fit="x-y-scale", x=0.5, y=0.5, scale=0.4, flip=False, cutout="auto",
                     seed=0, steps=30, cfg=7.0, sampler_name="euler", scheduler="normal", denoise=1.0,
                     jump_length=10, resample=1, working_size=1024, context=0.25, feather=8, color_match=False,
                     hole=env["hole"])
-        return n[node_id]().insert(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     if node_id == "FillBlankCrop":
         args = dict(scene=env["scene"], hole=env["hole"], working_size=1024, context=0.25)
-        return n[node_id]().crop(**{**args, **override})
+        return n[node_id].execute(**{**args, **override})
     raise KeyError(f"no caller for {node_id}: add one here")
 
 
 def test_every_numeric_widget_has_the_core_range(pack):
     seen = []
-    for node_id, name, typ, opts in numeric_widgets(pack.NODE_CLASS_MAPPINGS):
+    for node_id, name, typ, opts in numeric_widgets(pack.nodes.NODES_BY_ID):
         assert name in R.WIDGETS, f"{node_id}.{name} has no range in fillblank_core.ranges.WIDGETS"
         r = R.WIDGETS[name]
         assert (opts["min"], opts["max"]) == (r.low, r.high), f"{node_id}.{name}: widget {opts['min']}..{opts['max']}, core {r.text()}"
@@ -108,7 +108,7 @@ def _out_of_range(typ, opts):
 
 def test_out_of_range_values_state_exactly_the_widgets_range(pack, env):
     failures = []
-    for node_id, name, typ, opts in numeric_widgets(pack.NODE_CLASS_MAPPINGS):
+    for node_id, name, typ, opts in numeric_widgets(pack.nodes.NODES_BY_ID):
         fmt = (lambda v: str(int(v))) if typ == "INT" else (lambda v: f"{float(v):g}")
         want = f"{name} must be a {'whole number' if typ == 'INT' else 'number'} between {fmt(opts['min'])} and {fmt(opts['max'])}"
         for bad in _out_of_range(typ, opts):
@@ -155,7 +155,7 @@ def test_cost_warning_before_any_model_work(env, caplog):
 
 
 def test_no_cost_warning_for_the_defaults(env, caplog, pack):
-    spec = pack.NODE_CLASS_MAPPINGS["FillBlankSampler"].INPUT_TYPES()["required"]
+    spec = pack.nodes.NODES_BY_ID["FillBlankSampler"].INPUT_TYPES()["required"]
     defaults = {k: spec[k][1]["default"] for k in ("steps", "jump_length", "resample")}
     with caplog.at_level(logging.WARNING):
         with pytest.raises(AssertionError, match="model work started"):
@@ -196,7 +196,7 @@ def test_sampler_select_warns_when_called(env, caplog):
 
 def test_jump_length_and_resample_tooltips_state_the_formula(pack):
     for node_id in ("FillBlankSampler", "FillBlankSamplerSelect"):
-        spec = pack.NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()["required"]
+        spec = pack.nodes.NODES_BY_ID[node_id].INPUT_TYPES()["required"]
         for name in ("jump_length", "resample"):
             tip = spec[name][1]["tooltip"]
             assert "steps + ⌈(steps − j)/j⌉·(r − 1)·j" in tip and "5 × steps" in tip, (node_id, name, tip)

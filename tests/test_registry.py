@@ -1,7 +1,7 @@
 """What the registry and the frontend show of the pack besides the nodes themselves.
 
 - Node help pages: web/docs/<NodeId>.md (the frontend's node help panel) for exactly the nodes in
-  NODE_CLASS_MAPPINGS, equal to what scripts/make_node_docs.py makes from the nodes' declarations
+  nodes.NODES, equal to what scripts/make_node_docs.py makes from the nodes' declarations
   now (regenerated in memory from the pack imported in-process); every input and output of every
   node is on its page with its tooltip.
 - pyproject.toml, read by ComfyUI's own copy of the registry's parser (comfy_config, which mirrors
@@ -33,9 +33,9 @@ def generated(pack):
 @pytest.mark.host
 def test_every_node_has_a_help_page_and_no_other(pack):
     have = sorted(p.name for p in DOCS.glob("*.md"))
-    want = sorted(f"{n}.md" for n in pack.NODE_CLASS_MAPPINGS)
+    want = sorted(f"{n}.md" for n in pack.nodes.NODES_BY_ID)
     assert len(want) >= 8
-    assert have == want, ("web/docs/ does not match NODE_CLASS_MAPPINGS; run "
+    assert have == want, ("web/docs/ does not match the pack's nodes; run "
                           "`COMFYUI_PATH=… .venv/bin/python scripts/make_node_docs.py`")
 
 
@@ -53,9 +53,9 @@ def _row(page: str, name: str) -> str | None:
 
 @pytest.mark.host
 def test_pages_hold_every_input_and_output_with_its_tooltip(pack, generated):
-    for node_id, cls in pack.NODE_CLASS_MAPPINGS.items():
+    for node_id, cls in pack.nodes.NODES_BY_ID.items():
         page = generated[f"{node_id}.md"]
-        info = make_node_docs.node_info(node_id, cls, pack.NODE_DISPLAY_NAME_MAPPINGS)
+        info = make_node_docs.node_info(cls)
         assert page.splitlines()[2] == f"# {info['display_name']}"
         assert " ".join(info["description"].split()) in page, node_id
         for section in ("required", "optional"):
