@@ -386,3 +386,16 @@ def test_saved_workflow_still_loads_and_runs(server, info, path):
     assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
     outputs = [k for k, n in p.items() if n["class_type"] in ("SaveImage", "PreviewImage")]
     assert outputs and all(entry["outputs"][k]["images"] for k in outputs)
+
+
+@pytest.mark.parametrize("name", ["malformed keyframes", "keyframe value out of range"])
+def test_bad_keyframes_are_refused_when_the_prompt_is_queued(server, bad_cases, name):
+    """validate_inputs of the V3 schema: the prompt is refused before it is queued, and the error
+    sits on the Lambda Schedule node's keyframes input."""
+    prompt, words, _ = bad_cases[name]
+    kind, body = server.run(prompt)
+    assert kind == "rejected", f"{name}: expected a refusal before queueing, got {kind}"
+    lam = _node(prompt, "FillBlankLambdaSchedule")
+    errors = body["node_errors"][lam]["errors"]
+    assert any(e["extra_info"]["input_name"] == "keyframes" and all(w in e["details"] for w in words[1:])
+               for e in errors), errors
