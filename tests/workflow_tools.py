@@ -13,6 +13,8 @@ from __future__ import annotations
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 SEED_NAMES = ("seed", "noise_seed")
+# nodes that live only in the frontend (text boxes): never part of a prompt, no server class
+FRONTEND_ONLY = ("Note", "MarkdownNote")
 
 
 def _opts(spec) -> dict:
@@ -80,7 +82,7 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
     links = {l[0]: l for l in workflow["links"]}
     prompt = {}
     for node in workflow["nodes"]:
-        if node.get("mode", 0) != 0:
+        if node.get("mode", 0) != 0 or node["type"] in FRONTEND_ONLY:
             continue
         info = object_info[node["type"]]
         inputs = {}
@@ -127,6 +129,10 @@ def check_workflow(workflow: dict, object_info: dict) -> list:
     problems = []
     nodes = {n["id"]: n for n in workflow["nodes"]}
     for node in workflow["nodes"]:
+        if node["type"] in FRONTEND_ONLY:
+            if node.get("inputs") or node.get("outputs"):
+                problems.append(f"node {node['id']}: a {node['type']} has no inputs or outputs")
+            continue
         if node["type"] not in object_info:
             problems.append(f"node {node['id']}: type {node['type']} does not exist")
             continue
