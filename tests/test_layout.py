@@ -287,3 +287,44 @@ def test_registry_validation_rules_are_clean():
                             "--stdin-filename", "probe.py", "-"], input="x = 1; eval('x')\n",
                            capture_output=True, text=True)
     assert "S307" in probe.stdout and "E702" in probe.stdout  # the rules are really applied
+
+
+# distributions whose import name differs from their name
+IMPORT_NAMES = {"pillow": "PIL", "pyyaml": "yaml", "segment-anything": "segment_anything",
+                "opencv-python": "cv2", "scikit-image": "skimage"}
+
+
+def _requirement_names(text: str) -> list[str]:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from host_requirements import NAME, normalize
+    finally:
+        sys.path.pop(0)
+    lines = [raw.split("#", 1)[0].strip() for raw in text.splitlines()]
+    return [normalize(NAME.match(line).group(1)) for line in lines if line and not line.startswith("-")]
+
+
+def test_requirements_list_only_what_comfyui_does_not_ship():
+    """requirements.txt (and pyproject's dependencies, which the registry reads) hold what the shipped
+    code imports and the host's own requirements.txt does not provide: nothing more, nothing less,
+    and never torch, torchvision or diffusers."""
+    host = os.environ.get("COMFYUI_PATH")
+    if not host or not (Path(host) / "requirements.txt").is_file():
+        import pytest
+        pytest.skip("needs COMFYUI_PATH (scripts/test.sh sets it) with the host's requirements.txt")
+    ours = _requirement_names((REPO / "requirements.txt").read_text())
+    shipped = set(_requirement_names((Path(host) / "requirements.txt").read_text()))
+    assert not {"torch", "torchvision", "diffusers"} & set(ours)
+    assert [n for n in ours if n in shipped] == [], "ComfyUI already installs these"
+    import tomllib
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert sorted(_requirement_names("\n".join(deps))) == sorted(ours)
+    # every third-party module the shipped code imports comes from the host or from requirements.txt
+    provided = {IMPORT_NAMES.get(n, n.replace("-", "_")) for n in shipped | set(ours)} | set(COMFYUI) | {"torch"}
+    files = [REPO / "__init__.py", *_py_files("nodes"), *_py_files(CORE)]
+    mine = {CORE, "nodes"}
+    imported = {name.split(".")[0] for path in files for _, name, rel in imports_of(path) if not rel}
+    foreign = sorted(m for m in imported - mine - set(sys.stdlib_module_names) if m not in provided)
+    assert foreign == [], f"imported by the shipped code but installed by nobody: {foreign}"
+    # and nothing in requirements.txt is unused
+    assert [n for n in ours if IMPORT_NAMES.get(n, n.replace("-", "_")) not in imported] == []
