@@ -12,6 +12,12 @@ else:
         if exc.name not in ("comfy", "comfy_api", "latent_preview", "folder_paths"):
             raise
         comfy_entrypoint = None
+        if exc.name == "comfy_api":
+            import importlib.util
+            import logging
+            if importlib.util.find_spec("comfy") is not None:  # a ComfyUI older than the V3 node API
+                logging.error("fillblank: this ComfyUI has no V3 node API (comfy_api); the pack needs "
+                              "ComfyUI 0.3.75 or newer: update ComfyUI to use its nodes")
 
 WEB_DIRECTORY = "./web"
 

@@ -47,7 +47,11 @@ class FillBlankLambdaSchedule(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, kind, keyframes) -> bool | str:
-        """The keyframes string, before the prompt is queued (ComfyUI reports it on both inputs)."""
+        """The keyframes string, before the prompt is queued (ComfyUI reports it on both inputs).
+        An input linked to another node's output arrives as None (its value exists only when the
+        graph runs): then execute() checks it, still before any sampling."""
+        if kind is None or keyframes is None:
+            return True
         if kind not in KINDS:
             return f"kind must be one of {', '.join(KINDS)}, got {kind!r}"
         return error_text(parse_keyframes, keyframes) if kind == "keyframes" else True

@@ -399,3 +399,20 @@ def test_bad_keyframes_are_refused_when_the_prompt_is_queued(server, bad_cases, 
     errors = body["node_errors"][lam]["errors"]
     assert any(e["extra_info"]["input_name"] == "keyframes" and all(w in e["details"] for w in words[1:])
                for e in errors), errors
+
+
+@pytest.mark.parametrize("keyframes, ok", [("0:1, 0.5:1, 0.9:0", True), ("0:1, zebra, 1:0", False)])
+def test_keyframes_from_another_node(server, info, keyframes, ok):
+    """keyframes linked to a String node (every widget has a socket in today's frontend): the
+    value is unknown when the prompt is validated, so it is queued, runs with good keyframes and
+    stops with the keyframes error (before sampling) with bad ones."""
+    p = _basic(info, seed=77)
+    p["fb_string"] = {"class_type": "PrimitiveString", "inputs": {"value": keyframes}}
+    lam = p[_node(p, "FillBlankLambdaSchedule")]["inputs"]
+    lam.update(kind="keyframes", keyframes=["fb_string", 0])
+    kind, entry = server.run(p)
+    if ok:
+        assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
+    else:
+        assert kind == "error", f"expected a run-time error, got {kind}"
+        assert "keyframes" in error_text(kind, entry) and "zebra" in error_text(kind, entry)

@@ -35,6 +35,27 @@ def test_the_pack_registers_through_comfy_entrypoint_only(pack, nodes):
     assert len(nodes) == 10
 
 
+def test_a_comfyui_without_the_v3_api_is_told_what_version_is_needed(tmp_path):
+    """A ComfyUI older than the V3 node API (a `comfy` package but no `comfy_api`): the pack loads no
+    nodes and says in the log which ComfyUI it needs, instead of vanishing silently."""
+    import subprocess
+    import sys
+    (tmp_path / "comfy").mkdir()
+    (tmp_path / "comfy" / "__init__.py").write_text("")
+    code = ("import importlib.util, logging, sys\n"
+            "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')\n"
+            f"sys.path.insert(0, {str(tmp_path)!r})\n"
+            f"spec = importlib.util.spec_from_file_location('fillblank_old_host', {str(REPO / '__init__.py')!r}, "
+            f"submodule_search_locations=[{str(REPO)!r}])\n"
+            "mod = importlib.util.module_from_spec(spec); sys.modules[spec.name] = mod; spec.loader.exec_module(mod)\n"
+            "print('entrypoint', mod.comfy_entrypoint)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert "entrypoint None" in r.stdout
+    assert "ERROR fillblank: this ComfyUI has no V3 node API" in r.stderr and "0.3.75 or newer" in r.stderr
+
+
 def test_every_node_is_a_v3_node_with_its_display_name_and_a_sub_category(pack, nodes):
     from comfy_api.latest import io
     for cls in nodes:
@@ -120,3 +141,6 @@ def test_lambda_schedule_checks_keyframes_before_the_prompt_runs(pack):
     assert "[0, 1]" in cls.validate_inputs(kind="keyframes", keyframes="0:1.5, 1:0")
     assert cls.validate_inputs(kind="linear", keyframes="zebra") is True  # unused by linear
     assert "kind" in cls.validate_inputs(kind="wiggle", keyframes="")
+    # linked inputs arrive as None while the prompt is validated: left to execute()
+    assert cls.validate_inputs(kind="keyframes", keyframes=None) is True
+    assert cls.validate_inputs(kind=None, keyframes="zebra") is True
