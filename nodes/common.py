@@ -36,7 +36,21 @@ NAMES = {
     "FillBlankSAMLoader": "Fill-in SAM Loader",
     "FillBlankRank": "Fill-in Rank",
 }
+# What a user types to find a node (search aliases): the nodes that insert an object answer the
+# product's words; the helpers answer for their own job, so "inpaint" does not list the SAM loader.
 SEARCH_ALIASES = ["inpaint", "insert object", "object placement", "paste object", "RePaint"]
+ALIASES = {
+    "FillBlankInsert": SEARCH_ALIASES,
+    "FillBlankTargetEncoder": SEARCH_ALIASES,
+    "FillBlankSampler": SEARCH_ALIASES,
+    "FillBlankSamplerSelect": SEARCH_ALIASES,
+    "FillBlankMaskRefiner": ["inpaint mask", "grow mask", "feather mask"],
+    "FillBlankLambdaSchedule": ["lambda schedule", "guidance schedule"],
+    "FillBlankComposite": ["paste back", "stitch", "inpaint composite"],
+    "FillBlankCrop": ["inpaint crop", "crop and stitch"],
+    "FillBlankSAMLoader": ["segment anything", "SAM model"],
+    "FillBlankRank": ["CLIP score", "best of batch"],
+}
 
 
 # ComfyUI after 0.3.75 (2026): Schema.search_aliases and the inputs' ``advanced`` flag (shown
@@ -51,7 +65,7 @@ def schema(node_id: str, sub: str, description: str, inputs: list, outputs: list
     """A node's V3 schema: its display name from NAMES, category fillblank/<sub>, the pack's search
     aliases where the host knows them."""
     if _takes(io.Schema, "search_aliases"):
-        extra.setdefault("search_aliases", SEARCH_ALIASES)
+        extra.setdefault("search_aliases", list(ALIASES[node_id]))
     return io.Schema(node_id=node_id, display_name=NAMES[node_id], category=f"{CATEGORY}/{sub}",
                      description=description, inputs=inputs, outputs=outputs, **extra)
 

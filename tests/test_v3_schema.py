@@ -92,13 +92,17 @@ def test_one_display_name_per_node_in_every_tooltip_and_message(pack, nodes):
         "FillBlank Sampler", "Fill-in Target Encoder"]  # the scan itself finds both spellings
 
 
-def test_search_aliases_and_advanced_inputs_exactly_where_the_host_has_them(nodes):
+def test_search_aliases_and_advanced_inputs_exactly_where_the_host_has_them(pack, nodes):
     from comfy_api.latest import io
+    pack_aliases = pack.nodes.common.ALIASES
+    # the product's words find the nodes that insert an object, and not the helpers
+    assert {n for n, a in pack_aliases.items() if "inpaint" in a and "RePaint" in a} == {
+        "FillBlankInsert", "FillBlankTargetEncoder", "FillBlankSampler", "FillBlankSamplerSelect"}
     has_aliases = "search_aliases" in {f.name for f in dataclasses.fields(io.Schema)}
     for cls in nodes:
         info = cls.GET_NODE_INFO_V1()
         if has_aliases:
-            assert "inpaint" in info["search_aliases"] and "RePaint" in info["search_aliases"]
+            assert info["search_aliases"] == pack_aliases[cls.__name__]
         else:
             assert not info.get("search_aliases")
         flagged = {name for section in info["input"].values() for name, spec in section.items()
@@ -127,7 +131,9 @@ def test_a_newer_host_gets_search_aliases_and_advanced_inputs(pack, monkeypatch)
 
     monkeypatch.setattr(common.io, "Schema", NewerSchema)
     s = common.schema("FillBlankRank", "results", "d", inputs=[], outputs=[])
-    assert s.search_aliases == common.SEARCH_ALIASES and s.category == "fillblank/results"
+    assert s.search_aliases == ["CLIP score", "best of batch"] and s.category == "fillblank/results"
+    s = common.schema("FillBlankInsert", "insert", "d", inputs=[], outputs=[])
+    assert s.search_aliases == ["inpaint", "insert object", "object placement", "paste object", "RePaint"]
     assert common._advanced(NewerInt, True) == {"advanced": True}
     assert common._advanced(NewerInt, False) == {} and common._advanced(io.Float.Input, True) == (
         {"advanced": True} if "advanced" in io.Float.Input.__init__.__code__.co_varnames else {})
