@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from comfy_api.latest import io
+
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.insert import stitch_back
 from ..fillblank_core.placement import composite_image
-from comfy_api.latest import io
-
 from .common import Stitch, batch_of, boolean, mask_input, number, rgb, schema
 
 

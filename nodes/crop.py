@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from comfy_api.latest import io
+
 from ..fillblank_core import ranges as R
 from ..fillblank_core import crop as C
 from ..fillblank_core.insert import scene_hole
-from comfy_api.latest import io
-
 from .common import Stitch, mask_input, number, rgb, schema
 from .insert import WORKING_SIZE_TIP
 

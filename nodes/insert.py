@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from comfy_api.latest import io
+
 from ..fillblank_core import insert as I
 from ..fillblank_core import placement as P
 from ..fillblank_core import ranges as R
 from ..fillblank_core.crop import stitch
 from ..fillblank_core.placement import cut_out
-from comfy_api.latest import io
-
 from . import compat
 from .common import Lambda, SamModel, boolean, combo, number, schema
 from .sampler import SCHEDULE_TOOLTIP, guided_sample, sampler_inputs, validate

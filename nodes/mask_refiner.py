@@ -6,10 +6,10 @@ from functools import partial
 
 import torch
 
-from ..fillblank_core import masks as M
-from ..fillblank_core import ranges as R
 from comfy_api.latest import io
 
+from ..fillblank_core import masks as M
+from ..fillblank_core import ranges as R
 from .common import SamModel, Target, batch_of, combo, mask_input, number, rgb, schema
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]

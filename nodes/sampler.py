@@ -10,14 +10,13 @@ import comfy.sample
 import comfy.samplers
 import comfy.utils
 import latent_preview
+from comfy_api.latest import io
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.sampling import (BLENDS, SAMPLER_COST, count_model_evaluations, count_steps,
                                        sample_fillblank)
 from ..fillblank_core.schedules import LambdaSchedule
-from comfy_api.latest import io
-
 from . import compat
 from .common import Lambda, Target, batch_of, combo, mask_input, number, schema
 

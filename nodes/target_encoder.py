@@ -32,13 +32,12 @@ def target_inputs(scene, target, cutout: str, target_mask=None, object_mask=None
     if target_mask is not None and object_mask is not None:
         raise ValueError("target_mask and object_mask are both connected; connect one: target_mask is LoadImage's "
                          "MASK (1 = transparent), object_mask a mask that is 1 on the object (SAM, segmentation)")
-    if object_mask is not None:
-        target_mask = 1.0 - mask_input(object_mask, "object_mask")  # a new tensor: the input is untouched
-        M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), object_mask=batch_of(object_mask))
-    elif target_mask is not None:
-        target_mask = mask_input(target_mask, "target_mask")
-    M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), target_mask=batch_of(target_mask))
-    return scene_c, tgt, target_mask
+    name, given = ("object_mask", object_mask) if object_mask is not None else ("target_mask", target_mask)
+    m = mask_input(given, name) if given is not None else None
+    M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), **{name: batch_of(given)})
+    if m is not None and name == "object_mask":
+        m = 1.0 - m  # a new tensor: the input is untouched
+    return scene_c, tgt, m
 
 
 def placement_inputs(tip_suffix: str = "") -> list:
