@@ -81,11 +81,12 @@ def _names_in(text: str) -> list[str]:
 
 
 def test_one_display_name_per_node_in_every_tooltip_and_message(pack, nodes):
-    """Tooltips and descriptions, and the source of every message (nodes, core, web), name the
-    nodes only by their display names."""
+    """Tooltips and descriptions, the source of every message (nodes, core, web) and the example
+    workflows' titles and notes name the nodes only by their display names."""
     names = set(pack.nodes.common.NAMES.values())
     wrong = [(cls.__name__, n) for cls in nodes for t in _texts(cls) for n in _names_in(t) if n not in names]
-    sources = [*(REPO / "nodes").glob("*.py"), *(REPO / "fillblank_core").glob("*.py"), *(REPO / "web").glob("*.js")]
+    sources = [*(REPO / "nodes").glob("*.py"), *(REPO / "fillblank_core").glob("*.py"), *(REPO / "web").glob("*.js"),
+               *(REPO / "example_workflows").glob("*.json")]  # node titles and Read me notes
     wrong += [(p.name, n) for p in sources for n in _names_in(p.read_text(encoding="utf-8")) if n not in names]
     assert not wrong, wrong
     assert _names_in("use FillBlank Sampler or Fill-in Target Encoder's output") == [
