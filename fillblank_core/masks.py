@@ -281,15 +281,26 @@ def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha
     return out
 
 
-def silhouette_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
-    """A soft silhouette [B,1,H,W] (or [B,H,W]) at latent size: the fraction of each cell covered
-    (centre-cropped to a multiple of the cell first, as ComfyUI's VAE encode crops pixels)."""
+# a pixel counts as part of the object from this coverage on (one step of an 8-bit alpha):
+# resampling leaves values far below it at the edges of a placed mask
+TOUCH_THRESHOLD = 1.0 / 255.0
+
+
+def touched_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
+    """The latent cells an object touches, as a binary [B,1,h,w]: 1 where any pixel of the cell
+    (centre-cropped to whole cells, as ComfyUI's VAE encode crops) has coverage ≥ TOUCH_THRESHOLD.
+
+    The guidance rule for the target's silhouette. With a real (non-linear) VAE a partly covered
+    cell's latent is not a coverage blend of an "object" and a "background" latent: the target
+    latent is the encoding of the pixel composite, and pulling such a cell by its covered fraction
+    loses thin parts and small objects. Every touched cell is the object's, at full weight.
+    """
     m = mask_b1hw(mask)
     H, W = m.shape[-2:]
     h, w = int(latent_hw[0]), int(latent_hw[1])
     f = max(1, H // h)
     oy, ox = (H - f * h) // 2, (W - f * w) // 2
-    return F.avg_pool2d(m[..., oy:oy + f * h, ox:ox + f * w], f)
+    return (F.max_pool2d(m[..., oy:oy + f * h, ox:ox + f * w], f) >= TOUCH_THRESHOLD).float()
 
 
 def latent_hole(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:

@@ -25,9 +25,10 @@ def plot_schedule(schedule, steps: int, width: int = 512, height: int = 256) -> 
     ps = np.linspace(0.0, 1.0, 257)
     lam = np.asarray(schedule(ps)).reshape(-1)
     d.line([xy(p, v) for p, v in zip(ps, lam)], fill=(90, 170, 255), width=2)
-    if getattr(schedule, "axis", "steps") == "noise":
-        d.text((ml, height - 16), f"lambda over noise level (high -> low) - {schedule.describe()}",
-               fill=(200, 200, 210))
+    axis = getattr(schedule, "axis", "steps")
+    if axis in ("noise", "run"):
+        over = "noise level (high -> low)" if axis == "noise" else "the run (first step -> last)"
+        d.text((ml, height - 16), f"lambda over {over} - {schedule.describe()}", fill=(200, 200, 210))
         return img
     prog = schedule.progress(steps)
     for p, v in zip(prog, schedule.array(steps)):

@@ -84,6 +84,7 @@ CFG = Range(0.0, 100.0, 0.1, meaning="classifier-free guidance scale")
 DENOISE = Range(0.01, 1.0, 0.01, meaning="the fraction of the schedule to run")
 JUMP_LENGTH = Range(1, 10000, 1, integer=True, meaning="RePaint's j, steps per chunk")
 RESAMPLE = Range(1, 100, 1, integer=True, meaning="RePaint's r, passes over each chunk; 1 = no resampling")
+ADAPT = Range(0.0, 1.0, 0.05, meaning="keep ↔ adapt: 0 keeps the pasted target exactly, 1 leaves the model free")
 
 WORKING_SIZE = Range(64, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
 CONTEXT = Range(0.0, 4.0, 0.05, meaning="the scene around the hole, per side, as a fraction of the hole's longest side")
@@ -94,7 +95,7 @@ WIDGETS = {
     "start": LAMBDA, "end": LAMBDA, "value": LAMBDA, "cutoff": CUTOFF, "rate": RATE,
     "preview_steps": PREVIEW_STEPS,
     "seed": SEED, "steps": STEPS, "cfg": CFG, "denoise": DENOISE,
-    "jump_length": JUMP_LENGTH, "resample": RESAMPLE,
+    "jump_length": JUMP_LENGTH, "resample": RESAMPLE, "adapt": ADAPT,
     "working_size": WORKING_SIZE, "context": CONTEXT,
 }
 

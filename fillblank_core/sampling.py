@@ -171,11 +171,38 @@ class GuidedDenoiser(_Wrapper):
             return x0
         w = self.weight(sigma)
         a, s = self.space.coefficients_like(sigma, x)
-        x_in = x * (1.0 - w) + (a * self.target) * w + (s * self.eps) * torch.sqrt(w * (2.0 - w))
+        # lerp is exact at its ends: at w = 1 the clean part is a·T and the prediction T, bit for bit
+        x_in = torch.lerp(x, (a * self.target).to(x), w.to(x)) + (s * self.eps) * torch.sqrt(w * (2.0 - w))
+        options = kwargs.get("model_options")
+        if isinstance(options, dict) and options.get("sampler_post_cfg_function"):
+            kwargs = dict(kwargs, model_options=_pulled_post_cfg(options, self.target, w))
         x0 = self.model(x_in, sigma, **kwargs)
-        x0 = x0 + (self.target - x0) * w
+        x0 = torch.lerp(x0, self.target.to(x0), w.to(x0))
         self.__dict__.update(last_x0=x0, last_w=w)
         return x0
+
+
+_PREDICTIONS = ("denoised", "cond_denoised", "uncond_denoised")
+
+
+def _pulled_post_cfg(options: dict, target: torch.Tensor, w: torch.Tensor) -> dict:
+    """model_options whose post-CFG hooks see the predictions pulled like the returned one.
+
+    CFG++ samplers (``*_cfg_pp``) capture the unconditional prediction in such a hook and step
+    with it; unpulled, the target would reach only the returned prediction, not their steps.
+    """
+    def pulled(fn):
+        def hook(args):
+            args = dict(args)
+            for key in _PREDICTIONS:
+                v = args.get(key)
+                if isinstance(v, torch.Tensor) and v.shape[-2:] == target.shape[-2:]:
+                    args[key] = torch.lerp(v, target.to(v), w.to(v))
+            return fn(args)
+        return hook
+    out = dict(options)
+    out["sampler_post_cfg_function"] = [pulled(fn) for fn in options["sampler_post_cfg_function"]]
+    return out
 
 
 class KnownRegionDenoiser(_Wrapper):
@@ -456,8 +483,9 @@ def _guide(model, x, sig, space, target, target_mask, schedule, blend, denoise_m
             target = target * mask + masks.smooth_fill(target, hole1) * (1.0 - mask)
     table = (knots, lam)
     if ctx_mask is not None:
-        curve = LambdaSchedule(kind="keyframes", axis="noise", keyframes=CONTEXT_KEYFRAMES)
-        table = (knots, lam, lam * np.asarray([curve.at_sigma(v, sig, space.coefficients) for v in knots]))
+        curve = LambdaSchedule(kind="keyframes", axis="run", keyframes=CONTEXT_KEYFRAMES)
+        ctx = curve.table(sig, space.coefficients)
+        table = (knots, lam, lam * np.interp(knots, *ctx))
     return GuidedDenoiser(model, target.to(x.dtype), mask, table, space, blend, ctx_mask)
 
 

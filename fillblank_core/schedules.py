@@ -5,11 +5,14 @@ helpers are pure functions of the step count. The same formulas are implemented 
 the live curve; keep the two in step.
 
 What p means is the schedule's ``axis``:
-  * ``"noise"`` (the default of the nodes): p is the noise level, from high (0) to low (1), on a
-    fixed log scale of the noise-to-signal ratio s(σ)/a(σ) of the model's own noise space
-    (p = 0 at 16 or more, p = 1 at 1/64 or less, 0.4 at 1). A model decides what fills the hole
-    at a given noise level, whatever the scheduler, step count, denoise or model family, so the
-    same λ curve means the same thing everywhere.
+  * ``"run"`` (the default of the nodes): p is the noise level relative to the run the user
+    asked for: 0 at its noisiest model call (at most noise-to-signal 16), 1 at its last one, in
+    between linear in the log of the noise-to-signal ratio s(σ)/a(σ) of the model's own noise
+    space. Whatever the schedule ends at — SD3's shift 3, Flux's resolution shift, a 4-step
+    distilled run, a denoise below 1 — a curve that is 0 at p = 1 lets go inside the run.
+  * ``"noise"``: p on a fixed log scale of the noise-to-signal ratio (p = 0 at 16 or more,
+    p = 1 at 1/64 or less, 0.4 at 1); the same absolute levels on every run, so a curve that
+    releases late may never release on a schedule that stops at high noise.
   * ``"steps"``: p is step progress (0 = first step, 1 = last step), as in the paper.
 """
 
@@ -23,19 +26,35 @@ from typing import Sequence
 import numpy as np
 
 KINDS = ("constant", "linear", "cosine", "exponential", "step", "keyframes")
-AXES = ("noise", "steps")
+AXES = ("run", "noise", "steps")
 
 # the noise axis: log2 of the noise-to-signal ratio from NSR_HIGH (p = 0) down to NSR_LOW (p = 1)
 NSR_HIGH_LOG2 = 4.0    # NSR 16 (eps models start at σ ≈ 14.6; flow at σ ≈ 0.94)
 NSR_LOW_LOG2 = -6.0    # NSR 1/64 (the last steps of any schedule)
 
-# The measured default (benchmarks/reliability.py, README "How guidance works"): hold the target
-# (λ = 1) while the model decides what goes in the hole, release it over the low-noise steps so
-# the model harmonises edges, light and texture.
-DEFAULT_KEYFRAMES = "0:1, 0.6:1, 0.8:0"
+# keep ↔ adapt: how much the model may re-render the object (0 = the paste kept exactly,
+# 1 = the model free, no target). It places a linear release of λ from 1 to 0 over a window of
+# ADAPT_WIDTH on the run axis, centred at 1 + ADAPT_WIDTH/2 − adapt·(1 + ADAPT_WIDTH).
+# The default was measured in benchmarks/evidence.py (results.md, "Keep ↔ adapt").
+ADAPT_WIDTH = 0.3
+DEFAULT_ADAPT = 0.35
 # Context guidance (sampling.py): the rest of the hole is held to a smooth continuation of the
-# scene only at the highest noise levels (the coarse layout), λ·context(p) with this curve.
-CONTEXT_KEYFRAMES = "0:1, 0.4:1, 0.6:0"
+# scene only over the noisiest part of the run (the coarse layout), λ·context(p) with this curve
+# on the run axis.
+CONTEXT_KEYFRAMES = "0:1, 0.25:1, 0.4:0"
+
+
+def adapt_keyframes(adapt: float) -> str:
+    """The keyframes (axis "run") of a keep ↔ adapt value in [0, 1]."""
+    adapt = _check_unit("adapt", adapt)
+    c = 1.0 + ADAPT_WIDTH / 2 - adapt * (1.0 + ADAPT_WIDTH)
+    lo, hi = c - ADAPT_WIDTH / 2, c + ADAPT_WIDTH / 2
+
+    def lam(p: float) -> float:
+        return min(1.0, max(0.0, (hi - p) / ADAPT_WIDTH))
+    knots = sorted({round(min(1.0, max(0.0, p)), 6) for p in (0.0, lo, hi, 1.0)})
+    return ", ".join(f"{p:g}:{round(lam(p), 6):g}" for p in knots)
+
 
 _KEYFRAME = re.compile(r"^\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$")
 
@@ -117,8 +136,15 @@ class LambdaSchedule:
     # convenience constructors ------------------------------------------------------------
     @classmethod
     def default(cls) -> "LambdaSchedule":
-        """The measured default: λ = 1 down to NSR 1/4 (p 0.6), then linear to 0 at NSR 1/16 (p 0.8)."""
-        return cls(kind="keyframes", axis="noise", keyframes=DEFAULT_KEYFRAMES)
+        """The measured default: keep ↔ adapt at DEFAULT_ADAPT (DEFAULT_KEYFRAMES over the run)."""
+        return cls.adapt(DEFAULT_ADAPT)
+
+    @classmethod
+    def adapt(cls, adapt: float) -> "LambdaSchedule":
+        """keep ↔ adapt: 0 holds the target throughout (the paste), 1 leaves the model free;
+        in between λ is released linearly over a window of the run axis that comes earlier
+        the more the model may adapt the object (``adapt_keyframes``)."""
+        return cls(kind="keyframes", axis="run", keyframes=adapt_keyframes(adapt))
 
     @classmethod
     def constant(cls, value: float) -> "LambdaSchedule":
@@ -181,12 +207,22 @@ class LambdaSchedule:
         return np.asarray(self(self.progress(steps)), dtype=np.float64).reshape(-1)
 
     def at_sigma(self, sigma: float, sigmas: Sequence[float], coefficients=None) -> float:
-        """λ at an arbitrary sigma: by its noise level (axis "noise"; ``coefficients(σ) -> (a, s)``
-        of the noise space, default eps) or its interpolated position in a decreasing schedule."""
+        """λ at an arbitrary sigma of a run with these ``sigmas``: by its noise level relative to
+        the run (axis "run"), its absolute noise level (axis "noise"), both from ``coefficients(σ)
+        -> (a, s)`` of the noise space (default eps), or its interpolated position in the
+        decreasing schedule (axis "steps")."""
+        return float(self(self.position(sigma, sigmas, coefficients)))
+
+    def position(self, sigma: float, sigmas: Sequence[float], coefficients=None, bounds=None) -> float:
+        """p on the schedule's axis of a sigma in a run with these ``sigmas`` (``bounds``: the
+        run's ``run_bounds``, when the caller has them)."""
+        coefficients = coefficients or _eps
+        if self.axis == "steps":
+            return sigma_progress(sigma, sigmas)
+        a, s = coefficients(float(sigma))
         if self.axis == "noise":
-            a, s = (1.0, float(sigma)) if coefficients is None else coefficients(float(sigma))
-            return float(self(noise_position(a, s)))
-        return float(self(sigma_progress(sigma, sigmas)))
+            return noise_position(a, s)
+        return run_position(a, s, bounds if bounds is not None else run_bounds(sigmas, coefficients))
 
     def table(self, sigmas: Sequence[float], coefficients=None) -> tuple[np.ndarray, np.ndarray]:
         """(σ increasing, λ) knots for λ at any σ of a sampling run, by linear interpolation in σ.
@@ -194,11 +230,13 @@ class LambdaSchedule:
         Built once on the host before sampling; the sampler interpolates it on the device
         (``searchsorted``), so no per-step value is read back to the host. Knots: the schedule's
         sigmas plus a dense log-spaced grid between them (``sigma_knots``), so axis "steps" is
-        exactly ``at_sigma`` and axis "noise" within 1e-3 of it for the built-in kinds.
+        exactly ``at_sigma`` and axes "run" and "noise" within 1e-3 of it for the built-in kinds.
         """
         knots = sigma_knots(sigmas)
         sig = np.asarray([float(v) for v in sigmas], dtype=np.float64)
-        lam = np.asarray([self.at_sigma(v, sig, coefficients) for v in knots])
+        coefficients = coefficients or _eps
+        bounds = run_bounds(sig, coefficients) if self.axis == "run" else None
+        lam = np.asarray([float(self(self.position(v, sig, coefficients, bounds))) for v in knots])
         order = np.argsort(knots, kind="stable")
         knots, lam = knots[order], lam[order]
         keep = np.concatenate([[True], np.diff(knots) > 0])
@@ -214,7 +252,7 @@ class LambdaSchedule:
 
     def describe(self) -> str:
         k = self.kind
-        over = " over noise level" if self.axis == "noise" else " over steps"
+        over = {"run": " over the run", "noise": " over noise level", "steps": " over steps"}[self.axis]
         if k == "constant":
             return f"constant {self.value:g}"
         if k in ("linear", "cosine"):
@@ -236,6 +274,47 @@ def sigma_knots(sigmas: Sequence[float]) -> np.ndarray:
     return np.concatenate(grid)
 
 
+def _eps(sigma: float) -> tuple[float, float]:
+    return 1.0, float(sigma)
+
+
+def log2_nsr(a, s):
+    """log2 of the noise-to-signal ratio s / a (+inf where a = 0, −inf where s = 0)."""
+    a = np.asarray(a, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log2(s) - np.log2(a)
+    return np.where(a <= 0, np.inf, np.where(s <= 0, -np.inf, lg))
+
+
+def run_bounds(sigmas: Sequence[float], coefficients=None) -> tuple[float, float]:
+    """(high, low) log2 noise-to-signal ratio of a run: its noisiest level (at most NSR_HIGH_LOG2)
+    and the level of its last model call (its smallest positive sigma)."""
+    coefficients = coefficients or _eps
+    sig = [float(v) for v in sigmas]
+    pos = [v for v in sig if v > 0]
+    if not pos:
+        return NSR_HIGH_LOG2, NSR_HIGH_LOG2
+    hi = min(float(log2_nsr(*coefficients(max(pos)))), NSR_HIGH_LOG2)
+    lo = min(float(log2_nsr(*coefficients(min(pos)))), hi)
+    return hi, lo
+
+
+def run_position(a, s, bounds: tuple[float, float]):
+    """Position p in [0, 1] of a noise level on the "run" axis: 0 at the run's noisiest level
+    (``run_bounds``), 1 at its last model call, linear in log2 NSR; clamped. A run of one level
+    (a single step) is all at p = 0."""
+    hi, lo = bounds
+    lg = log2_nsr(a, s)
+    if hi - lo <= 1e-9:
+        p = np.where(lg < lo, 1.0, 0.0)
+    else:
+        with np.errstate(invalid="ignore"):
+            p = (hi - lg) / (hi - lo)
+    p = np.clip(np.nan_to_num(p, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    return float(p) if np.ndim(p) == 0 else p
+
+
 def noise_position(a, s):
     """Position p in [0, 1] of a noise level on the "noise" axis (0 = high noise, 1 = low).
 
@@ -243,12 +322,7 @@ def noise_position(a, s):
     log2(s / a) from NSR_HIGH_LOG2 (p = 0) to NSR_LOW_LOG2 (p = 1), clamped; a = 0 (pure noise of
     a flow model) gives 0, s = 0 (clean) gives 1.
     """
-    a = np.asarray(a, dtype=np.float64)
-    s = np.asarray(s, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lg = np.log2(s) - np.log2(a)
-    lg = np.where(a <= 0, np.inf, np.where(s <= 0, -np.inf, lg))
-    p = (NSR_HIGH_LOG2 - lg) / (NSR_HIGH_LOG2 - NSR_LOW_LOG2)
+    p = (NSR_HIGH_LOG2 - log2_nsr(a, s)) / (NSR_HIGH_LOG2 - NSR_LOW_LOG2)
     p = np.clip(p, 0.0, 1.0)
     return float(p) if p.ndim == 0 else p
 
@@ -267,3 +341,7 @@ def sigma_progress(sigma: float, sigmas: Sequence[float]) -> float:
     # np.interp needs increasing x; sigmas decrease
     pos = float(np.interp(float(sigma), s[::-1], idx[::-1]))
     return min(max(pos / (n - 1), 0.0), 1.0)
+
+
+# The measured default (benchmarks/evidence.py): keep ↔ adapt at DEFAULT_ADAPT on the run axis.
+DEFAULT_KEYFRAMES = adapt_keyframes(DEFAULT_ADAPT)

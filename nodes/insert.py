@@ -13,7 +13,8 @@ from ..fillblank_core.crop import stitch
 from ..fillblank_core.placement import cut_out
 from . import compat
 from .common import Lambda, SamModel, boolean, combo, number, schema
-from .sampler import SCHEDULE_TOOLTIP, guided_sample, sampler_inputs, validate
+from ..fillblank_core.schedules import DEFAULT_ADAPT
+from .sampler import SCHEDULE_TOOLTIP, adapt_input, guided_sample, sampler_inputs, validate
 from .target_encoder import SAM_TIP, TARGET_TIP, mask_inputs, placement_inputs, target_inputs
 
 WORKING_SIZE_TIP = ("Working resolution: the longest side, in pixels, of the crop around the hole as the model "
@@ -59,6 +60,7 @@ class FillBlankInsert(io.ComfyNode):
                 Lambda.Input("schedule", optional=True, tooltip=SCHEDULE_TOOLTIP),
                 # after the inputs of workflows saved before it existed, so their slots stay in place
                 object_mask,
+                adapt_input(),
             ],
             outputs=[
                 io.Image.Output(display_name="image", tooltip="The full-size scene with the inserted object "
@@ -72,11 +74,12 @@ class FillBlankInsert(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, positive, negative, scene, target, fit, x, y, scale, flip, cutout, seed, steps, cfg,
                 sampler_name, scheduler, denoise, jump_length, resample, working_size, context, feather, color_match,
-                target_mask=None, hole=None, sam=None, schedule=None, object_mask=None) -> io.NodeOutput:
+                target_mask=None, hole=None, sam=None, schedule=None, object_mask=None,
+                adapt=DEFAULT_ADAPT) -> io.NodeOutput:
         # every check before any model work (SAM, VAE, sampling)
         R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
                        jump_length=jump_length, resample=resample, working_size=working_size, context=context,
-                       feather=feather)
+                       feather=feather, adapt=adapt)
         scene_c, tgt, target_mask = target_inputs(scene, target, cutout, target_mask, object_mask)
         I.check_options(fit=fit, working_size=working_size, context=context, feather=feather, steps=steps,
                         jump_length=jump_length, resample=resample, denoise=denoise)
@@ -92,9 +95,10 @@ class FillBlankInsert(io.ComfyNode):
         latent = {"samples": vae.encode(prep.composite).float().cpu()}
         record = P.FillBlankTarget(image=prep.target, mask=prep.silhouette, composite=prep.composite,
                                    latent=latent["samples"], placement=prep.placement)
-        samples, h_lat = validate(latent, record, prep.work_hole, steps, jump_length, resample, "matched")
+        samples, h_lat = validate(latent, record, prep.work_hole, steps, jump_length, resample, "matched",
+                                  adapt=adapt)
         out = guided_sample(model, positive, negative, latent, samples, h_lat, record, seed, steps, cfg,
-                            sampler_name, scheduler, denoise, jump_length, resample, "matched", schedule)
+                            sampler_name, scheduler, denoise, jump_length, resample, "matched", schedule, adapt)
         generated = vae.decode(out)
         image = stitch(prep.plan, scene, generated, prep.hole, int(feather), bool(color_match))
         return io.NodeOutput(image, prep.composite, prep.hole)

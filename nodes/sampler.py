@@ -16,7 +16,7 @@ from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.sampling import (BLENDS, SAMPLER_COST, count_model_evaluations, count_steps,
                                        sample_fillblank)
-from ..fillblank_core.schedules import LambdaSchedule
+from ..fillblank_core.schedules import DEFAULT_ADAPT, LambdaSchedule
 from . import compat
 from .common import Lambda, Target, batch_of, combo, mask_input, number, schema
 
@@ -32,8 +32,17 @@ BLEND_TOOLTIP = ("matched: the model sees the noised target inside its silhouett
                  "weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every "
                  "sampler. independent: inject freshly noised target after each step (paper-style; lowers the "
                  "noise in the target).")
-SCHEDULE_TOOLTIP = ("λ schedule (Fill-in Lambda Schedule). Default: λ = 1 (hold the target) while the noise is high, "
-                    "released between noise level 0.6 and 0.8 so the model harmonises the last details.")
+SCHEDULE_TOOLTIP = ("λ schedule (Fill-in Lambda Schedule), for experts; when connected it replaces adapt. Unconnected: "
+                    "the schedule that adapt sets.")
+ADAPT_TOOLTIP = ("Keep ↔ adapt: how much the model may re-render the object. 0 keeps the pasted target exactly "
+                 "(no relighting), 1 leaves the model free (the target is ignored). In between the target is held while "
+                 "the model decides what the object is, then let go so the model lights, shades and blends it; higher "
+                 "lets go earlier. Used when no schedule is connected.")
+
+
+def adapt_input():
+    """The keep ↔ adapt widget (optional, so prompts written before it existed keep running)."""
+    return number("adapt", R.ADAPT, DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
 TARGET_TOOLTIP = "From Fill-in Target Encoder."
 
 
@@ -57,19 +66,19 @@ def _check_target(target, name="target"):
     return target
 
 
-def _check_schedule(schedule):
+def _check_schedule(schedule, adapt=DEFAULT_ADAPT):
     if schedule is None:
-        return DEFAULT_SCHEDULE
+        return DEFAULT_SCHEDULE if adapt == DEFAULT_ADAPT else LambdaSchedule.adapt(adapt)
     if not isinstance(schedule, LambdaSchedule):
         raise ValueError("schedule must be the FILLBLANK_LAMBDA output of Fill-in Lambda Schedule")
     return schedule
 
 
-def guidance_options(target, schedule, jump_length, resample, blend, base, **extra) -> dict:
+def guidance_options(target, schedule, jump_length, resample, blend, base, adapt=DEFAULT_ADAPT, **extra) -> dict:
     latent = target.latent
     return dict(sampler=base.sampler_function, sampler_options=dict(base.extra_options),
-                target=latent, target_mask=M.silhouette_latent(target.mask, latent.shape[-2:]),
-                schedule=_check_schedule(schedule), jump_length=int(jump_length),
+                target=latent, target_mask=M.touched_latent(target.mask, latent.shape[-2:]),
+                schedule=_check_schedule(schedule, adapt), jump_length=int(jump_length),
                 resample=int(resample), blend=blend, **extra)
 
 
@@ -129,13 +138,15 @@ def check_hole(h_lat: torch.Tensor, name: str = "hole") -> None:
                              "draw a hole that leaves part of the scene")
 
 
-def validate(latent_image, target, hole, steps, jump_length, resample, blend, seed=0, cfg=1.0, denoise=1.0):
+def validate(latent_image, target, hole, steps, jump_length, resample, blend, seed=0, cfg=1.0, denoise=1.0,
+             adapt=DEFAULT_ADAPT):
     """All input checks, before any model work. Returns (samples, hole at latent size)."""
     if not isinstance(latent_image, dict) or "samples" not in latent_image:
         raise ValueError("latent_image must be a LATENT (e.g. VAE Encode of the scene)")
     samples = latent_image["samples"]
     target = _check_target(target)
-    R.check_inputs(seed=seed, steps=steps, cfg=cfg, denoise=denoise, jump_length=jump_length, resample=resample)
+    R.check_inputs(seed=seed, steps=steps, cfg=cfg, denoise=denoise, jump_length=jump_length, resample=resample,
+                   adapt=adapt)
     if blend not in BLENDS:
         raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
     M.broadcast_batch(result="latent_image", latent_image=batch_of(samples), target=batch_of(target),
@@ -151,12 +162,12 @@ def validate(latent_image, target, hole, steps, jump_length, resample, blend, se
 
 
 def guided_sample(model, positive, negative, latent_image, samples, h_lat, target, seed, steps, cfg, sampler_name,
-                  scheduler, denoise, jump_length, resample, blend, schedule=None) -> torch.Tensor:
+                  scheduler, denoise, jump_length, resample, blend, schedule=None, adapt=DEFAULT_ADAPT) -> torch.Tensor:
     """FillBlankSampler's sampling call on validated inputs (``validate``'s samples and h_lat): the
     output latent, equal to ``samples`` outside the hole."""
     base = compat.base_sampler(sampler_name)
     sampler = comfy.samplers.KSAMPLER(sample_fillblank, extra_options=guidance_options(
-        target, schedule, jump_length, resample, blend, base), inpaint_options=base.inpaint_options)
+        target, schedule, jump_length, resample, blend, base, adapt), inpaint_options=base.inpaint_options)
     sigmas = compat.sigmas_for(model, scheduler, steps, denoise)
     noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
     total = count_steps(steps, jump_length, resample)
@@ -227,6 +238,8 @@ class FillBlankSampler(io.ComfyNode):
                     "sample from the target's own latent (the scene with the target pasted in, encoded once by the "
                     "Target Encoder): no second VAE encode; the hole then starts from the pasted target when "
                     "denoise < 1.")),
+                # last: inputs of workflows saved before it existed keep their slots
+                adapt_input(),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="The inpainted latent (outside the hole "
                                       "identical to the input latent).")])
@@ -234,14 +247,14 @@ class FillBlankSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent_image=None, target=None, hole=None, seed=0, steps=30,
                 cfg=7.0, sampler_name="euler", scheduler="normal", denoise=1.0, jump_length=10, resample=1,
-                blend="matched", schedule=None) -> io.NodeOutput:
+                blend="matched", schedule=None, adapt=DEFAULT_ADAPT) -> io.NodeOutput:
         if latent_image is None:  # the target record's latent (the composite, encoded once)
             latent_image = {"samples": _check_target(target).latent}
         samples, h_lat = validate(latent_image, target, hole, steps, jump_length, resample, blend,
-                                  seed=seed, cfg=cfg, denoise=denoise)
+                                  seed=seed, cfg=cfg, denoise=denoise, adapt=adapt)
         warn_cost("Fill-in Sampler", int(steps), int(jump_length), int(resample), sampler_name)
         out = guided_sample(model, positive, negative, latent_image, samples, h_lat, target, seed, steps, cfg,
-                            sampler_name, scheduler, denoise, jump_length, resample, blend, schedule)
+                            sampler_name, scheduler, denoise, jump_length, resample, blend, schedule, adapt)
         result = latent_image.copy()
         result["samples"] = out
         return io.NodeOutput(result)
@@ -261,19 +274,22 @@ class FillBlankSamplerSelect(io.ComfyNode):
                 number("resample", R.RESAMPLE, 1, RESAMPLE_TOOLTIP, advanced=True),
                 combo("blend", BLENDS, "matched", BLEND_TOOLTIP, advanced=True),
                 Lambda.Input("schedule", optional=True, tooltip=SCHEDULE_TOOLTIP),
+                adapt_input(),
             ],
             outputs=[io.Sampler.Output(display_name="sampler", tooltip="Plug into SamplerCustom / "
                                        "SamplerCustomAdvanced; the hole comes from the latent's noise mask.")])
 
     @classmethod
-    def execute(cls, sampler_name, target, jump_length, resample, blend, schedule=None) -> io.NodeOutput:
+    def execute(cls, sampler_name, target, jump_length, resample, blend, schedule=None,
+                adapt=DEFAULT_ADAPT) -> io.NodeOutput:
         _check_target(target)
         M.broadcast_batch(target=batch_of(target))
-        v = R.check_inputs(jump_length=jump_length, resample=resample)
+        v = R.check_inputs(jump_length=jump_length, resample=resample, adapt=adapt)
         if blend not in BLENDS:
             raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
         base = compat.base_sampler(sampler_name)
-        options = guidance_options(target, schedule, v["jump_length"], v["resample"], blend, base, rescale_progress=True,
+        options = guidance_options(target, schedule, v["jump_length"], v["resample"], blend, base, v["adapt"],
+                                   rescale_progress=True,
                                    check=select_check(target, v["jump_length"], v["resample"], sampler_name))
         return io.NodeOutput(comfy.samplers.KSAMPLER(sample_select, extra_options=options,
                                                      inpaint_options=base.inpaint_options))

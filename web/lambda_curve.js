@@ -36,7 +36,7 @@ const ERROR = "#ff6060";
 function scheduleOf(node) {
     return makeSchedule({
         kind: widgetValue(node, "kind", "keyframes"),
-        axis: widgetValue(node, "axis", "noise"),
+        axis: widgetValue(node, "axis", "run"),
         start: widgetValue(node, "start", 1.0),
         end: widgetValue(node, "end", 0.0),
         value: widgetValue(node, "value", 0.8),
@@ -59,7 +59,7 @@ export function samplerSteps(node) {
 function visibleWidgets(node) {
     const kind = widgetValue(node, "kind", "keyframes");
     const show = new Set(USES[kind] ?? OPTIONAL);
-    if (widgetValue(node, "axis", "noise") === "steps" && !samplerSteps(node)) show.add("preview_steps");
+    if (widgetValue(node, "axis", "run") === "steps" && !samplerSteps(node)) show.add("preview_steps");
     return show;
 }
 
@@ -132,12 +132,14 @@ function drawCurve(node, ctx, w, h) {
     const plot = { x: px, y: py, w: pw, h: ph, area: { w, h }, kind: sched.params.kind, axis: sched.params.axis,
         steps: null, stepsFrom: null };
     if (!overSteps) {
-        // the x axis is the noise level; the sampler's steps fall where its own sigmas put them
+        // the x axis is the noise level (axis "run": from the run's noisiest model call to its
+        // last); the sampler's steps fall where its own sigmas put them
+        const run = sched.params.axis === "run";
         ctx.fillStyle = TEXT;
         ctx.textAlign = "left";
-        ctx.fillText("noise high", px, below);
+        ctx.fillText(run ? "first step" : "noise high", px, below);
         ctx.textAlign = "right";
-        ctx.fillText("low", px + pw, below);
+        ctx.fillText(run ? "last step" : "low", px + pw, below);
     } else {
         // λ at each step: the connected sampler's step count, else preview_steps (for this plot only)
         const fed = samplerSteps(node);
@@ -177,7 +179,7 @@ app.registerExtension({
                 className: "fillblank-lambda-curve",
                 minHeight: MIN_H,
                 minWidth: MIN_W,
-                tooltip: "λ over the noise level (high → low) or over the steps, as the sampler will use it. "
+                tooltip: "λ over the run's noise levels (its first step → its last), the absolute noise level or the steps, as the sampler will use it. "
                     + "It follows the widgets; nothing here is sent anywhere.",
                 paint: (ctx, w, h) => drawCurve(node, ctx, w, h),
                 sync: () => sync(node),

@@ -4,7 +4,7 @@
 // Keep the two in step.
 
 export const KINDS = ["constant", "linear", "cosine", "exponential", "step", "keyframes"];
-export const AXES = ["noise", "steps"];
+export const AXES = ["run", "noise", "steps"];
 
 const KEYFRAME = /^\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$/;
 
@@ -127,7 +127,7 @@ export function makeSchedule(opts = {}) {
 
     const describe = () => {
         const g = (v) => String(Number(v.toPrecision(6)));
-        const over = axis === "noise" ? " over noise level" : " over steps";
+        const over = { run: " over the run", noise: " over noise level", steps: " over steps" }[axis];
         if (kind === "constant") return `constant ${g(params.value)}`;
         if (kind === "linear" || kind === "cosine") return `${kind} ${g(params.start)}→${g(params.end)}${over}`;
         if (kind === "exponential") return `exponential ${g(params.start)}→${g(params.end)} (rate ${g(rate)})${over}`;

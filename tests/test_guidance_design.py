@@ -1,0 +1,238 @@
+"""The guidance design of issue 20, each property checked where it can fail:
+
+* λ's default axis is the run the user asked for: it holds the target at the run's first model
+  call and has let go by its last, on every schedule (SD1.5-style eps normal / karras / 4-step,
+  flow with shift 1, SD3's shift 3, Flux's resolution shift, 4-step distilled flow) — so a 4-step
+  shift-3 run is not a paste;
+* every latent cell the object touches is the object's (thin parts survive): λ = 1 reproduces the
+  target in each of them, a partly covered cell included;
+* keep ↔ adapt: 0 is the paste, 1 no target, monotonic in between;
+* CFG++ samplers, which step with the unconditional prediction caught in a post-CFG hook, are
+  guided in their steps, not only in the returned prediction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fillblank_core import masks as M
+from fillblank_core.sampling import sample_fillblank
+from fillblank_core.schedules import DEFAULT_ADAPT, LambdaSchedule, adapt_keyframes
+from fillblank_core.spaces import NoiseSpace
+
+PREVIOUS_DEFAULT = LambdaSchedule(kind="keyframes", axis="noise", keyframes="0:1, 0.6:1, 0.8:0")
+
+
+# --- today's schedules, computed as ComfyUI computes them ---------------------------------------
+
+def karras(n, lo=0.0292, hi=14.6146, rho=7.0):
+    ramp = np.linspace(0, 1, n)
+    s = (hi ** (1 / rho) + ramp * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho
+    return list(s) + [0.0]
+
+
+def eps_normal(n):
+    """SD1.5's 'normal' scheduler: n timesteps evenly spaced over the 1000 of the scaled-linear betas."""
+    betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000) ** 2
+    alphas = np.cumprod(1 - betas)
+    sig = np.sqrt((1 - alphas) / alphas)
+    t = np.linspace(999, 0, n)
+    return [float(np.interp(v, np.arange(1000), sig)) for v in t] + [0.0]
+
+
+def flow(n, shift=1.0, mu=None):
+    """Flow sigmas at n steps: SD3's shift, or Flux's exponential time shift with mu."""
+    t = np.linspace(1, 0, n + 1)[:-1]
+    if mu is not None:
+        s = math.exp(mu) / (math.exp(mu) + (1 / t - 1))
+    else:
+        s = shift * t / (1 + (shift - 1) * t)
+    return [float(v) for v in s] + [0.0]
+
+
+SCHEDULES = {
+    "eps normal 20": ("eps", eps_normal(20)),
+    "eps karras 20": ("eps", karras(20)),
+    "eps 4-step (LCM-like)": ("eps", [14.6146, 2.5, 0.9, 0.3, 0.0]),
+    "eps denoise 0.5": ("eps", eps_normal(40)[20:]),
+    "flow shift 1, 20": ("flow", flow(20)),
+    "flow shift 3, 20 (SD3)": ("flow", flow(20, 3.0)),
+    "flow Flux mu 1.15, 20": ("flow", flow(20, mu=1.15)),
+    "flow shift 3, 4 steps (distilled)": ("flow", flow(4, 3.0)),
+    "flow Flux mu 1.15, 4 steps": ("flow", flow(4, mu=1.15)),
+}
+
+
+def _space(name):
+    return NoiseSpace.eps() if name == "eps" else NoiseSpace.flow()
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_default_holds_first_and_lets_go_by_the_last_model_call(name):
+    space_name, sig = SCHEDULES[name]
+    space = _space(space_name)
+    sched = LambdaSchedule.default()
+    calls = [v for v in sig if v > 0]
+    lam = [sched.at_sigma(v, sig, space.coefficients) for v in calls]
+    assert lam[0] == 1.0, f"{name}: the target is not held at the first model call (λ {lam[0]})"
+    assert lam[-1] == 0.0, f"{name}: λ is {lam[-1]:.3f} at the last model call: the pull never ends"
+    assert all(a >= b for a, b in zip(lam, lam[1:])), f"{name}: λ rises again: {lam}"
+    # the device table the sampler interpolates gives the same values at the calls
+    knots, values = sched.table(sig, space.coefficients)
+    assert np.allclose(np.interp(calls, knots, values), lam, atol=1e-3)
+
+
+def test_the_previous_default_never_let_go_on_a_4_step_shift_3_run():
+    """Why the axis changed: the fixed noise axis is still at λ = 1 on the last call of these runs."""
+    for name in ("flow shift 3, 4 steps (distilled)", "flow Flux mu 1.15, 4 steps"):
+        space_name, sig = SCHEDULES[name]
+        last = min(v for v in sig if v > 0)
+        assert PREVIOUS_DEFAULT.at_sigma(last, sig, _space(space_name).coefficients) == 1.0
+
+
+class ConstantModel:
+    """A model that always predicts its own picture Y (what it would draw) — depends on nothing,
+    so what ends up in the silhouette is decided by the guidance alone."""
+
+    def __init__(self, y):
+        self.y = y
+        self.calls = 0
+
+    def __call__(self, x, sigma, **kwargs):
+        self.calls += 1
+        return self.y.expand_as(x).clone()
+
+
+def test_a_4_step_shift_3_run_is_not_a_paste():
+    _, sig = SCHEDULES["flow shift 3, 4 steps (distilled)"]
+    y = torch.full((1, 4, 8, 8), 0.3)
+    target = torch.full((1, 4, 8, 8), -0.7)
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1.0
+    x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    kw = dict(target=target, target_mask=mask, noise_scaling=NoiseSpace.flow(), seed=0)
+    out = sample_fillblank(ConstantModel(y), x, torch.tensor(sig), **kw)
+    inside = mask.expand_as(out) > 0
+    # the last model call is unguided, so the model's own content replaces the pasted target
+    assert torch.allclose(out[inside], y.expand_as(out)[inside], atol=1e-5)
+    paste = sample_fillblank(ConstantModel(y), x, torch.tensor(sig), schedule=PREVIOUS_DEFAULT, **kw)
+    assert torch.equal(paste[inside], target.expand_as(out)[inside]), "the previous default was a paste here"
+
+
+# --- touched cells --------------------------------------------------------------------------------
+
+def test_every_cell_an_object_touches_is_the_objects():
+    m = torch.zeros(1, 64, 64)
+    m[:, 8:56, 21:23] = 1.0            # a 2-px stick: a quarter of each cell of column 2
+    m[:, 40, 40] = 0.5 / 255           # dust below one step of an 8-bit alpha
+    m[:, 60:62, 60:62] = 1.0           # a 2×2-px dot in the corner cell
+    t = M.touched_latent(m, (8, 8))
+    assert t.shape == (1, 1, 8, 8)
+    expect = torch.zeros(1, 1, 8, 8)
+    expect[..., 1:7, 2] = 1.0
+    expect[..., 7, 7] = 1.0
+    assert torch.equal(t, expect)
+    assert set(t.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_lambda_one_reproduces_the_target_in_every_touched_cell_at_every_step():
+    """Observed through the per-step callback, before the final overwrite."""
+    pix = torch.zeros(1, 64, 64)
+    pix[:, 8:56, 21:23] = 1.0
+    mask = M.touched_latent(pix, (8, 8))
+    gen = torch.Generator().manual_seed(3)
+    target = torch.randn(1, 4, 8, 8, generator=gen)
+    y = torch.randn(1, 4, 8, 8, generator=gen)
+
+    def model(x, sigma, **kwargs):  # depends on its input
+        return 0.5 * x / (1 + sigma.reshape(-1, 1, 1, 1) ** 2) + y
+
+    seen = []
+    sig = torch.tensor(karras(10))
+    x = torch.randn(1, 4, 8, 8, generator=gen) * sig[0]
+    sample_fillblank(model, x, sig, target=target, target_mask=mask, schedule=1.0, seed=1,
+                     callback=lambda d: seen.append(d["denoised"].clone()))
+    assert len(seen) == 10
+    inside = mask.expand_as(target) > 0
+    for i, d in enumerate(seen):
+        assert torch.equal(d[inside], target[inside]), f"step {i}: a touched cell is not the target"
+        assert not torch.allclose(d[~inside], target[~inside]), "outside the silhouette the model is free"
+
+
+# --- keep ↔ adapt --------------------------------------------------------------------------------
+
+def test_keep_adapt_ends_are_paste_and_no_target_and_it_is_monotonic():
+    _, sig = SCHEDULES["eps karras 20"]
+    calls = [v for v in sig if v > 0]
+
+    def lam(a):
+        s = LambdaSchedule.adapt(a)
+        return np.array([s.at_sigma(v, sig) for v in calls])
+    assert np.all(lam(0.0) == 1.0)
+    assert np.all(lam(1.0) == 0.0)
+    prev = lam(0.0)
+    for a in np.linspace(0.05, 1.0, 20):
+        cur = lam(a)
+        assert np.all(cur <= prev + 1e-12), f"adapt {a}: λ rose somewhere"
+        prev = cur
+    assert LambdaSchedule.default() == LambdaSchedule.adapt(DEFAULT_ADAPT)
+    assert lam(DEFAULT_ADAPT)[-1] == 0.0
+    with pytest.raises(ValueError, match="adapt must be in"):
+        adapt_keyframes(1.5)
+
+
+# --- CFG++ ----------------------------------------------------------------------------------------
+
+def cfg_model(uncond_fn, cond_fn, scale=3.0):
+    """A denoiser that does CFG as ComfyUI's sampling_function does, post-CFG hooks included."""
+    def model(x, sigma, model_options=None, **kwargs):
+        u, c = uncond_fn(x), cond_fn(x)
+        out = u + (c - u) * scale
+        for fn in (model_options or {}).get("sampler_post_cfg_function", []):
+            out = fn({"denoised": out, "uncond_denoised": u, "cond_denoised": c, "sigma": sigma, "input": x})
+        return out
+    return model
+
+
+def euler_cfg_pp(model, x, sigmas, extra_args=None, callback=None, disable=None):
+    """CFG++ Euler as k-diffusion's: the step direction uses the hook's unconditional prediction."""
+    extra_args = dict(extra_args or {})
+    caught = {}
+
+    def hook(args):
+        caught["u"] = args["uncond_denoised"]
+        return args["denoised"]
+    opts = dict(extra_args.get("model_options", {}))
+    opts["sampler_post_cfg_function"] = opts.get("sampler_post_cfg_function", []) + [hook]
+    extra_args["model_options"] = opts
+    s_in = x.new_ones([x.shape[0]])
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i] * s_in, **extra_args)
+        if callback is not None:
+            callback({"x": x, "i": i, "sigma": sigmas[i], "denoised": denoised})
+        d = (x - caught["u"]) / sigmas[i]
+        x = denoised + d * sigmas[i + 1]
+    return x
+
+
+def test_cfg_pp_steps_are_guided_not_only_the_prediction():
+    gen = torch.Generator().manual_seed(5)
+    target = torch.randn(1, 4, 8, 8, generator=gen)
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1.0
+    model = cfg_model(lambda x: 0.3 * x + 0.2, lambda x: 0.5 * x - 0.1)
+    sig = torch.tensor(karras(8))
+    xs = []
+    x = torch.randn(1, 4, 8, 8, generator=gen) * sig[0]
+    sample_fillblank(model, x, sig, sampler=euler_cfg_pp, target=target, target_mask=mask, schedule=1.0,
+                     seed=0, callback=lambda d: xs.append(d["x"].clone()))
+    inside = mask.expand_as(target) > 0
+    # at w = 1 both the prediction and the hook's unconditional prediction are the target, so
+    # the state's distance to the target shrinks exactly with sigma, step after step
+    for i in range(len(xs) - 1):
+        want = (xs[i] - target) * (sig[i + 1] / sig[i])
+        assert torch.allclose((xs[i + 1] - target)[inside], want[inside], atol=1e-5), f"step {i} unguided"
