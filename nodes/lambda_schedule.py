@@ -13,11 +13,13 @@ from .common import Lambda, combo, error_text, number, schema
 
 KIND_TIP = ("constant (value); linear / cosine / exponential (start → end); step (value until cutoff, then 0); "
             "keyframes (the string below). The default keyframes are the measured default of Fill-in Sampler.")
-KEYFRAMES_TIP = ("position:λ pairs, linear in between, e.g. 0:1, 0.6:1, 0.8:0 (hold the target until noise "
-                 "level 0.6, release it by 0.8).")
-AXIS_TIP = ("What the position 0 → 1 means. noise: the noise level, from pure noise (0) to clean (1) on a fixed "
-            "log scale (0.4 = noise as strong as the signal), the same for every scheduler, step count, denoise "
-            "and model family. steps: the step index (0 = first step, 1 = last).")
+KEYFRAMES_TIP = ("position:value pairs (value = λ), linear in between, e.g. 0:1, 0.5:1, 0.8:0 (hold the target "
+                 "until position 0.5, release it by 0.8).")
+AXIS_TIP = ("What the position 0 → 1 means. run (default): the noise level relative to the run the sampler makes — "
+            "0 at its noisiest step, 1 at its last, by noise level in between — so a curve that ends at 0 lets go "
+            "inside every run (SD3 / Flux shifts, 4-step models, denoise < 1). noise: the absolute noise level, from "
+            "pure noise (0) to clean (1) on a fixed log scale (0.4 = noise as strong as the signal); a shifted or "
+            "few-step run may end before a late release. steps: the step index (0 = first step, 1 = last).")
 
 
 class FillBlankLambdaSchedule(io.ComfyNode):
@@ -25,7 +27,7 @@ class FillBlankLambdaSchedule(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return schema(
             "FillBlankLambdaSchedule", "sampling",
-            "Sets λ, the pull toward the target over the noise level (or the steps): 1 = hold the target, "
+            "Sets λ, the pull toward the target over the run's noise levels (or the steps): 1 = hold the target, "
             "0 = leave the model free.",
             inputs=[
                 combo("kind", KINDS, "keyframes", KIND_TIP),
@@ -38,11 +40,11 @@ class FillBlankLambdaSchedule(io.ComfyNode):
                 number("preview_steps", R.PREVIEW_STEPS, 20, "Steps shown as dots in the plot of a steps-axis "
                        "schedule (only for the plot: the sampler uses its own step count)."),
                 # last: workflows saved before the axis existed keep their positional widget values
-                combo("axis", AXES, "noise", AXIS_TIP),
+                combo("axis", AXES, "run", AXIS_TIP),
             ],
             outputs=[
                 Lambda.Output(display_name="schedule", tooltip="The λ schedule for Fill-in Sampler / Fill-in Sampler Select."),
-                io.Image.Output(display_name="plot", tooltip="λ over the noise level (or the steps) as a picture."),
+                io.Image.Output(display_name="plot", tooltip="λ over its axis as a picture."),
             ])
 
     @classmethod
@@ -57,7 +59,7 @@ class FillBlankLambdaSchedule(io.ComfyNode):
         return error_text(parse_keyframes, keyframes) if kind == "keyframes" else True
 
     @classmethod
-    def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis="noise") -> io.NodeOutput:
+    def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis="run") -> io.NodeOutput:
         R.check_inputs(start=start, end=end, value=value, cutoff=cutoff, rate=rate, preview_steps=preview_steps)
         sched = LambdaSchedule(kind=kind, axis=axis, start=start, end=end, value=value, cutoff=cutoff,
                                rate=rate, keyframes=keyframes if kind == "keyframes" else "")

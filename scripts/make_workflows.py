@@ -155,7 +155,7 @@ COMMON = {
         "Place the object (drag to move)"),
     7: ("FillBlankMaskRefiner", (700, 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0},
         "Area to repaint (hole ∪ object)"),
-    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "keyframes", "axis": "noise"},
+    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "keyframes", "axis": "run"},
         "λ: how long the object is held"),
     9: ("VAEEncode", (700, 0), {}, "Encode the scene"),
 }

@@ -87,9 +87,16 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
         info = object_info[node["type"]]
         inputs = {}
         values = list(node.get("widgets_values") or [])
-        for name, val in zip(widgets_with_controls(info), values):
+        slots = widgets_with_controls(info)
+        for name, val in zip(slots, values):
             if name is not None:
                 inputs[name] = val
+        # a widget added after the workflow was saved (always at the end): the frontend gives it
+        # its declared default when it loads the workflow, and sends that
+        specs = dict(input_specs(info))
+        for name in slots[len(values):]:
+            if name is not None and "default" in _opts(specs[name]):
+                inputs[name] = _opts(specs[name])["default"]
         for inp in node.get("inputs") or []:
             if inp.get("link") is not None:
                 l = links[inp["link"]]
@@ -140,7 +147,12 @@ def check_workflow(workflow: dict, object_info: dict) -> list:
         specs = dict(input_specs(info))
         slots = widgets_with_controls(info)
         values = node.get("widgets_values") or []
-        if len(values) != len(slots):
+        optional = set((info["input"].get("optional") or {}))
+        # fewer values: a workflow saved before trailing widgets were added; fine when each one
+        # missing is optional with a default (the frontend fills it in), a break otherwise
+        missing = [n for n in slots[len(values):] if n is not None]
+        late = all(n in optional and "default" in _opts(specs[n]) for n in missing)
+        if len(values) > len(slots) or (len(values) < len(slots) and not late):
             problems.append(f"node {node['id']} {node['type']}: {len(values)} widget values for {len(slots)} widgets")
         for name, val in zip(slots, values):
             if name is None:
