@@ -236,3 +236,39 @@ def test_cfg_pp_steps_are_guided_not_only_the_prediction():
     for i in range(len(xs) - 1):
         want = (xs[i] - target) * (sig[i + 1] / sig[i])
         assert torch.allclose((xs[i + 1] - target)[inside], want[inside], atol=1e-5), f"step {i} unguided"
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("sampler_name", ["euler_cfg_pp"])
+def test_cfg_pp_steps_are_guided_in_comfyui(tiny, sampler_name):
+    """ComfyUI's own CFG++ samplers inside sample_fillblank, cfg 3 with a conditioning that
+    differs from the unconditional one: in the cells held at λ = 1 the state moves straight to the
+    target (distance × σ_next/σ per step), as it would with the target as its prediction; the
+    known region is the latent's."""
+    import comfy.sample
+    import comfy.samplers
+    model = tiny.tiny_model()
+    gen = torch.Generator().manual_seed(11)
+    latent = torch.randn(1, 4, 16, 16, generator=gen)
+    target = torch.randn(1, 4, 16, 16, generator=gen)
+    tmask = torch.zeros(1, 1, 16, 16)
+    tmask[..., 5:11, 4:10] = 1.0
+    hole = torch.zeros(1, 1, 16, 16)
+    hole[..., 4:12, 3:11] = 1.0
+    base = comfy.samplers.ksampler(sampler_name)
+    ks = comfy.samplers.KSAMPLER(sample_fillblank, extra_options=dict(
+        sampler=base.sampler_function, sampler_options=base.extra_options, target=target, target_mask=tmask,
+        schedule=1.0))
+    sig = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 8)
+    states = []
+    cond = [[torch.randn(1, 1, 32, generator=gen), {}]]
+    uncond = [[torch.zeros(1, 1, 32), {}]]
+    out = comfy.sample.sample_custom(model, comfy.sample.prepare_noise(latent, 4), 3.0, ks, sig, cond, uncond,
+                                     latent, noise_mask=hole, seed=4,
+                                     callback=lambda step, x0, x, total: states.append(x.clone()))
+    assert len(states) == 8
+    inside = tmask.expand_as(target) > 0
+    for i in range(len(states) - 1):
+        want = (states[i] - target) * (float(sig[i + 1]) / float(sig[i]))
+        assert torch.allclose((states[i + 1] - target)[inside], want[inside], atol=1e-4), f"step {i} unguided"
+    assert torch.equal(out[hole.expand_as(out) == 0], latent[hole.expand_as(latent) == 0])
