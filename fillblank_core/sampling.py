@@ -146,17 +146,49 @@ class GuidedDenoiser(_Wrapper):
         if table is not None:  # the λ(σ) knots, on the host and (once) on the target's device
             dev = tuple(torch.tensor(v, dtype=torch.float32, device=target.device) for v in table)
         self.__dict__.update(target=target, mask=mask, table=table, device_table=dev, space=space,
-                             blend=blend, context=context, eps=None, last_x0=None, last_w=None, calls=0)
+                             blend=blend, context=context, eps=None, last_x0=None, last_w=None,
+                             step_values=None, per_step=1, span=(0, 0), span_calls=0)
+
+    def per_step_weights(self, sigmas: Sequence[float], calls_per_step: int) -> None:
+        """Hold λ for all model calls of a step at its value at the step's start sigma.
+
+        For samplers with several model calls per step (Heun's corrector at the next sigma, DPM-2's
+        midpoint, …): with λ keyed by sigma alone, a step whose corrector falls where λ has just
+        dropped mixes a guided and an unguided derivative, and the second-order update then
+        overshoots by the target's mismatch with the model's own picture over the (small) next
+        sigma. Calls are counted on the host (``begin`` per base-sampler call), so no device value
+        is read."""
+        sig = [float(v) for v in sigmas[:-1]]
+        lam = [self.lam_at(v) for v in sig]
+        rows = [lam]
+        if self.context is not None:
+            rows.append([float(np.interp(v, self.table[0], self.table[2])) for v in sig])
+        dev = torch.tensor(rows, dtype=torch.float32, device=self.target.device)
+        self.__dict__.update(step_values=dev, per_step=int(calls_per_step))
+
+    def begin(self, lo: int, hi: int) -> None:
+        """A base-sampler call over steps lo..hi starts (its model calls are counted from 0)."""
+        self.__dict__.update(span=(int(lo), int(hi)), span_calls=0)
 
     def lam_at(self, sigma: float) -> float:
         """λ at a host sigma (for work planned before sampling)."""
         return float(np.interp(float(sigma), self.table[0], self.table[1]))
 
-    def weight(self, sigma: torch.Tensor) -> torch.Tensor:
-        """w = λ(σ)·m (+ λ_ctx(σ)·m_ctx) as [B, 1|C, H, W] for a sigma tensor [B]; device ops only."""
+    def weight(self, sigma: torch.Tensor, call: int = 0) -> torch.Tensor:
+        """w = λ(σ)·m (+ λ_ctx(σ)·m_ctx) as [B, 1|C, H, W] for a sigma tensor [B]; device ops only.
+        With per-step weights (``per_step_weights``), λ of the step that model call ``call`` of
+        the current base-sampler call belongs to."""
+        shape = (-1,) + (1,) * (self.mask.ndim - 1)
+        if self.step_values is not None:
+            lo, hi = self.span
+            k = min(lo + call // self.per_step, hi - 1)
+            row = self.step_values[:, k].to(self.mask.dtype)
+            w = row[0].reshape(1, *shape[1:]) * self.mask
+            if self.context is not None:
+                w = w + row[1].reshape(1, *shape[1:]) * self.context
+            return w
         knots, values = self.device_table[:2]
         s = sigma.reshape(-1).to(knots)
-        shape = (-1,) + (1,) * (self.mask.ndim - 1)
         w = _interp(s, knots, values).to(self.mask.dtype).reshape(shape) * self.mask
         if self.context is not None:
             ctx = _interp(s, knots, self.device_table[2]).to(self.mask.dtype).reshape(shape)
@@ -164,12 +196,13 @@ class GuidedDenoiser(_Wrapper):
         return w
 
     def __call__(self, x, sigma, **kwargs):
-        self.__dict__["calls"] += 1
+        call = self.span_calls
+        self.__dict__["span_calls"] = call + 1
         if self.target is None or self.blend != "matched":
             x0 = self.model(x, sigma, **kwargs)
             self.__dict__["last_x0"] = x0
             return x0
-        w = self.weight(sigma)
+        w = self.weight(sigma, call)
         a, s = self.space.coefficients_like(sigma, x)
         # lerp is exact at its ends: at w = 1 the clean part is a·T and the prediction T, bit for bit
         x_in = torch.lerp(x, (a * self.target).to(x), w.to(x)) + (s * self.eps) * torch.sqrt(w * (2.0 - w))
@@ -327,7 +360,7 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
                      schedule=None, jump_length: int = 10, resample: int = 1,
                      blend: str = "matched", noise_scaling=None, target_in_model_space=False,
                      seed: Optional[int] = None, rescale_progress: bool = False,
-                     context: bool = True):
+                     context: bool = True, calls_per_step: int = 1):
     """Guided RePaint sampling; k-diffusion signature.
 
     model: denoiser ``model(x, sigma * s_in, **extra_args) -> x0`` (in ComfyUI the known-region
@@ -348,6 +381,9 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
         smooth continuation of the scene at the highest noise levels (see GuidedDenoiser).
     rescale_progress: report progress ``i`` scaled to ``len(sigmas) - 1`` steps (for hosts whose
         progress bar knows only the base step count).
+    calls_per_step: model calls per step of the base sampler (2 for Heun, DPM-2, DPM++ 2S/SDE;
+        ``SAMPLER_COST``); above 1, all calls of a step get λ of the step's start sigma
+        (``GuidedDenoiser.per_step_weights``).
 
     Everything that needs host values (λ table, re-noising coefficients, noise draws) is prepared
     before the first model call or once per pass; the per-step path only queues device work.
@@ -370,6 +406,8 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
         extra_args = dict(extra_args, denoise_mask=denoise_mask)
     guided = _guide(model, x, sig, space, target, target_mask, schedule, blend, denoise_mask,
                     target_in_model_space, context)
+    if int(calls_per_step) > 1 and guided.target is not None and blend == "matched":
+        guided.per_step_weights(sig, int(calls_per_step))
 
     if seed is None:
         seed = extra_args.get("seed")
@@ -410,6 +448,7 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
             if rescale_progress:
                 i = min(n - 1, (i * n) // total_steps)
             callback(dict(d, i=i, total=total_steps if not rescale_progress else n))
+        guided.begin(lo, hi)
         out = base(guided, x, sigmas[lo:hi + 1], extra_args=args, callback=cb,
                    disable=True if many_calls else disable, **base_opts)
         state["calls"] += 1

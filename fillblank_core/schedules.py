@@ -36,12 +36,12 @@ NSR_LOW_LOG2 = -6.0    # NSR 1/64 (the last steps of any schedule)
 # 1 = the model free, no target). It places a linear release of λ from 1 to 0 over a window of
 # ADAPT_WIDTH on the run axis, centred at 1 + ADAPT_WIDTH/2 − adapt·(1 + ADAPT_WIDTH).
 # The default was measured in benchmarks/evidence.py (results.md, "Keep ↔ adapt").
-ADAPT_WIDTH = 0.3
-DEFAULT_ADAPT = 0.35
+ADAPT_WIDTH = 0.25
+DEFAULT_ADAPT = 0.2
 # Context guidance (sampling.py): the rest of the hole is held to a smooth continuation of the
 # scene only over the noisiest part of the run (the coarse layout), λ·context(p) with this curve
 # on the run axis.
-CONTEXT_KEYFRAMES = "0:1, 0.25:1, 0.4:0"
+CONTEXT_KEYFRAMES = "0:1, 0.45:1, 0.65:0"
 
 
 def adapt_keyframes(adapt: float) -> str:

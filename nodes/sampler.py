@@ -74,9 +74,11 @@ def _check_schedule(schedule, adapt=DEFAULT_ADAPT):
     return schedule
 
 
-def guidance_options(target, schedule, jump_length, resample, blend, base, adapt=DEFAULT_ADAPT, **extra) -> dict:
+def guidance_options(target, schedule, jump_length, resample, blend, base, adapt=DEFAULT_ADAPT, sampler_name="",
+                     **extra) -> dict:
     latent = target.latent
     return dict(sampler=base.sampler_function, sampler_options=dict(base.extra_options),
+                calls_per_step=SAMPLER_COST.get(sampler_name, (1, 1))[0],
                 target=latent, target_mask=M.touched_latent(target.mask, latent.shape[-2:]),
                 schedule=_check_schedule(schedule, adapt), jump_length=int(jump_length),
                 resample=int(resample), blend=blend, **extra)
@@ -167,7 +169,7 @@ def guided_sample(model, positive, negative, latent_image, samples, h_lat, targe
     output latent, equal to ``samples`` outside the hole."""
     base = compat.base_sampler(sampler_name)
     sampler = comfy.samplers.KSAMPLER(sample_fillblank, extra_options=guidance_options(
-        target, schedule, jump_length, resample, blend, base, adapt), inpaint_options=base.inpaint_options)
+        target, schedule, jump_length, resample, blend, base, adapt, sampler_name), inpaint_options=base.inpaint_options)
     sigmas = compat.sigmas_for(model, scheduler, steps, denoise)
     noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
     total = count_steps(steps, jump_length, resample)
@@ -289,7 +291,7 @@ class FillBlankSamplerSelect(io.ComfyNode):
             raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
         base = compat.base_sampler(sampler_name)
         options = guidance_options(target, schedule, v["jump_length"], v["resample"], blend, base, v["adapt"],
-                                   rescale_progress=True,
+                                   sampler_name, rescale_progress=True,
                                    check=select_check(target, v["jump_length"], v["resample"], sampler_name))
         return io.NodeOutput(comfy.samplers.KSAMPLER(sample_select, extra_options=options,
                                                      inpaint_options=base.inpaint_options))
