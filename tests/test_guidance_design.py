@@ -272,3 +272,92 @@ def test_cfg_pp_steps_are_guided_in_comfyui(tiny, sampler_name):
         want = (states[i] - target) * (float(sig[i + 1]) / float(sig[i]))
         assert torch.allclose((states[i + 1] - target)[inside], want[inside], atol=1e-4), f"step {i} unguided"
     assert torch.equal(out[hole.expand_as(out) == 0], latent[hole.expand_as(latent) == 0])
+
+
+# --- the axes, the table and the context hold, exactly ------------------------------------------
+
+def test_noise_and_run_positions_use_the_noise_to_signal_ratio_of_flow():
+    from fillblank_core.schedules import noise_position, run_bounds, run_position
+    fl = NoiseSpace.flow()
+    # flow at σ = 0.5: a = s = 0.5, NSR 1 -> 0.4 on the fixed noise axis (log2 NSR from 4 to −6)
+    assert noise_position(*fl.coefficients(0.5)) == pytest.approx(0.4)
+    assert noise_position(*fl.coefficients(0.2)) == pytest.approx((4 - math.log2(0.25)) / 10)
+    sig = [1.0, 0.75, 0.5, 0.25, 0.0]
+    bounds = run_bounds(sig, fl.coefficients)
+    assert bounds == pytest.approx((4.0, math.log2(1 / 3)))
+    got = [run_position(*fl.coefficients(v), bounds) for v in sig[:-1]]
+    want = [(4 - min(4, math.log2(v / (1 - v)) if v < 1 else 4)) / (4 - math.log2(1 / 3)) for v in sig[:-1]]
+    assert got == pytest.approx(want)
+
+
+SGM_UNIFORM_4 = [14.6146, 4.0861, 1.6156, 0.6952, 0.0]  # ComfyUI's sgm_uniform, 4 steps, SD1.5
+
+
+@pytest.mark.parametrize("space_name,sig", [("eps", SGM_UNIFORM_4), ("flow", flow(4)), ("flow", flow(4, 3.0)),
+                                            ("eps", eps_normal(4)), ("eps", karras(4))])
+def test_default_holds_through_every_call_before_the_last_of_a_4_step_run(space_name, sig):
+    """Measured (benchmarks/evidence.py, reliability.py): a partial release at the penultimate call
+    of a few-step run loses the object; the default holds it there and lets go at the last call."""
+    space = _space(space_name)
+    sched = LambdaSchedule.default()
+    calls = [v for v in sig if v > 0]
+    assert [sched.at_sigma(v, sig, space.coefficients) for v in calls[:-1]] == [1.0] * (len(calls) - 1)
+    assert sched.at_sigma(calls[-1], sig, space.coefficients) == 0.0
+    # and on a long run it is letting go over the last quarter of the run axis: λ = 0.5 at 0.875
+    assert sched(0.875) == pytest.approx(0.5) and sched(0.75) == 1.0
+
+
+class LatentFormatModel(ConstantModel):
+    """A denoiser that carries ComfyUI's process_latent_in (found as on BaseModel)."""
+
+    model_sampling = object()
+
+    @staticmethod
+    def process_latent_in(x):
+        return (x - 0.0609) * 1.5305  # SD3's latent format
+
+
+def test_the_target_is_put_through_the_models_process_latent_in():
+    y = torch.zeros(1, 16, 8, 8)
+    target = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(2))
+    mask = torch.ones(1, 1, 8, 8)
+    x = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(0))
+    out = sample_fillblank(LatentFormatModel(y), x, torch.tensor(flow(6)), target=target, target_mask=mask,
+                           schedule=1.0, noise_scaling=NoiseSpace.flow(), seed=0)
+    assert torch.equal(out, LatentFormatModel.process_latent_in(target))
+
+
+def test_the_device_table_interpolates_between_the_run_sigmas():
+    """Heun/DPM midpoints and time travel fall between the run's sigmas: the device table gives λ
+    there as at_sigma does (to 1e-3), not the nearest knot's."""
+    from fillblank_core.sampling import GuidedDenoiser
+    sig = eps_normal(12)
+    sched = LambdaSchedule.linear(1.0, 0.0)  # over steps: λ changes between every pair of sigmas
+    space = NoiseSpace.eps()
+    table = sched.table(sig, space.coefficients)
+    g = GuidedDenoiser(None, torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2), table, space)
+    mids = [math.sqrt(a * b) for a, b in zip(sig[:-2], sig[1:-1])]
+    got = [float(g.weight(torch.tensor([m]))[0, 0, 0, 0]) for m in mids]
+    assert got == pytest.approx([sched.at_sigma(m, sig) for m in mids], abs=1e-3)
+
+
+def test_the_rest_of_the_hole_is_held_over_the_noisiest_part_of_the_run_only():
+    from fillblank_core.sampling import _guide
+    sig = karras(40)
+    space = NoiseSpace.eps()
+    x = torch.zeros(1, 4, 8, 8)
+    hole = torch.zeros(1, 1, 8, 8)
+    hole[..., 1:7, 1:7] = 1.0
+    tmask = torch.zeros(1, 1, 8, 8)
+    tmask[..., 3:5, 3:5] = 1.0
+    g = _guide(ConstantModel(x), x, sig, space, torch.randn(1, 4, 8, 8), tmask, None, "matched", hole, True, True)
+    sched = LambdaSchedule.default()
+    bounds_sig = [v for v in sig if v > 0]
+
+    def ctx_weight_at(p):  # the sigma at run position p, then the weight of a context cell there
+        hi, lo = math.log2(max(bounds_sig)), math.log2(min(bounds_sig))
+        s = 2 ** (hi - p * (hi - lo))
+        return float(g.weight(torch.tensor([s]))[0, 0, 1, 1]), sched.at_sigma(s, sig)
+    for p, want in ((0.0, 1.0), (0.45, 1.0), (0.55, 0.5), (0.65, 0.0), (0.9, 0.0)):
+        w, lam = ctx_weight_at(p)
+        assert w == pytest.approx(lam * want, abs=2e-3), f"context weight at run position {p}"
