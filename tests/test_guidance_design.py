@@ -361,3 +361,42 @@ def test_the_rest_of_the_hole_is_held_over_the_noisiest_part_of_the_run_only():
     for p, want in ((0.0, 1.0), (0.45, 1.0), (0.55, 0.5), (0.65, 0.0), (0.9, 0.0)):
         w, lam = ctx_weight_at(p)
         assert w == pytest.approx(lam * want, abs=2e-3), f"context weight at run position {p}"
+
+
+def heun(model, x, sigmas, extra_args=None, callback=None, disable=None, seen=None):
+    """k-diffusion's Heun: a predictor call at σ_i and a corrector call at σ_{i+1} per step."""
+    extra_args = extra_args or {}
+    s_in = x.new_ones([x.shape[0]])
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i] * s_in, **extra_args)
+        seen.append((i, "predictor", denoised.clone()))
+        d = (x - denoised) / sigmas[i]
+        dt = sigmas[i + 1] - sigmas[i]
+        if sigmas[i + 1] == 0:
+            x = x + d * dt
+            continue
+        x2 = x + d * dt
+        denoised2 = model(x2, sigmas[i + 1] * s_in, **extra_args)
+        seen.append((i, "corrector", denoised2.clone()))
+        x = x + (d + (x2 - denoised2) / sigmas[i + 1]) / 2 * dt
+    return x
+
+
+def test_two_call_samplers_get_lambda_of_the_step_for_both_calls():
+    """With calls_per_step 2 (as the nodes pass for heun, dpm_2, …) the corrector at σ_{i+1} is pulled
+    with λ(σ_i), like its predictor: the prediction of a model that predicts 0, pulled toward a
+    target of 1, is exactly the weight w."""
+    sig = karras(6)
+    sched = LambdaSchedule.linear(1.0, 0.0)  # over steps: a different λ at every step
+    mask = torch.ones(1, 1, 4, 4)
+    for per_step in (2, 1):
+        seen = []
+        sample_fillblank(ConstantModel(torch.zeros(1, 4, 4, 4)), torch.zeros(1, 4, 4, 4), torch.tensor(sig),
+                         sampler=heun, sampler_options={"seen": seen}, target=torch.ones(1, 4, 4, 4),
+                         target_mask=mask, schedule=sched, seed=0, calls_per_step=per_step)
+        lam = [sched.at_sigma(v, sig) for v in sig[:-1]]
+        got = [(i, role, float(d[0, 0, 0, 0])) for i, role, d in seen]
+        if per_step == 2:
+            assert got == [(i, role, pytest.approx(lam[i], abs=1e-6)) for i, role, _ in got]
+        else:  # keyed by sigma alone: the corrector gets the next step's λ
+            assert [g for i, role, g in got if role == "corrector"] == pytest.approx(lam[1:], abs=1e-3)
