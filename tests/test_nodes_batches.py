@@ -333,10 +333,19 @@ def test_mask_refiner_sam_batches(env, sizes, monkeypatch):
 
 # --- Sampler: latent_image (the result), target, hole ----------------------------------------------
 
+def touched_cells(sil: torch.Tensor, hw) -> torch.Tensor:
+    """[B,h,w] bool: the latent cells the object touches (any pixel of the 8×8 cell with coverage
+    of one 8-bit alpha step or more), written here from the rule, independently of the core."""
+    b = sil.shape[0]
+    h, w = int(hw[0]), int(hw[1])
+    cells = sil.reshape(b, h, H // h, w, W // w)
+    return cells.amax(dim=(2, 4)) >= 1.0 / 255.0
+
+
 def _held_cells(sil: torch.Tensor, hole: torch.Tensor, hw) -> torch.Tensor:
-    """The latent cells held to the target at λ = 1: the silhouette covers them fully, the hole repaints them."""
-    from fillblank_core.masks import latent_hole, silhouette_latent
-    return ((silhouette_latent(sil, hw) >= 1.0) & (latent_hole(hole, hw) > 0))[0, 0]
+    """The latent cells held to the target at λ = 1: every cell the object touches, inside the hole."""
+    from fillblank_core.masks import latent_hole
+    return touched_cells(sil, hw)[0] & (latent_hole(hole, hw) > 0)[0, 0]
 
 
 def _check_sampler_items(out, lat, rec, hole, n, tag):
