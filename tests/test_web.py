@@ -568,12 +568,12 @@ def test_lambda_curve_follows_widgets(ui):
     _fresh_canvas(ui)
     nid = ui.new_node("FillBlankLambdaSchedule", [60, 80])
     ui.settle()
-    # a fresh node carries the sampler's measured default: keyframes over the noise level
+    # a fresh node carries the sampler's measured default: keyframes over the run
     w = ui.widgets(nid)
-    assert w["kind"] == "keyframes" and w["axis"] == "noise"
+    assert w["kind"] == "keyframes" and w["axis"] == "run"
     img = _assert_curve_matches(ui, nid, "lambda_default.png")
-    assert not _dots(img).any(), "over the noise level there are no step dots"
-    assert _plot(ui, nid)["axis"] == "noise"
+    assert not _dots(img).any(), "over the run's noise levels there are no step dots"
+    assert _plot(ui, nid)["axis"] == "run"
     ui.set_widget(nid, "kind", "linear")
     ui.settle()
     ui.shot(ui.node_box(nid, margin=4), "lambda_node_linear.png")
@@ -688,7 +688,7 @@ def test_lambda_shows_only_the_widgets_its_kind_uses(ui, kind):
     ui.settle()
     ui.set_widget(nid, "kind", kind)
     ui.settle()
-    for axis in ("noise", "steps"):
+    for axis in ("run", "noise", "steps"):
         ui.set_widget(nid, "axis", axis)
         ui.settle()
         want = USES[kind] | ({"preview_steps"} if axis == "steps" else set())
@@ -699,7 +699,7 @@ def test_lambda_shows_only_the_widgets_its_kind_uses(ui, kind):
         assert all(ui.js("([id, n]) => app.graph.getNodeById(id).widgets.find(w => w.name === n).hidden", [nid, h])
                    for h in hidden)
         _assert_fills_node(ui, nid, CURVE_WIDGET, [n for n in shown if n != CURVE_WIDGET][-1])
-        if axis == "noise":
+        if axis != "steps":
             _assert_curve_matches(ui, nid, f"lambda_widgets_{kind}_{axis}.png")
         else:  # 20 dots over a 2 px line: the dots, not the line, are what is left to read
             _assert_step_dots(ui, nid, _plot_shot(ui, nid, f"lambda_widgets_{kind}_{axis}.png")[2], 20)
