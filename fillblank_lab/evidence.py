@@ -53,6 +53,7 @@ CENTRE = (60, 62)           # (y, x) px of the object's box centre
 SHADOW_SHIFT = (4, 3)       # (dy, dx) px: a contact shadow below and to the right
 SHADOW_BLUR = 2             # px
 SHADOW_DARK = 0.35          # fraction of light the shadow takes away at its core
+SHADOW_SEEN = 0.02          # luminance drop below which a decoded pixel shows no shadow
 JITTER_SCALE = 0.10         # the cut-out's size is off by up to ±10 %
 JITTER_PX = 3               # and its position by up to ±3 px
 # the model's data show each object at a few sizes and places around the place: (scale, dy, dx),
@@ -412,12 +413,14 @@ class EvidenceWorld:
         d_lit = float(((decoded[0] - lit)[reg] ** 2).sum())
         d_paste = float(((decoded[0] - paste_decoded[0])[reg] ** 2).sum())
         lit_ok = d_lit < d_paste
-        sh_region = (self.shadow[i] > 0.15) & (self.alpha[i] < 0.05) & (hole.reshape(SCENE, SCENE) > 0)
         scene = self.scene_decoded[light_name][0]
-        if int(sh_region.sum()) < 4:
+        want_px = _lum(scene) - _lum(lit)  # the shadow as the VAE shows it (it smears thin objects)
+        sh_region = (self.shadow[i] > 0.1) & (self.alpha[i] < 0.05) & (hole.reshape(SCENE, SCENE) > 0) \
+            & (want_px > SHADOW_SEEN)
+        if int(sh_region.sum()) < 4:  # no shadow the decoded exemplar shows: nothing to ask for
             shadow_ok, dark, want = True, float("nan"), float("nan")
         else:
-            want = float((_lum(scene) - _lum(lit))[sh_region].mean())
+            want = float(want_px[sh_region].mean())
             dark = float((_lum(scene) - _lum(decoded[0]))[sh_region].mean())
             shadow_ok = dark >= 0.5 * want
         return {"lit": lit_ok, "shadow": shadow_ok, "harmony": lit_ok and shadow_ok,

@@ -5,11 +5,16 @@ without its shadow; the model's data show it under the scene's warm / cool / dim
 contact shadow), distractor classes, a non-linear VAE and real latent formats, through the real
 nodes with DEFAULT widgets. Three cells: SD1.5 eps 20 steps, SD3 shift 3 at 20 steps, a 4-step
 shift-3 Flux run. Fails if the default's joint rate (right object AND lit by the scene with its
-shadow) is below 0.95 in a cell, or if the plain paste or a deliberately broken guidance reaches
-0.95 (then the world would be too easy to tell good guidance from bad).
+shadow) is below 0.95 in a cell or not above the hand recipe (paste + KSampler / Set Latent Noise
+Mask at denoise 0.3), or if the plain paste or a deliberately broken guidance reaches 0.95 (then
+the world is too easy to tell good guidance from bad).
 
-Expected on the round-2 default (keyframes 0:1, 0.6:1, 0.8:0 on the noise axis): the default
-fails in all three cells (it never releases in the shift-3 and 4-step runs; the thin ring is lost).
+Measured on the round-2 default (keyframes 0:1, 0.6:1, 0.8:0 on the noise axis, main a47b9e4):
+the default fails in all three cells (SD1.5: the thin ring and the bead are lost to the stick;
+shift 3 / 4 steps: λ is not released, the object keeps the neutral light). Known blind spot: an
+exact-posterior model cannot see the noise term of the guided input, so once a design passes a
+cell the no-noise / 2×-noise / prediction-only variants may pass with it (see the section's design
+probes); that failure is the world's, reported, not hidden.
 """
 
 from __future__ import annotations
@@ -91,6 +96,14 @@ def test_default_inserts_the_object_in_the_scene_light(ev, cell):
                                 f"{s['harmony']:.2f}); worst class {s['worst_cls']} {s['worst']:.2f}; per class "
                                 f"{ {k: round(v, 2) for k, v in s['per_class'].items()} }")
     assert s["known_max"] == 0.0  # the scene outside the hole is kept exactly
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_default_beats_the_hand_recipe(ev, cell):
+    """Paste, then KSampler + Set Latent Noise Mask at denoise 0.3 (the best user baseline here)."""
+    _, stats = ev
+    d, r = stats(cell, "default"), stats(cell, "img2img_0.3")
+    assert d["joint"] > r["joint"], f"{cell}: default joint {d['joint']:.2f}, paste + img2img 0.3 {r['joint']:.2f}"
 
 
 @pytest.mark.parametrize("method", MUST_FAIL)
