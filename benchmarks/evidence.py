@@ -578,6 +578,12 @@ def probe_lines(rows: list[dict]) -> list[str]:
                 cells.append("–" if v is None else (f"**{v['joint']:.2f}**" if v["joint"] >= BAR else f"{v['joint']:.2f}"))
             vd = verdict(sub, c)
             lines.append(f"| `{pr}` | {c} | " + " | ".join(cells) + f" | {'yes' if vd['valid'] else 'NO'} |")
+    for pr in probes:
+        sub = summarise([r for r in rows if r["probe"] == pr])
+        cs = list(dict.fromkeys(r["cell"] for r in rows if r["probe"] == pr))
+        ok = [c for c in cs if verdict(sub, c).get("candidate")]
+        lines.append(f"\n`{pr}` passes (≥ {BAR:.2f} joint and above every user baseline run with it) in "
+                     f"{len(ok)} of {len(cs)} cells" + (f": {', '.join(ok)}." if ok else "."))
     lines += ["", "An exact-posterior model is blind to the noise term by construction: the guided input's noise only "
               "adds a zero-mean term to the posterior's logits (no noise: the same class evidence, less random; "
               "2× noise: more random), so where a design's decision is firm at release these variants score as the "
