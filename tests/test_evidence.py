@@ -1,0 +1,115 @@
+"""Evidence that can fail (issue 20): the CI subset of benchmarks/evidence.py.
+
+A target OFF the model's data (the object in neutral light as a cut-out, ±10 % size and ±3 px off,
+without its shadow; the model's data show it under the scene's warm / cool / dim light with a
+contact shadow), distractor classes, a non-linear VAE and real latent formats, through the real
+nodes with DEFAULT widgets. Three cells: SD1.5 eps 20 steps, SD3 shift 3 at 20 steps, a 4-step
+shift-3 Flux run. Fails if the default's joint rate (right object AND lit by the scene with its
+shadow) is below 0.95 in a cell or not above the hand recipe (paste + KSampler / Set Latent Noise
+Mask at denoise 0.3), or if the plain paste or a deliberately broken guidance reaches 0.95 (then
+the world is too easy to tell good guidance from bad).
+
+Measured on the round-2 default (keyframes 0:1, 0.6:1, 0.8:0 on the noise axis, main a47b9e4):
+the default fails in all three cells (SD1.5: the thin ring and the bead are lost to the stick;
+shift 3 / 4 steps: λ is not released, the object keeps the neutral light). Known blind spot: an
+exact-posterior model cannot see the noise term of the guided input, so once a design passes a
+cell the no-noise / 2×-noise / prediction-only variants may pass with it (see the section's design
+probes); that failure is the world's, reported, not hidden.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+pytestmark = [pytest.mark.host, pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+
+SEEDS = 24  # every class under every light once
+CELLS = ("sd15 euler normal 20", "sd3 shift 3 euler simple 20", "flux shift 3 euler simple 4")
+MUST_FAIL = ("paste", "broken_no_noise", "broken_double_noise", "broken_pred_only", "broken_raw_target")
+
+
+@pytest.fixture(scope="module")
+def ev(pack):
+    import comfy.utils
+    import evidence
+    comfy.utils.PROGRESS_BAR_ENABLED = False
+    cache = {}
+
+    def stats(cell: str, method: str) -> dict:
+        if (cell, method) not in cache:
+            rows = evidence.evaluate(cells=[cell], methods=(method,), seeds=SEEDS, progress=False)
+            cache[(cell, method)] = evidence.summarise(rows)[(cell, method)]
+        return cache[(cell, method)]
+    return evidence, stats
+
+
+def test_the_world_is_fair_and_off_the_data():
+    """No sampling: the exemplars are unit-ish in model space for every format, the VAE is not
+    linear in coverage, and each neutral cut-out is nearer its own class than any other under the
+    scene's light (so a method can win), yet nearer the neutral paste than its lit self (off the data)."""
+    from fillblank_core import placement as P
+    from fillblank_core.masks import grow, latent_hole
+    from fillblank_lab import evidence as E
+    for fmt in ("sd15", "sdxl", "sd3", "flux"):
+        w = E.EvidenceWorld(fmt, classes=("disc", "ring"))
+        z = w.exemplars
+        assert 0.2 < float(z.std()) < 1.5 and float(z.mean().abs()) < 0.5, (fmt, float(z.std()), float(z.mean()))
+        raw = w.vae.encode(w.pixels)
+        assert float(w.spec.process_in(raw.double()).std()) == pytest.approx(float(z.std()), rel=1e-4)
+    # a partly covered cell is not the coverage blend of its two latents
+    w = E.EvidenceWorld("sd15", classes=("disc",))
+    bg, red = torch.full((1, 8, 8, 3), 0.6), torch.zeros(1, 8, 8, 3)
+    red[..., 0] = 0.9
+    half = bg.clone()
+    half[:, :, :4] = red[:, :, :4]
+    enc = lambda x: w.spec.process_in(w.vae.encode(x).double())
+    assert (enc(half) - (enc(bg) + enc(red)) / 2).abs().max() > 0.05
+    # nearest-neighbour solvability of the neutral cut-out, by class, in the model's own space
+    w = E.EvidenceWorld("sd3")
+    hole = latent_hole(grow(E.drawn_hole()[:, None], 8), (16, 16))
+    for light in w.lights:
+        for k in w.classes:
+            img, mask = w.targets[k]
+            pl = E.Placement.for_seed(5)
+            _, _, comp, _ = P.place_on_scene(w.scenes[light], img.permute(0, 3, 1, 2), 1 - mask[:, None],
+                                             pl.x, pl.y, pl.scale)
+            t = w.spec.process_in(w.vae.encode(comp).double())
+            d = (((t - w.exemplars) * hole) ** 2).flatten(1).sum(1)
+            own = torch.tensor([kk[:2] == (k, light) for kk in w.keys])
+            other = torch.tensor([kk[0] != k and kk[1] == light for kk in w.keys])
+            assert float(d[own].min()) < 0.9 * float(d[other].min()), (k, light)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_default_inserts_the_object_in_the_scene_light(ev, cell):
+    _, stats = ev
+    s = stats(cell, "default")
+    assert s["joint"] >= 0.95, (f"{cell}: default joint {s['joint']:.2f} (identity {s['identity']:.2f}, harmony "
+                                f"{s['harmony']:.2f}); worst class {s['worst_cls']} {s['worst']:.2f}; per class "
+                                f"{ {k: round(v, 2) for k, v in s['per_class'].items()} }")
+    assert s["known_max"] == 0.0  # the scene outside the hole is kept exactly
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_default_beats_the_hand_recipe(ev, cell):
+    """Paste, then KSampler + Set Latent Noise Mask at denoise 0.3 (the best user baseline here)."""
+    _, stats = ev
+    d, r = stats(cell, "default"), stats(cell, "img2img_0.3")
+    assert d["joint"] > r["joint"], f"{cell}: default joint {d['joint']:.2f}, paste + img2img 0.3 {r['joint']:.2f}"
+
+
+@pytest.mark.parametrize("method", MUST_FAIL)
+@pytest.mark.parametrize("cell", CELLS)
+def test_paste_and_broken_guidance_stay_below_the_bar(ev, cell, method):
+    """The world can say no: without relighting (paste) or with broken guidance it must not pass."""
+    _, stats = ev
+    s = stats(cell, method)
+    assert s["joint"] < 0.95, f"{cell}: {method} reaches joint {s['joint']:.2f}: the world is too easy"
