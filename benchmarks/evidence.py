@@ -65,9 +65,16 @@ from fillblank_lab.denoisers import ExemplarDenoiser
 BAR = 0.95
 PREV_KEYFRAMES = "0:1, 0.6:1, 0.8:0"
 IMG2IMG = (0.3, 0.5, 0.7)
-BROKEN = ("broken_no_noise", "broken_double_noise", "broken_pred_only", "broken_raw_target")
+BROKEN = ("broken_no_noise", "broken_double_noise", "broken_pred_only", "broken_raw_target",
+          "broken_covered_fraction")
 METHODS = ("default", "no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG), "prev_default", *BROKEN)
-MUST_FAIL = ("paste", *BROKEN)  # the cell is valid only if these stay below the bar
+# Broken variants this world cannot see: with an exact posterior the guided input's noise term only
+# adds a zero-mean term to the class evidence (removing or doubling it changes how random the
+# decision is, not where the evidence points), and the state converges to the pulled prediction
+# either way. They are reported, not used for validity; tests/test_core_dynamics.py and
+# scripts/mutants.py check the noise level exactly instead.
+UNSEEN = ("broken_no_noise", "broken_double_noise", "broken_pred_only")
+MUST_FAIL = ("paste", *(m for m in BROKEN if m not in UNSEEN))  # the cell is valid only if these stay below
 BASELINES = ("no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG), "prev_default")  # what a user has
 
 
@@ -76,6 +83,9 @@ def touched_cells(pack):
     """For trying designs on a main that lacks it: the guidance weight 1 on every latent cell the
     object touches (the pack's silhouette_latent made binary) instead of the covered fraction."""
     masks = sys.modules[pack.__name__ + ".fillblank_core.masks"]
+    if not hasattr(masks, "silhouette_latent"):  # the nodes pull every touched cell already
+        yield
+        return
     orig = masks.silhouette_latent
 
     def touched(mask, latent_hw):
@@ -195,7 +205,9 @@ def broken_guidance(pack, kind: str, latent_out=None):
     broken_no_noise / broken_double_noise: the noise term of the guided model input × 0 / × 2;
     broken_pred_only: the model sees the unguided state, only its prediction is pulled;
     broken_raw_target: the target is used as the VAE gives it (no process_latent_in: ``latent_out``
-    maps the model-space target back to the raw latent) — the latent-format bug."""
+    maps the model-space target back to the raw latent) — the latent-format bug;
+    broken_covered_fraction: the pull weighted by the covered fraction of each latent cell instead
+    of 1 on every cell the object touches (the thin-object bug)."""
     mod = sys.modules[pack.__name__ + ".fillblank_core.sampling"]
     gd = mod.GuidedDenoiser
     orig = gd.__call__
@@ -223,6 +235,9 @@ def broken_guidance(pack, kind: str, latent_out=None):
                 return orig(self, x, sigma, **kwargs)
             finally:
                 d["model"] = inner
+        if kind == "broken_covered_fraction":
+            engaged[0] += 1  # patched below, around the whole node call
+            return orig(self, x, sigma, **kwargs)
         if kind == "broken_raw_target":
             target = d["target"]
             engaged[0] += 1
@@ -233,11 +248,23 @@ def broken_guidance(pack, kind: str, latent_out=None):
                 d["target"] = target
         raise ValueError(f"unknown broken variant {kind!r}")
 
+    masks = sys.modules[pack.__name__ + ".fillblank_core.masks"]
+    touched = masks.touched_latent
+
+    def covered_fraction(mask, latent_hw):  # the round-2 rule: weight = the fraction of the cell covered
+        m = masks.mask_b1hw(mask)
+        h, w = int(latent_hw[0]), int(latent_hw[1])
+        f = max(1, m.shape[-2] // h)
+        oy, ox = (m.shape[-2] - f * h) // 2, (m.shape[-1] - f * w) // 2
+        return torch.nn.functional.avg_pool2d(m[..., oy:oy + f * h, ox:ox + f * w], f)
     gd.__call__ = call
+    if kind == "broken_covered_fraction":
+        masks.touched_latent = covered_fraction
     try:
         yield
     finally:
         gd.__call__ = orig
+        masks.touched_latent = touched
     if engaged[0] == 0:
         raise RuntimeError(f"{kind}: the patch of GuidedDenoiser never engaged (no 'eps'/'model' attribute?)")
 
@@ -479,8 +506,9 @@ def write_section(rows: list[dict], seeds: int, seconds: float, head: str) -> No
              f"its shadow. Bar {BAR:.2f}. A cell is *valid* when paste and the four broken variants stay "
              "below the bar.", ""]
     short = {"default": "default", "no_target": "no target", "paste": "paste", "prev_default": "prev default",
-             "broken_no_noise": "broken: no noise", "broken_double_noise": "broken: 2× noise",
-             "broken_pred_only": "broken: pred only", "broken_raw_target": "broken: raw target"}
+             "broken_no_noise": "broken: no noise (unseen)", "broken_double_noise": "broken: 2× noise (unseen)",
+             "broken_pred_only": "broken: pred only (unseen)", "broken_raw_target": "broken: raw target",
+             "broken_covered_fraction": "broken: covered fraction"}
     names = [short.get(m, m.replace("img2img_", "img2img ")) for m in methods]
     lines.append("| cell | " + " | ".join(names) + " | valid | default passes |")
     lines.append("|---|" + "---|" * (len(methods) + 2))
@@ -597,6 +625,38 @@ def _git_head() -> str:
                           text=True, check=False).stdout.strip()
 
 
+def adapt_curve(values: list[float], seeds: int) -> None:
+    """Identity / harmony / joint of the keep ↔ adapt control over every cell, same seeds."""
+    t0 = time.time()
+    rows = []
+    for a in values:
+        rows += [dict(r, adapt=a) for r in evaluate(None, {"adapt": a}, None, ("candidate",), seeds, progress=False)]
+        print(f"adapt {a:g}: {time.time() - t0:.0f} s", flush=True)
+    write_csv(rows, RESULTS / "evidence_adapt.csv")
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+
+    def rate(a, c, key):
+        rs = [r for r in rows if r["adapt"] == a and r["cell"] == c]
+        return sum(bool(r[key]) for r in rs) / len(rs)
+    lines = ["## Keep ↔ adapt: the measured curve (issue 20)", "",
+             f"`python benchmarks/evidence.py --adapt-curve {','.join(f'{v:g}' for v in values)} --seeds {seeds}` "
+             f"({(time.time() - t0) / 60:.0f} min on the shared 2-core CPU, main at `{_git_head()}`). The evidence "
+             "world above; Fill-in Sampler with every widget at its default but `adapt` (schedule unconnected). "
+             "Entry: joint (identity / harmony) over the cell's runs; the default is 0.2.", "",
+             "| cell | " + " | ".join(f"adapt {v:g}" for v in values) + " |", "|---|" + "---|" * len(values)]
+    for c in cells:
+        lines.append(f"| {c} | " + " | ".join(
+            f"{rate(a, c, 'joint'):.2f} ({rate(a, c, 'identity'):.2f} / {rate(a, c, 'harmony'):.2f})" for a in values) + " |")
+    mean = {a: sum(rate(a, c, "joint") for c in cells) / len(cells) for a in values}
+    lines += ["", "Mean joint over the cells: " + ", ".join(f"adapt {a:g} {m:.2f}" for a, m in mean.items()) + ".",
+              "", "Low adapt keeps the object (identity) but not the scene's light (harmony): 0 is the paste, and "
+              "below 0.2 λ is not yet 0 at the last model call. High adapt lets the model re-decide what the "
+              "object is: identity falls first on thin and small objects and on shifted flow schedules.", ""]
+    out = HERE / "sections" / "31_keep_adapt.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=48)
@@ -611,10 +671,16 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=float("nan"), help="with --section-only: the run's time")
     ap.add_argument("--matte", choices=("edge", "white"), default=E.MATTE,
                     help="what the cut-out PNG stores under transparent pixels (white: a halo on thin objects)")
+    ap.add_argument("--adapt-curve", default="", metavar="A,B,…",
+                    help="keep ↔ adapt: run Fill-in Sampler with each adapt value (default schedule unconnected) on "
+                         "every cell; writes results/evidence_adapt.csv and sections/31_keep_adapt.md")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     E.MATTE = args.matte
+    if args.adapt_curve:
+        adapt_curve([float(v) for v in args.adapt_curve.split(",")], args.seeds)
+        return
     if args.section_only:
         rows = read_csv(RESULTS / "evidence.csv")
         head = _git_head()
