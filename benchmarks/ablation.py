@@ -155,7 +155,7 @@ def _damaged(sil: torch.Tensor, amount: float, kind: str, seed: int) -> torch.Te
 
 
 def robustness(toy_model=None, amounts: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2), kinds=KINDS,
-               strategies: Sequence[str] = ("hole", "silhouette"), schedule: str = "default (noise 0:1,0.6:1,0.8:0)",
+               strategies: Sequence[str] = ("hole", "silhouette"), schedule: str = "default (adapt 0.2: run 0:1,0.75:1,1:0)",
                n_tasks: int = 20, worlds: int = 4, batch: int = 32, steps: int = 20,
                sampler: str = "euler_ancestral", seed: int = 0) -> list[dict]:
     """Metrics as the silhouette given to the sampler is damaged; r = 1, one schedule.
@@ -208,7 +208,7 @@ def run(tiny: bool = False, out_dir: Path = RESULTS, toy_model=None, quiet: bool
     """Run everything; write ablation_exemplar.csv, ablation_toy.csv, robustness.csv; return the rows."""
     t = Timer()
     if tiny:
-        cfg = dict(schedules=["default (noise 0:1,0.6:1,0.8:0)"], resamples=(1, 2))
+        cfg = dict(schedules=["default (adapt 0.2: run 0:1,0.75:1,1:0)"], resamples=(1, 2))
         ex = exemplar_ablation(worlds=1, batch=4, steps=4, jump=2, **cfg)
         ty = toy_ablation(toy_model, n_tasks=2, steps=4, jump=2, **cfg)
         rb = robustness(toy_model, amounts=(0.0, 0.1), kinds=("grow", "jitter"), n_tasks=2, worlds=1, batch=4,

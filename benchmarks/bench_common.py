@@ -25,7 +25,9 @@ SAMPLERS = {"euler": sample_euler, "euler_ancestral": sample_euler_ancestral}
 
 # name -> schedule (None = no target: plain RePaint)
 SCHEDULES = {
-    "default (noise 0:1,0.6:1,0.8:0)": LambdaSchedule.default(),
+    "default (adapt 0.2: run 0:1,0.75:1,1:0)": LambdaSchedule.default(),
+    "previous default (noise 0:1,0.6:1,0.8:0)": LambdaSchedule(kind="keyframes", axis="noise",
+                                                               keyframes="0:1, 0.6:1, 0.8:0"),
     "constant 1": LambdaSchedule.constant(1.0),
     "constant 0.5": LambdaSchedule.constant(0.5),
     "linear 1->0": LambdaSchedule.linear(1.0, 0.0),

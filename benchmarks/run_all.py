@@ -123,7 +123,7 @@ def make_plots(out_dir: Path, ex, ty, rb, quality) -> dict:
 # --- report -----------------------------------------------------------------------------------------
 
 SUMMARY_METHODS = ("no target (plain RePaint)", "hard paste, then denoise", "constant 1", "constant 0.5",
-                   "default (noise 0:1,0.6:1,0.8:0)", "linear 1->0", "cosine 1->0", "step 1 until 0.5",
+                   "default (adapt 0.2: run 0:1,0.75:1,1:0)", "linear 1->0", "cosine 1->0", "step 1 until 0.5",
                    "exponential 1->0")
 
 
