@@ -202,7 +202,36 @@ def render(info: dict, lists) -> str:
                 kind += " (list)"
             rows.append([_code(names[i] if i < len(names) else kind), kind, tips[i] if i < len(tips) else ""])
         lines += ["## Outputs", ""] + _table(["Output", "Type", "Description"], rows) + [""]
+    if "adapt" in (info["input"].get("optional") or {}):
+        spec = info["input"]["optional"]["adapt"]
+        lines += adapt_curve_lines(float((spec[1] if len(spec) > 1 else {}).get("default", float("nan"))))
     return "\n".join(lines)
+
+
+ADAPT_CSV = REPO / "benchmarks" / "results" / "evidence_adapt.csv"
+
+
+def adapt_curve_lines(default: float) -> list[str]:
+    """The measured keep ↔ adapt curve (benchmarks/evidence.py --adapt-curve), for the nodes with adapt."""
+    if not ADAPT_CSV.is_file():
+        return []
+    import csv
+    rows = list(csv.DictReader(ADAPT_CSV.open()))
+    values = sorted({float(r["adapt"]) for r in rows})
+    out = ["## Keep ↔ adapt, measured", "",
+           "Mean over the nine cells of the evidence benchmark (SD1.5 / SDXL / SD3 / Flux latent formats; normal, "
+           "karras, shifted and 4-step schedules; an exemplar model, not a real checkpoint — "
+           "benchmarks/results.md, \"Keep ↔ adapt\"). identity: the right object; harmony: in the scene's light "
+           "with its shadow; joint: both.", ""]
+    table = []
+    for a in values:
+        sel = [r for r in rows if float(r["adapt"]) == a]
+
+        def rate(key):
+            return f"{sum(r[key] == 'True' for r in sel) / len(sel):.2f}"
+        table.append([f"{a:g}" + (" (default)" if abs(a - default) < 1e-9 else ""), rate("identity"), rate("harmony"),
+                      rate("joint")])
+    return out + _table(["adapt", "identity", "harmony", "joint"], table) + [""]
 
 
 def pages(pack) -> dict[str, str]:
