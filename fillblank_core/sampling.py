@@ -32,7 +32,8 @@ SAMPLER_COST = {
         "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp")},
     **{name: (2, 1) for name in (
         "heun", "dpm_2", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_sde_gpu",
-        "dpmpp_2s_ancestral_cfg_pp")},
+        "dpmpp_2s_ancestral_cfg_pp", "seeds_2")},
+    "seeds_3": (3, 1),
 }
 
 _MIX_A = 6364136223846793005
@@ -123,8 +124,8 @@ def _interp(x: torch.Tensor, knots: torch.Tensor, values: torch.Tensor) -> torch
 class GuidedDenoiser(_Wrapper):
     """Target guidance around any denoiser, evaluated on the device without host reads.
 
-    Per latent cell a guidance target T and weight w = λ(σ)·m + λ_ctx(σ)·m_ctx: m is the soft
-    target silhouette inside the hole (T = the target there), m_ctx the rest of the hole (T = a
+    Per latent cell a guidance target T and weight w = λ(σ)·m + λ_ctx(σ)·m_ctx: m is the target
+    mask inside the hole (the nodes pass every touched cell at 1, ``masks.touched_latent``) (T = the target there), m_ctx the rest of the hole (T = a
     smooth continuation of the scene, held only at the highest noise levels: λ_ctx = λ·context).
     ``blend="matched"``: the model sees the state with its clean component moved w of the way to
     T and its noise level kept,
@@ -215,11 +216,16 @@ class GuidedDenoiser(_Wrapper):
         return x0
 
 
-_PREDICTIONS = ("denoised", "cond_denoised", "uncond_denoised")
+# the conditional and unconditional predictions a post-CFG hook sees; its "denoised" (the CFG
+# result, or the previous hook's output) is left alone: the one pull of the returned prediction
+# in GuidedDenoiser.__call__ covers it, and pulling it here as well would pull a pass-through
+# hook's result twice (weight 1 − (1 − w)² instead of w)
+_PREDICTIONS = ("cond_denoised", "uncond_denoised")
 
 
 def _pulled_post_cfg(options: dict, target: torch.Tensor, w: torch.Tensor) -> dict:
-    """model_options whose post-CFG hooks see the predictions pulled like the returned one.
+    """model_options whose post-CFG hooks see the conditional and unconditional predictions
+    pulled as the returned prediction is.
 
     CFG++ samplers (``*_cfg_pp``) capture the unconditional prediction in such a hook and step
     with it; unpulled, the target would reach only the returned prediction, not their steps.
@@ -427,14 +433,16 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
 
     def run(x, lo, hi):
         """One base-sampler call over sigmas[lo..hi] with its own seed and global progress."""
-        args = extra_args
+        # a copy per call: CFG++ samplers write their post-CFG hook into the dict they are given,
+        # so a shared one would carry every earlier pass's hook into the next
+        args = dict(extra_args)
         if state["calls"] > 0:
             # new noise in every repetition: samplers that seed themselves from extra_args["seed"]
             # (ComfyUI 2025+) get a derived seed, those drawing from torch's global generator
             # (ComfyUI 2024 ancestral samplers) a reseeded one, inside fork_rng below
             call_seed = derive_seed(int(seed), state["calls"])
             if extra_args.get("seed") is not None:
-                args = dict(extra_args, seed=call_seed)
+                args["seed"] = call_seed
             torch.default_generator.manual_seed(call_seed)
             if x.device.type == "cuda":  # only the device we sample on (fork_rng restores it)
                 with torch.cuda.device(x.device):

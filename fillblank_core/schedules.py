@@ -289,10 +289,13 @@ def log2_nsr(a, s):
 
 def run_bounds(sigmas: Sequence[float], coefficients=None) -> tuple[float, float]:
     """(high, low) log2 noise-to-signal ratio of a run: its noisiest level (at most NSR_HIGH_LOG2)
-    and the level of its last model call (its smallest positive sigma)."""
+    and the level of its last model call (the smallest positive sigma but the final one, which
+    ends the run at 0 — or above 0 for a split schedule, where no model call happens there)."""
     coefficients = coefficients or _eps
     sig = [float(v) for v in sigmas]
-    pos = [v for v in sig if v > 0]
+    # the levels the model is called at: every sigma but the last (which ends the run, at 0 or,
+    # for a split schedule, above it)
+    pos = [v for v in (sig[:-1] if len(sig) > 1 else sig) if v > 0]
     if not pos:
         return NSR_HIGH_LOG2, NSR_HIGH_LOG2
     hi = min(float(log2_nsr(*coefficients(max(pos)))), NSR_HIGH_LOG2)

@@ -199,8 +199,9 @@ def cfg_model(uncond_fn, cond_fn, scale=3.0):
 
 
 def euler_cfg_pp(model, x, sigmas, extra_args=None, callback=None, disable=None):
-    """CFG++ Euler as k-diffusion's: the step direction uses the hook's unconditional prediction."""
-    extra_args = dict(extra_args or {})
+    """CFG++ Euler as ComfyUI's: the step direction uses the hook's unconditional prediction, and
+    the hook is written into the extra_args dict it is given (in place, as ComfyUI does)."""
+    extra_args = {} if extra_args is None else extra_args
     caught = {}
 
     def hook(args):
@@ -400,3 +401,47 @@ def test_two_call_samplers_get_lambda_of_the_step_for_both_calls():
             assert got == [(i, role, pytest.approx(lam[i], abs=1e-6)) for i, role, _ in got]
         else:  # keyed by sigma alone: the corrector gets the next step's λ
             assert [g for i, role, g in got if role == "corrector"] == pytest.approx(lam[1:], abs=1e-3)
+
+
+@pytest.mark.parametrize("hooks,resample", [(1, 1), (2, 1), (1, 3)])
+def test_post_cfg_hooks_pull_once_at_partial_weight(hooks, resample):
+    """λ = 0.5: what the sampler gets back and what its hook saw as the unconditional prediction are
+    both w of the way to the target — with pass-through hooks stacked, and across resampling passes
+    (where a CFG++ sampler's hook must not pile up)."""
+    sig = torch.tensor(karras(6))
+    target = torch.ones(1, 4, 4, 4)
+    mask = torch.ones(1, 1, 4, 4)
+    counts, seen = [], []
+
+    def model(x, sigma, model_options=None, **kwargs):  # CFG of two zero predictions, hooks run
+        fns = (model_options or {}).get("sampler_post_cfg_function", [])
+        counts.append(len(fns))
+        out, zero = torch.zeros_like(x), torch.zeros_like(x)
+        for fn in fns:
+            out = fn({"denoised": out, "uncond_denoised": zero, "cond_denoised": zero, "sigma": sigma, "input": x})
+        return out
+    passthrough = [lambda a: a["denoised"]] * (hooks - 1)
+
+    def sampler(m, x, sigmas, extra_args=None, callback=None, disable=None):
+        def record(a):
+            seen.append(float(a["uncond_denoised"][0, 0, 0, 0]))
+            return a["denoised"]
+        opts = dict(extra_args.get("model_options", {}))
+        opts["sampler_post_cfg_function"] = opts.get("sampler_post_cfg_function", []) + [record]
+        extra_args["model_options"] = opts  # in place, as ComfyUI's CFG++ samplers do
+        for i in range(len(sigmas) - 1):
+            got = m(x, sigmas[i] * x.new_ones([1]), **extra_args)
+            assert float(got[0, 0, 0, 0]) == pytest.approx(0.5), "the returned prediction is pulled more than w"
+        return x
+    sample_fillblank(model, torch.zeros(1, 4, 4, 4), sig, {"model_options": {"sampler_post_cfg_function": passthrough},
+                                                          "seed": 3},
+                     sampler=sampler, target=target, target_mask=mask, schedule=0.5, jump_length=2, resample=resample)
+    assert set(counts) == {hooks}, f"hooks per call {sorted(set(counts))}: they pile up across passes"
+    assert seen and all(v == pytest.approx(0.5) for v in seen)
+
+
+def test_the_run_axis_ends_at_the_last_model_call_of_a_split_schedule():
+    """SplitSigmas / custom sigmas that stop above 0: the model is called at every sigma but the last."""
+    sig = [14.6, 6.0, 2.5, 1.0]
+    lam = [LambdaSchedule.default().at_sigma(v, sig) for v in sig[:-1]]
+    assert lam[0] == 1.0 and lam[-1] == 0.0, lam
