@@ -35,7 +35,8 @@ BLEND_TOOLTIP = ("matched: the model sees the noised target inside its silhouett
 SCHEDULE_TOOLTIP = ("λ schedule (Fill-in Lambda Schedule), for experts; when connected it replaces adapt. Unconnected: "
                     "the schedule that adapt sets.")
 ADAPT_TOOLTIP = ("Keep ↔ adapt: how much the model may re-render the object. 0 keeps the pasted target exactly "
-                 "(no relighting), 1 leaves the model free (the target is ignored). In between the target is held while "
+                 "(no relighting), 1 leaves the model free (the target is not pulled; below denoise 1 a run that starts "
+                 "from the pasted scene still shows it). In between the target is held while "
                  "the model decides what the object is, then let go so the model lights, shades and blends it; higher "
                  "lets go earlier. Used when no schedule is connected.")
 
