@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+import _needs
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -37,11 +39,9 @@ def missing_reason() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return ("Playwright's Python client is not installed (pip install playwright, pinned in "
-                "requirements-test.txt); the browser tests drive the system Chromium with it")
+        return _needs.HOW["playwright"] + "; the browser tests drive the system Chromium with it"
     if find_chromium() is None:
-        return ("no Chromium found (install Debian's `chromium` package, e.g. apt-get install -y chromium, "
-                "or set CHROMIUM=/path/to/chrome); the browser tests need a real headless browser")
+        return _needs.HOW["chromium"] + "; the browser tests need a real headless browser"
     return None
 
 

@@ -45,6 +45,7 @@ import pytest
 from PIL import Image
 
 import _browser
+import _needs
 from host_server import ComfyServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,8 +139,7 @@ def server(tmp_path_factory):
         pytest.skip(why)
     path = os.environ.get("COMFYUI_PATH")
     if not path or not (Path(path) / "comfy").is_dir():
-        pytest.skip("COMFYUI_PATH is not set to a ComfyUI checkout; run the README's test command "
-                    "(bash scripts/test.sh), which sets it to the pinned test host")
+        _needs.missing("host", f"COMFYUI_PATH={path or ''!r}")
     srv = ComfyServer(Path(path), tmp_path_factory.mktemp("comfy_web"))
     srv.input_dir.mkdir(parents=True, exist_ok=True)
     _write_inputs(srv.input_dir)  # before the page loads: LoadImage lists the input folder then
