@@ -81,9 +81,10 @@ def number(name: str, rng, default, tooltip: str, advanced: bool = False, **extr
     return cls(name, **opts, **_advanced(cls, advanced))
 
 
-def combo(name: str, options, default: str | None, tooltip: str, advanced: bool = False):
-    """A combo widget; default None: the first option (as KSampler's sampler and scheduler)."""
-    return io.Combo.Input(name, options=list(options), default=default, tooltip=tooltip,
+def combo(name: str, options, default: str | None, tooltip: str, advanced: bool = False, optional: bool = False):
+    """A combo widget; default None: the first option (as KSampler's sampler and scheduler).
+    optional: for a widget added after a release (a prompt saved before it lacks it)."""
+    return io.Combo.Input(name, options=list(options), default=default, tooltip=tooltip, optional=optional,
                           **_advanced(io.Combo.Input, advanced))
 
 

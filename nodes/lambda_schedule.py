@@ -15,6 +15,7 @@ KIND_TIP = ("constant (value); linear / cosine / exponential (start → end); st
             "keyframes (the string below). The default keyframes are the measured default of Fill-in Sampler.")
 KEYFRAMES_TIP = ("position:value pairs (value = λ), linear in between, e.g. 0:1, 0.5:1, 0.8:0 (hold the target "
                  "until position 0.5, release it by 0.8).")
+AXIS_DEFAULT = "run"  # the axis input's default, also what a prompt without axis gets
 AXIS_TIP = ("What the position 0 → 1 means. run (default): the noise level relative to the run the sampler makes — "
             "0 at its noisiest step, 1 at its last, by noise level in between — so a curve that ends at 0 lets go "
             "inside every run (SD3 / Flux shifts, 4-step models, denoise < 1). noise: the absolute noise level, from "
@@ -39,8 +40,9 @@ class FillBlankLambdaSchedule(io.ComfyNode):
                 io.String.Input("keyframes", default=DEFAULT_KEYFRAMES, multiline=False, tooltip=KEYFRAMES_TIP),
                 number("preview_steps", R.PREVIEW_STEPS, 20, "Steps shown as dots in the plot of a steps-axis "
                        "schedule (only for the plot: the sampler uses its own step count)."),
-                # last: workflows saved before the axis existed keep their positional widget values
-                combo("axis", AXES, "run", AXIS_TIP),
+                # added after the first release: last, so that workflows saved before it keep their
+                # positional widget values, and optional, so that API prompts without it still queue
+                combo("axis", AXES, AXIS_DEFAULT, AXIS_TIP, optional=True),
             ],
             outputs=[
                 Lambda.Output(display_name="schedule", tooltip="The λ schedule for Fill-in Sampler / Fill-in Sampler Select."),
@@ -59,7 +61,7 @@ class FillBlankLambdaSchedule(io.ComfyNode):
         return error_text(parse_keyframes, keyframes) if kind == "keyframes" else True
 
     @classmethod
-    def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis="run") -> io.NodeOutput:
+    def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis=AXIS_DEFAULT) -> io.NodeOutput:
         R.check_inputs(start=start, end=end, value=value, cutoff=cutoff, rate=rate, preview_steps=preview_steps)
         sched = LambdaSchedule(kind=kind, axis=axis, start=start, end=end, value=value, cutoff=cutoff,
                                rate=rate, keyframes=keyframes if kind == "keyframes" else "")

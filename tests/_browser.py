@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+import _needs
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -37,11 +39,9 @@ def missing_reason() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return ("Playwright's Python client is not installed (pip install playwright, pinned in "
-                "requirements-test.txt); the browser tests drive the system Chromium with it")
+        return _needs.HOW["playwright"] + "; the browser tests drive the system Chromium with it"
     if find_chromium() is None:
-        return ("no Chromium found (install Debian's `chromium` package, e.g. apt-get install -y chromium, "
-                "or set CHROMIUM=/path/to/chrome); the browser tests need a real headless browser")
+        return _needs.HOW["chromium"] + "; the browser tests need a real headless browser"
     return None
 
 
@@ -92,3 +92,44 @@ def named_by_frontend(url: str) -> bool:
         _BUNDLE.append(text)
     base = url.split("?", 1)[0].split("#", 1)[0]
     return len(base) > len("https://") + 3 and base in _BUNDLE[0]
+
+
+# --- whose error is it --------------------------------------------------------------------------
+# The browser tests count the errors the pack causes, not the frontend's own (frontend 1.58.1 on
+# ComfyUI 0.8.0 logs a 400 from its GET /api/jobs?status=…, an API newer than that host). An error
+# is attributed through what Chromium's DevTools protocol tells about it: the script frames of its
+# stack (with their async parents), the resource a failed request asked for and the stack of the
+# script that started the request.
+
+PACK_PATH = "/extensions/fillblank/"  # where the server serves web/ (the pack's folder is fillblank)
+
+
+def is_pack_url(url: str) -> bool:
+    return PACK_PATH in (url or "")
+
+
+def stack_urls(stack: dict | None) -> list[str]:
+    """The script URLs of a DevTools StackTrace, innermost first, the async parents' after."""
+    out: list[str] = []
+    while stack:
+        out += [f.get("url", "") for f in stack.get("callFrames", [])]
+        stack = stack.get("parent")
+    return out
+
+
+def failed_request_is_ours(url: str, initiator_urls: list[str], status: int | None) -> bool:
+    """A failed request: ours when it asked for one of the pack's files, when a pack script is on the
+    stack that started it, or when the server failed (5xx: the server runs the pack's Python). A
+    request the frontend (or the page's HTML) made for its own purposes and the server refused (4xx,
+    e.g. an API this host lacks) is the frontend's."""
+    return is_pack_url(url) or any(is_pack_url(u) for u in initiator_urls) or (status or 0) >= 500
+
+
+def error_is_ours(texts: list[str], urls: list[str]) -> bool:
+    """A logged error or an exception: ours when its text (messages, the stacks of Error objects
+    logged with it) names the pack or any frame of its stack is a pack script; also when nothing
+    tells where it came from (no script URL at all), so that nothing unattributable is dropped. Only
+    an error whose frames are all the frontend's (or the test's own evaluate calls) is not ours."""
+    if any(is_pack_url(t) or "fillblank" in (t or "").lower() for t in texts) or any(is_pack_url(u) for u in urls):
+        return True
+    return not any(u for u in urls)

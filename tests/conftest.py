@@ -1,4 +1,5 @@
-"""Shared test setup: the repo on sys.path, the ComfyUI test host found through COMFYUI_PATH."""
+"""Shared test setup: the repo on sys.path, the ComfyUI test host found through COMFYUI_PATH, and
+under CI=true no skipped test (a skip is a failure there: see tests/_needs.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import _needs
+
+pytest_plugins = ["pytester"]  # tests/test_ci_no_skips.py runs small suites with this conftest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_NODES = REPO / "tests" / "custom_nodes"
@@ -26,8 +31,7 @@ def comfy_host():
     """Import the ComfyUI host in-process (CPU) and return its folder."""
     path = comfyui_path()
     if path is None or not (path / "comfy").is_dir():
-        pytest.skip("COMFYUI_PATH is not set to a ComfyUI checkout; run the README's test command "
-                    "(bash scripts/test.sh), which sets it to the pinned test host")
+        _needs.missing("host", f"COMFYUI_PATH={os.environ.get('COMFYUI_PATH', '')!r}")
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
     import comfy.cli_args
@@ -75,3 +79,34 @@ def one_torch_thread():
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- CI: a skip is a failure -----------------------------------------------------------------------
+
+CI_SKIP = ("CI=true: this test was skipped, and CI runs every test (the suite fails instead of skipping "
+           "when something it needs is missing). Why it skipped: {reason}")
+
+
+def _skip_reason(longrepr) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _fail_a_skip(rep) -> None:
+    if _needs.ci() and rep.skipped and not hasattr(rep, "wasxfail"):
+        rep.outcome = "failed"
+        rep.longrepr = CI_SKIP.format(reason=_skip_reason(rep.longrepr))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_a_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A whole module skipped at import (pytest.importorskip, allow_module_level): a collection error."""
+    outcome = yield
+    _fail_a_skip(outcome.get_result())

@@ -63,8 +63,10 @@ def ensure_host_custom_node_folders(comfy_path: Path) -> list:
 
 
 class ComfyServer:
-    def __init__(self, comfy_path: Path, workdir: Path):
+    def __init__(self, comfy_path: Path, workdir: Path, pack: Path = REPO):
+        """pack: the folder loaded as the pack (another checkout of it, e.g. an old commit's)."""
         self.comfy_path = Path(comfy_path).resolve()
+        self.pack = Path(pack)
         self.workdir = Path(workdir)
         self.input_dir = self.workdir / "input"
         self.output_dir = self.workdir / "output"
@@ -77,7 +79,7 @@ class ComfyServer:
         nodes_dir = self.workdir / "custom_nodes"
         for d in (self.input_dir, self.output_dir, nodes_dir, self.workdir / "temp"):
             d.mkdir(parents=True, exist_ok=True)
-        for name, target in (("fillblank", REPO), ("fillblank_test_nodes", REPO / "tests" / "custom_nodes" / "fillblank_test_nodes")):
+        for name, target in (("fillblank", self.pack), ("fillblank_test_nodes", REPO / "tests" / "custom_nodes" / "fillblank_test_nodes")):
             link = nodes_dir / name
             if not link.exists():
                 link.symlink_to(target, target_is_directory=True)

@@ -22,6 +22,9 @@ EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
 # the example workflows exactly as saved before the V3 node schema (issue 11): users' saved graphs
 # must keep loading and running whatever the node classes become
 SAVED = sorted((REPO / "tests" / "saved_workflows").glob("*.json"))
+# the example workflows' API prompts as first released (scripts/old_api_prompts.py recovered them from
+# git history): what scripts that drive ComfyUI over HTTP keep sending, whatever inputs came since
+OLD_PROMPTS = sorted((REPO / "tests" / "api_prompts").glob("*.json"))
 SCENE_HW = (96, 128)
 PHOTO_HW = (1536, 2048)  # the large photo of the Fill-in Insert example
 PHOTO_HOLE = (1200, 700, 1500, 1100)  # x0, y0, x1, y1 painted transparent
@@ -382,6 +385,34 @@ def test_saved_workflow_still_loads_and_runs(server, info, path):
     problems = check_workflow(wf, info)
     assert problems == [], "\n".join(problems)
     p = _quick(_tiny(ui_to_api(wf, info)))
+    kind, entry = server.run(p)
+    assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
+    outputs = [k for k, n in p.items() if n["class_type"] in ("SaveImage", "PreviewImage")]
+    assert outputs and all(entry["outputs"][k]["images"] for k in outputs)
+
+
+def test_old_api_prompts_are_the_examples_before_the_inputs_added_since(info):
+    """One first-release prompt per example, and they are old: the Lambda Schedule in them has no
+    axis (it came later) and every pack node's inputs are a subset of today's."""
+    assert [p.name for p in OLD_PROMPTS] == [p.name for p in EXAMPLES]
+    schedules = []
+    for path in OLD_PROMPTS:
+        prompt = json.loads(path.read_text())["prompt"]
+        for node in prompt.values():
+            if node["class_type"].startswith("FillBlank"):
+                specs = info[node["class_type"]]["input"]
+                assert set(node["inputs"]) <= {*specs.get("required", {}), *specs.get("optional", {})}, path.name
+            if node["class_type"] == "FillBlankLambdaSchedule":
+                schedules.append(node["inputs"])
+    assert len(schedules) == 3 and all("axis" not in s and "kind" in s for s in schedules)
+
+
+@pytest.mark.parametrize("path", OLD_PROMPTS, ids=[p.stem for p in OLD_PROMPTS])
+def test_api_prompt_of_the_first_release_still_queues_and_runs(server, path):
+    """An API prompt from before the inputs added since (tests/api_prompts/): queued as it was (only the
+    tiny test model in, fewer steps), the server accepts it and runs it to the end, every image
+    output filled. A new required input would have it refused ("Required input is missing")."""
+    p = _quick(_tiny(json.loads(path.read_text())["prompt"]))
     kind, entry = server.run(p)
     assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
     outputs = [k for k, n in p.items() if n["class_type"] in ("SaveImage", "PreviewImage")]

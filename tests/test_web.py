@@ -5,10 +5,13 @@ the installed current frontend (comfyui-frontend-package, pinned in requirements
 loads our extension from WEB_DIRECTORY. Playwright's Python client drives the system Chromium.
 Every browser test runs twice, on a fresh page in each of the frontend's renderers: the canvas
 renderer and the Vue node renderer ("Modern Node Design (Nodes 2.0)", Comfy.VueNodes.Enabled), where
-nodes are DOM and only DOM widgets of ours can draw. Errors that the frontend itself logs against
-this host, and nothing of ours, are listed one by one in FRONTEND_NOISE; everything else fails a
-test, and so does a warning that names the pack or a deprecation warning that the frontend raises
-from our code. The tests check:
+nodes are DOM and only DOM widgets of ours can draw. Every error the pack causes fails a test: an
+exception or a logged error with a pack script (/extensions/fillblank/) on its stack or the pack
+named in it, a failed request for one of the pack's files or started by a pack script, a server
+error, and also a warning that names the pack or a deprecation warning that the frontend raises
+from our code. The frontend's own errors (a request it makes that this host refuses, an error it
+logs from its own code) are not ours and are only kept for reading (Page.noise, and
+test-artifacts/web/<renderer>_frontend_errors.txt). The tests check:
 
 - the page loads the pinned frontend in the wanted renderer, both extensions register, and every
   request the page makes goes to the ComfyUI server itself (no network calls, no external assets),
@@ -45,6 +48,7 @@ import pytest
 from PIL import Image
 
 import _browser
+import _needs
 from host_server import ComfyServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,8 +142,7 @@ def server(tmp_path_factory):
         pytest.skip(why)
     path = os.environ.get("COMFYUI_PATH")
     if not path or not (Path(path) / "comfy").is_dir():
-        pytest.skip("COMFYUI_PATH is not set to a ComfyUI checkout; run the README's test command "
-                    "(bash scripts/test.sh), which sets it to the pinned test host")
+        _needs.missing("host", f"COMFYUI_PATH={path or ''!r}")
     srv = ComfyServer(Path(path), tmp_path_factory.mktemp("comfy_web"))
     srv.input_dir.mkdir(parents=True, exist_ok=True)
     _write_inputs(srv.input_dir)  # before the page loads: LoadImage lists the input folder then
@@ -165,32 +168,6 @@ def test_node_help_pages_are_served_where_the_frontend_looks(server):
 
 
 USER_STATE = re.compile(r"^https?://127\.0\.0\.1:\d+/(?:api/)?(settings|userdata)(?:/([^?]*))?(?:\?.*)?$")
-
-# Console errors of the frontend itself that have nothing to do with the pack, each matched by the
-# URL it names (the failed resource, or the script that logged it) and its text. Checked with
-# frontend 1.58.1 (2026) on ComfyUI 0.3.75 (2025-12). An error whose text, URL or stack names
-# fillblank is never one of these.
-FRONTEND_NOISE = [
-    # a fresh user directory has no user.css and no saved templates: the server answers 404
-    (r"/(?:api/userdata/)?user\.css$", r"status of 404"),
-    (r"/api/userdata/comfy\.templates\.json$", r"status of 404"),
-    # frontend 1.58.1 lists the queue and the history through /api/jobs, which ComfyUI 0.3.75
-    # (2025-12) does not serve yet: the queue and history panels stay empty
-    (r"/api/jobs\?", r"status of 404"),
-    (r"/assets/[\w.-]+\.js$", r"^(?:\[Jobs API\] Error fetching jobs|Failed to fetch queue): JobsApiError: "
-                              r"Failed to fetch jobs: 404\b"),
-]
-
-
-def frontend_noise(url: str, text: str) -> bool:
-    """True for a console error listed in FRONTEND_NOISE, or for a failed load of a URL that the
-    frontend's own bundle names (offline here); never for one that names fillblank."""
-    if "fillblank" in (url + text).lower():
-        return False
-    if text.startswith("Failed to load resource") and _browser.named_by_frontend(url):
-        return True
-    return any(re.search(u, url) and re.search(t, text) for u, t in FRONTEND_NOISE)
-
 
 def foreign_requests(requests: list[str], server_url: str) -> list[str]:
     """Requests that leave the ComfyUI server, less those the frontend's own bundle names."""
@@ -234,8 +211,10 @@ class Page:
         self.renderer = renderer
         self.vue = renderer == "vue"
         self._errors: list[str] = []
-        self.noise: list[str] = []  # FRONTEND_NOISE seen (kept for reading, asserted nowhere)
+        self.noise: list[str] = []  # the frontend's own errors (kept for reading, asserted nowhere)
         self.requests: list[str] = []
+        self._sent: dict[str, tuple[str, list[str]]] = {}  # DevTools request id -> (url, initiator's stack)
+        self._status: dict[str, int] = {}
         self.settings: dict = {
             # a returning user: no first-run template browser over the canvas
             "Comfy.TutorialCompleted": True,
@@ -246,8 +225,16 @@ class Page:
             # the renderer under test: "Modern Node Design (Nodes 2.0)" on or off
             "Comfy.VueNodes.Enabled": self.vue,
         }
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self._errors.append(f"pageerror: {exc} {getattr(exc, 'stack', '') or ''}"))
+        # errors and their origins from Chromium's DevTools protocol: stacks, requests and initiators
+        self.cdp = page.context.new_cdp_session(page)
+        for event, handler in (("Network.requestWillBeSent", self._sent_request),
+                               ("Network.responseReceived", self._response),
+                               ("Log.entryAdded", self._log_entry),
+                               ("Runtime.consoleAPICalled", self._console),
+                               ("Runtime.exceptionThrown", self._exception)):
+            self.cdp.on(event, handler)
+        for domain in ("Network", "Log", "Runtime"):
+            self.cdp.send(f"{domain}.enable")
         page.on("request", lambda req: self.requests.append(req.url))
         page.route(USER_STATE, self._user_state)
 
@@ -260,8 +247,8 @@ class Page:
 
     @property
     def errors(self) -> list[str]:
-        """Console errors (less FRONTEND_NOISE), page errors, warnings that name the pack, and
-        deprecation warnings raised from our code, so far."""
+        """The errors the pack caused (exceptions, logged errors, failed requests: see the module
+        docstring), warnings that name the pack, and deprecation warnings raised from our code, so far."""
         try:
             ours = self.js("() => window.__fillblankDeprecations ?? []")
         except Exception as exc:  # the page is gone
@@ -289,15 +276,62 @@ class Page:
             return route.fulfill(status=200, content_type="application/json", body="[]")
         return route.fulfill(status=200, content_type="application/json", body="{}")
 
-    def _console(self, msg):
-        url = (msg.location or {}).get("url", "")
-        if msg.type == "error":
-            if url.endswith("/favicon.ico"):  # the host has no favicon: not ours
-                return
-            line = f"console.error {url}: {msg.text}"
-            (self.noise if frontend_noise(url, msg.text) else self._errors).append(line)
-        elif msg.type == "warning" and "fillblank" in (msg.text + url).lower():
-            self._errors.append(f"console.warning {url}: {msg.text}")
+    # --- DevTools events -------------------------------------------------------------------------
+    def _sent_request(self, p):
+        self._sent[p["requestId"]] = (p["request"]["url"], _browser.stack_urls((p.get("initiator") or {}).get("stack")))
+
+    def _response(self, p):
+        self._status[p["requestId"]] = p["response"]["status"]
+
+    def _record(self, ours: bool, line: str):
+        (self._errors if ours else self.noise).append(line)
+
+    def _log_entry(self, p):
+        """Errors the browser logs itself: a failed request ("Failed to load resource"), and others."""
+        e = p["entry"]
+        if e.get("level") != "error":
+            return
+        rid = e.get("networkRequestId")
+        if rid in self._sent:
+            url, initiator = self._sent[rid]
+            status = self._status.get(rid)
+            by = next((u for u in initiator if u), "the page")
+            self._record(_browser.failed_request_is_ours(url, initiator, status),
+                         f"failed request {url} ({e.get('text', '')}) started by {by}")
+            return
+        urls = [e.get("url", "")] + _browser.stack_urls(e.get("stackTrace"))
+        self._record(_browser.error_is_ours([e.get("text", "")], urls), f"{e.get('source')} error {urls[0]}: {e.get('text')}")
+
+    @staticmethod
+    def _text(obj: dict) -> str:
+        """A logged value as text: a string or number itself, an Error its stack (its description)."""
+        return str(obj["value"]) if "value" in obj else str(obj.get("description") or obj.get("type", ""))
+
+    def _console(self, p):
+        texts = [self._text(a) for a in p.get("args", [])]
+        urls = _browser.stack_urls(p.get("stackTrace"))
+        where = next((u for u in urls if u), "")
+        line = f"console.{p['type']} {where}: {' '.join(texts)}"
+        if p["type"] in ("error", "assert"):
+            self._record(_browser.error_is_ours(texts, urls), line)
+        elif p["type"] == "warning" and ("fillblank" in " ".join(texts).lower() or _browser.is_pack_url(where)):
+            self._errors.append(line)
+
+    def _exception(self, p):
+        d = p["exceptionDetails"]
+        texts = [d.get("text", ""), self._text(d.get("exception") or {})]
+        urls = [d.get("url", "")] + _browser.stack_urls(d.get("stackTrace"))
+        self._record(_browser.error_is_ours(texts, urls), f"exception: {' '.join(t for t in texts if t)}")
+
+    def mark(self) -> tuple[int, int]:
+        return len(self._errors), len(self.noise)
+
+    def take_errors(self, mark: tuple[int, int]) -> tuple[list[str], list[str]]:
+        """(ours, the frontend's) recorded since `mark`; ours are forgotten (for the tests of the watch)."""
+        self.settle(0.3)  # events still on their way
+        ours, theirs = self._errors[mark[0]:], self.noise[mark[1]:]
+        del self._errors[mark[0]:]
+        return ours, theirs
 
     def js(self, expr, arg=None):
         return self.page.evaluate(expr, arg)
@@ -404,6 +438,9 @@ def ui(request, browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
     ui = Page(page, server, request.param).open()
     yield ui
+    if ui.noise:  # the frontend's own errors, for reading
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / f"{ui.renderer}_frontend_errors.txt").write_text("\n".join(ui.noise) + "\n")
     page.close()
 
 
@@ -473,6 +510,36 @@ def test_deprecation_watch_names_our_calls_not_the_frontends(ui):
     ui.js("(src) => (0, eval)(`${src}\\n//# sourceURL=${location.origin}/extensions/fillblank/probe.js`)", ours)
     found = ui.js("() => window.__fillblankDeprecations.splice(0)")
     assert len(found) == 1 and found[0].startswith("input.link is deprecated"), found
+    _fresh_canvas(ui)
+
+
+# Code run in the page as if it were a script at the given path (its frames carry that URL).
+AS_SCRIPT = "([src, path]) => (0, eval)(`${src}\\n//# sourceURL=${location.origin}${path}`)"
+PACK_PROBE, FRONTEND_PROBE = "/extensions/fillblank/probe.js", "/assets/probe-frontend.js"
+
+
+def test_errors_count_only_when_the_pack_causes_them(ui):
+    """The error watch that every browser test reads, both ways: the frontend's own failed request
+    (as frontend 1.58.1's GET /api/jobs?status=… that ComfyUI 0.8.0 answers 400), exception and
+    logged error are not the pack's; the same made by a pack script, a failed request for a pack
+    file (whoever asked), and an Error of a pack script that the frontend logs are."""
+    mark = ui.mark()
+    refused = "/api/no_such_api_probe?status=in_progress&probe="
+    run = lambda path, src: ui.js(AS_SCRIPT, [src, path])  # noqa: E731
+    run(FRONTEND_PROBE, f"(async () => {{ await fetch('{refused}f1'); }})()")
+    run(PACK_PROBE, f"(async () => {{ await fetch('{refused}p1'); }})()")
+    run(FRONTEND_PROBE, "(async () => { await fetch('/extensions/fillblank/no_such_file.js?probe=p2'); })()")
+    run(FRONTEND_PROBE, "setTimeout(() => { throw new Error('probe f2 thrown by the frontend'); }, 0)")
+    run(PACK_PROBE, "setTimeout(() => { throw new Error('probe p3 thrown by a pack script'); }, 0)")
+    run(FRONTEND_PROBE, "console.error('probe f3 logged by the frontend')")
+    run(PACK_PROBE, "console.error('probe p4 logged by a pack script')")
+    run(PACK_PROBE, "window.__probeError = new Error('probe p5 raised in a pack hook')")
+    run(FRONTEND_PROBE, "console.error('Error in an extension hook:', window.__probeError)")
+    ours, theirs = ui.take_errors(mark)
+    probes = lambda lines: sorted(re.findall(r"probe[= ]([fp]\d)", "\n".join(lines)))  # noqa: E731
+    assert probes(ours) == ["p1", "p2", "p3", "p4", "p5"], ours
+    assert probes(theirs) == ["f1", "f2", "f3"], theirs
+    assert ui.errors == []
     _fresh_canvas(ui)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import _needs
 from fillblank_core.placement import place_target
 from fillblank_core.schedules import LambdaSchedule
 
@@ -136,7 +137,7 @@ def _python_box(W, H, tw, th, x, y, scale):
 def js():
     node = shutil.which("node")
     if node is None:
-        pytest.skip("Node.js (`node`) not found: the JS/Python parity test runs web/*.js under node")
+        _needs.missing("node", "the JS/Python parity test runs web/*.js under node")
 
     def run(tmp: Path, request: dict) -> dict:
         # copies named .mjs so every node version (with or without ES-module detection) loads them
