@@ -11,9 +11,9 @@ from ..fillblank_core import placement as P
 from ..fillblank_core import ranges as R
 from ..fillblank_core.crop import stitch
 from ..fillblank_core.placement import cut_out
+from ..fillblank_core.schedules import DEFAULT_ADAPT
 from . import compat
 from .common import Lambda, SamModel, boolean, combo, number, schema
-from ..fillblank_core.schedules import DEFAULT_ADAPT
 from .sampler import SCHEDULE_TOOLTIP, adapt_input, guided_sample, sampler_inputs, validate
 from .target_encoder import SAM_TIP, TARGET_TIP, mask_inputs, placement_inputs, target_inputs
 
