@@ -286,6 +286,20 @@ def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha
 TOUCH_THRESHOLD = 1.0 / 255.0
 
 
+PAINT_HINT = ("paint the hole in LoadImage's Mask Editor (right-click the scene → Open in MaskEditor) and "
+              "connect that LoadImage's MASK")
+
+
+def is_placeholder(mask, hw: tuple[int, int] | None) -> bool:
+    """LoadImage's MASK when nothing was painted: all zeros and not the scene's size (LoadImage
+    gives a 64×64 zero mask for an image without alpha). ``hw``: the scene's size; None when it is
+    not known, then only an all-zero 64×64 mask counts."""
+    if not isinstance(mask, torch.Tensor) or mask.ndim < 2 or bool((mask != 0).any()):
+        return False
+    size = tuple(int(v) for v in mask.shape[-2:])
+    return size != tuple(int(v) for v in hw) if hw is not None else size == (64, 64)
+
+
 def touched_latent(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
     """The latent cells an object touches, as a binary [B,1,h,w]: 1 where any pixel of the cell
     (centre-cropped to whole cells, as ComfyUI's VAE encode crops) has coverage ≥ TOUCH_THRESHOLD.

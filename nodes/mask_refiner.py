@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 import torch
@@ -13,6 +14,7 @@ from ..fillblank_core import ranges as R
 from .common import SamModel, Target, batch_of, combo, mask_input, number, rgb, schema
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]
+logger = logging.getLogger(__name__)
 
 
 def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> tuple:
@@ -21,6 +23,16 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     v = R.check_inputs(grow=grow, feather=feather, threshold=threshold)
+    hw = target.scene_hw if target is not None else (tuple(scene.shape[1:3]) if scene is not None else None)
+    if M.is_placeholder(hole, hw):  # nothing painted: LoadImage's empty placeholder means no hole
+        if mode == "union" and target is not None:
+            logger.info("Fill-in Mask Refiner: the hole is LoadImage's empty placeholder (nothing painted); "
+                        "using the target's silhouette")
+            mode = "silhouette"
+        else:
+            raise ValueError(f"mode '{mode}' needs a painted hole, but the hole input is LoadImage's empty "
+                             f"placeholder (nothing painted): {M.PAINT_HINT}")
+        hole = None
     needs_hole = mode in ("hole", "union")
     needs_target = mode in ("silhouette", "box", "union")
     if needs_hole and hole is None:
@@ -30,9 +42,13 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
     if mode == "sam" and (sam is None or (scene is None and target is None)):
         raise ValueError("mode 'sam' needs the sam input (Fill-in SAM Loader) and the scene image "
                          "(or a target, whose scene is used), plus a rough hole")
-    hw = target.scene_hw if target is not None else None
-    h = mask_input(hole, "hole", hw) if hole is not None else None
+    h = mask_input(hole, "hole", target.scene_hw if target is not None else None) if hole is not None else None
     n = M.broadcast_batch(hole=batch_of(hole), target=batch_of(target), scene=batch_of(scene) if mode == "sam" else None)
+    if h is not None and mode in ("hole", "union"):
+        painted = (h.flatten(1) > 0).any(1)
+        if not bool(painted.all()):
+            item = f" (item {int((~painted).nonzero()[0]) + 1} of {h.shape[0]})" if h.shape[0] > 1 else ""
+            raise ValueError(f"hole{item} is empty (all zeros): {M.PAINT_HINT}, or use mode silhouette")
     refined = partial(M.refine_hole, grow_px=v["grow"], feather_px=v["feather"], batch=n)
     if mode == "hole":
         return refined({"hole": h}, v["threshold"], what="the hole")

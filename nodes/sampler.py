@@ -135,7 +135,7 @@ def check_hole(h_lat: torch.Tensor, name: str = "hole") -> None:
     for i in range(n):
         item = f" (item {i + 1} of {n})" if n > 1 else ""
         if not bool(inside[i].any()):
-            raise ValueError(f"{name}{item} is empty: draw the region to repaint (or use Fill-in Mask Refiner)")
+            raise ValueError(f"{name}{item} is empty: {M.PAINT_HINT} (or use Fill-in Mask Refiner)")
         if bool(inside[i].all()):
             raise ValueError(f"{name}{item} covers the whole image: nothing of the scene would be kept; "
                              "draw a hole that leaves part of the scene")
@@ -158,6 +158,9 @@ def validate(latent_image, target, hole, steps, jump_length, resample, blend, se
     problem = latent_mismatch(samples.shape, target)
     if problem:
         raise ValueError(problem)
+    if M.is_placeholder(hole, target.scene_hw):
+        raise ValueError("hole is LoadImage's empty placeholder (nothing painted): " + M.PAINT_HINT
+                         + ", or make the hole with Fill-in Mask Refiner (mode silhouette)")
     h = mask_input(hole, "hole", target.scene_hw)
     h_lat = M.latent_hole(h, samples.shape[-2:])
     check_hole(h_lat)
