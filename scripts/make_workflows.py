@@ -196,7 +196,7 @@ def sampler_custom():
         10: ("SetLatentNoiseMask", (1060, 0), {}, "Repaint only that area"),
         11: ("FillBlankSamplerSelect", (1060, 110), {"sampler_name": "dpmpp_2m", "jump_length": 5,
                                                      "resample": 4, "blend": "matched"},
-             "Fill-in Sampler Select (dpmpp_2m, r = 4)"),
+             "Fill-in Sampler Select (time travel)"),
         12: ("BasicScheduler", (1060, 330), {"scheduler": "karras", "steps": 30, "denoise": 1.0},
              "Noise levels (karras, 30 steps)"),
         13: ("SamplerCustom", (1420, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}, "SamplerCustom"),
