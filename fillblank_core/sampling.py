@@ -125,8 +125,9 @@ class GuidedDenoiser(_Wrapper):
     """Target guidance around any denoiser, evaluated on the device without host reads.
 
     Per latent cell a guidance target T and weight w = λ(σ)·m + λ_ctx(σ)·m_ctx: m is the target
-    mask inside the hole (the nodes pass every touched cell at 1, ``masks.touched_latent``) (T = the target there), m_ctx the rest of the hole (T = a
-    smooth continuation of the scene, held only at the highest noise levels: λ_ctx = λ·context).
+    mask inside the hole (T = the target there; the nodes pass 1 on every cell the object
+    touches, ``masks.touched_latent``), m_ctx the rest of the hole (T = a smooth continuation of
+    the scene, held only over the noisiest part of the run: λ_ctx = λ·context).
     ``blend="matched"``: the model sees the state with its clean component moved w of the way to
     T and its noise level kept,
 
@@ -164,7 +165,8 @@ class GuidedDenoiser(_Wrapper):
         rows = [lam]
         if self.context is not None:
             rows.append([float(np.interp(v, self.table[0], self.table[2])) for v in sig])
-        dev = torch.tensor(rows, dtype=torch.float32, device=self.target.device)
+        # in the mask's dtype and on its device once, so the per-call path only indexes it
+        dev = torch.tensor(rows, dtype=self.mask.dtype, device=self.mask.device)
         self.__dict__.update(step_values=dev, per_step=int(calls_per_step))
 
     def begin(self, lo: int, hi: int) -> None:
@@ -183,7 +185,7 @@ class GuidedDenoiser(_Wrapper):
         if self.step_values is not None:
             lo, hi = self.span
             k = min(lo + call // self.per_step, hi - 1)
-            row = self.step_values[:, k].to(self.mask.dtype)
+            row = self.step_values[:, k]
             w = row[0].reshape(1, *shape[1:]) * self.mask
             if self.context is not None:
                 w = w + row[1].reshape(1, *shape[1:]) * self.context

@@ -21,7 +21,6 @@ from . import compat
 from .common import Lambda, Target, batch_of, combo, mask_input, number, schema
 
 logger = logging.getLogger(__name__)
-DEFAULT_SCHEDULE = LambdaSchedule.default()
 _COST_TIP = ("Cost: model evaluations = steps + ⌈(steps − j)/j⌉·(r − 1)·j for one-evaluation samplers "
              "(euler, dpmpp_2m, …; about twice that for heun, dpm_2, …), about r × steps; e.g. 30 steps, "
              "j 10, r 4: 90. Above 5 × steps a warning is logged.")
@@ -41,10 +40,12 @@ ADAPT_TOOLTIP = ("Keep ↔ adapt: how much the model may re-render the object. 0
                  "lets go earlier. Used when no schedule is connected.")
 
 
+TARGET_TOOLTIP = "From Fill-in Target Encoder."
+
+
 def adapt_input():
     """The keep ↔ adapt widget (optional, so prompts written before it existed keep running)."""
     return number("adapt", R.ADAPT, DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
-TARGET_TOOLTIP = "From Fill-in Target Encoder."
 
 
 def sampler_inputs(denoise_tip: str) -> list:
@@ -69,7 +70,7 @@ def _check_target(target, name="target"):
 
 def _check_schedule(schedule, adapt=DEFAULT_ADAPT):
     if schedule is None:
-        return DEFAULT_SCHEDULE if adapt == DEFAULT_ADAPT else LambdaSchedule.adapt(adapt)
+        return LambdaSchedule.adapt(adapt)
     if not isinstance(schedule, LambdaSchedule):
         raise ValueError("schedule must be the FILLBLANK_LAMBDA output of Fill-in Lambda Schedule")
     return schedule
