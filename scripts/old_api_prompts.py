@@ -36,7 +36,7 @@ def git(*args: str) -> str:
 
 
 def first_commit(path: str) -> str:
-    """The commit that added `path` (following no renames: an example keeps its name)."""
+    """The commit that added `path` (following no renames: the first release's name)."""
     added = git("log", "--diff-filter=A", "--format=%H", "--", path).split()
     if not added:
         raise SystemExit(f"{path} is not in the git history")
@@ -57,7 +57,10 @@ def main() -> int:
     host = Path(os.environ["COMFYUI_PATH"]) if os.environ.get("COMFYUI_PATH") else make_node_docs.default_host()
     if host is None or not (host / "comfy").is_dir():
         raise SystemExit("set COMFYUI_PATH to a ComfyUI checkout (bash scripts/test.sh sets it to the test host)")
-    examples = sorted(p.name for p in (REPO / "example_workflows").glob("*.json"))
+    # an example was first released as example_workflows/<key>.json (named for its title since, see
+    # make_workflows.FILES); its prompt keeps the key's name
+    import make_workflows
+    examples = [f"{key}.json" for key in make_workflows.EXAMPLES]
     by_commit: dict[str, list[str]] = {}
     for name in examples:
         by_commit.setdefault(first_commit(f"example_workflows/{name}"), []).append(name)

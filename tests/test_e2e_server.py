@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,11 @@ from PIL import Image
 from host_server import ComfyServer, error_text
 from workflow_tools import check_workflow, ui_to_api
 
-pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import make_workflows as mw  # noqa: E402  (the examples' keys and file names)
+
+pytestmark = pytest.mark.host
 EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
 # the example workflows exactly as saved before the V3 node schema (issue 11): users' saved graphs
 # must keep loading and running whatever the node classes become
@@ -91,7 +95,7 @@ def _tiny(prompt: dict) -> dict:
 
 
 def _basic(info, steps=4, seed=42) -> dict:
-    wf = json.loads((REPO / "example_workflows" / "fillblank_basic_insertion.json").read_text())
+    wf = json.loads(mw.path("fillblank_basic_insertion").read_text())
     p = _tiny(ui_to_api(wf, info))
     sampler = next(n for n in p.values() if n["class_type"] == "FillBlankSampler")
     sampler["inputs"].update(steps=steps, jump_length=2, seed=seed)
@@ -156,8 +160,8 @@ def _load_image(path: Path):
 def test_example_insert_large_photo_end_to_end(server, info, artifacts):
     """The 7-node Fill-in Insert example on a 2048x1536 photo: full size out, the photo's bytes
     outside the feathered hole used."""
-    wf = json.loads((REPO / "example_workflows" / "fillblank_insert_large_photo.json").read_text())
-    assert len([n for n in wf["nodes"] if n["type"] != "Note"]) == 7
+    wf = json.loads(mw.path("fillblank_insert_large_photo").read_text())
+    assert len([n for n in wf["nodes"] if n["type"] not in ("Note", "MarkdownNote")]) == 7
     p = _tiny(ui_to_api(wf, info))
     ins = p[_node(p, "FillBlankInsert")]["inputs"]
     ins.update(steps=4, jump_length=2, working_size=256)
@@ -189,7 +193,7 @@ def test_example_insert_large_photo_end_to_end(server, info, artifacts):
 
 def _select(info, steps=4) -> dict:
     """Example (b), the SAMPLER variant: Sampler Select in SamplerCustom with Set Latent Noise Mask."""
-    wf = json.loads((REPO / "example_workflows" / "fillblank_samplercustom_resampling.json").read_text())
+    wf = json.loads(mw.path("fillblank_samplercustom_resampling").read_text())
     p = _tiny(ui_to_api(wf, info))
     p[_node(p, "BasicScheduler")]["inputs"].update(steps=steps)
     p[_node(p, "FillBlankSamplerSelect")]["inputs"].update(jump_length=2, resample=1)
@@ -350,7 +354,7 @@ def test_server_keeps_running_after_bad_input(server, info, bad_cases, inputs_be
 
 
 def test_example_sam_cutout_rank4_end_to_end(server, info):
-    wf = json.loads((REPO / "example_workflows" / "fillblank_sam_cutout_rank4.json").read_text())
+    wf = json.loads(mw.path("fillblank_sam_cutout_rank4").read_text())
     p = _tiny(ui_to_api(wf, info))
     p[_node(p, "FillBlankSampler")]["inputs"].update(steps=4, jump_length=2)
     kind, entry = server.run(p)
@@ -394,7 +398,8 @@ def test_saved_workflow_still_loads_and_runs(server, info, path):
 def test_old_api_prompts_are_the_examples_before_the_inputs_added_since(info):
     """One first-release prompt per example, and they are old: the Lambda Schedule in them has no
     axis (it came later) and every pack node's inputs are a subset of today's."""
-    assert [p.name for p in OLD_PROMPTS] == [p.name for p in EXAMPLES]
+    # named by the examples' keys (their first-release file names; the files are named for their titles since)
+    assert sorted(p.stem for p in OLD_PROMPTS) == sorted(mw.EXAMPLES) == sorted(mw.key_of(p) for p in EXAMPLES)
     schedules = []
     for path in OLD_PROMPTS:
         prompt = json.loads(path.read_text())["prompt"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -38,7 +39,7 @@ def _loaders(wf: dict):
 
 
 def _notes(wf: dict) -> list[str]:
-    return [n["widgets_values"][0] for n in wf["nodes"] if n["type"] == "Note"]
+    return [n["widgets_values"][0] for n in wf["nodes"] if n["type"] in FRONTEND_ONLY]
 
 
 def test_there_are_examples():
@@ -91,8 +92,10 @@ def test_loaders_list_their_model_files_for_the_missing_models_dialog(path):
 @pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
 def test_a_note_says_what_to_download_and_how_to_use_it(path):
     wf = _wf(path)
-    notes = [n for n in wf["nodes"] if n["type"] == "Note"]
-    assert notes, f"{path.name} has no Note node"
+    notes = [n for n in wf["nodes"] if n["type"] in FRONTEND_ONLY]
+    assert notes, f"{path.name} has no Read me note"
+    # Markdown notes (the frontend renders them: links are links), not plain-text Notes
+    assert {n["type"] for n in notes} == {"MarkdownNote"}, [n["type"] for n in notes]
     for n in notes:
         assert n["inputs"] == [] and n["outputs"] == [] and len(n["widgets_values"]) == 1
         assert isinstance(n["widgets_values"][0], str)
@@ -100,7 +103,8 @@ def test_a_note_says_what_to_download_and_how_to_use_it(path):
     for node, name, folder in _loaders(wf):
         assert name in text, f"the note does not name {name}"
         assert f"models/{folder}" in text, f"the note does not say that {name} goes in models/{folder}"
-        assert node["properties"]["models"][0]["url"].split("?")[0] in text, f"the note has no link for {name}"
+        url = node["properties"]["models"][0]["url"].split("?")[0]
+        assert f"[{name}]({url})" in text, f"the note has no Markdown link for {name}"
     if any(folder == "sams" for _, _, folder in _loaders(wf)):
         assert "create" in text.lower(), "the note must say to create models/sams"
     for node in wf["nodes"]:
@@ -139,8 +143,9 @@ def test_the_file_is_what_make_workflows_writes(path):
     sys.path.insert(0, str(REPO / "scripts"))
     import make_workflows as mw
 
-    assert path.stem in mw.EXAMPLES, f"{path.name} has no spec in scripts/make_workflows.py"
-    spec_nodes, spec_links = mw.EXAMPLES[path.stem]()
+    key = mw.key_of(path)
+    assert key in mw.EXAMPLES, f"{path.name} has no spec in scripts/make_workflows.py"
+    spec_nodes, spec_links = mw.EXAMPLES[key]()
     wf = _wf(path)
     nodes = {n["id"]: n for n in wf["nodes"]}
     assert sorted(nodes) == sorted(spec_nodes)
@@ -157,3 +162,58 @@ def test_the_file_is_what_make_workflows_writes(path):
     links = {(src, slot, dst, nodes[dst]["inputs"][dslot]["name"]) for _, src, slot, dst, dslot, _ in wf["links"]}
     assert links == set(spec_links)
     assert len(wf["links"]) == len(spec_links)
+
+
+# --- what the Templates browser and the first view show -------------------------------------------
+
+def test_file_names_are_titles():
+    """Frontend 1.58.1 shows a custom node's template by its file name alone: the name is the title,
+    and, with - and _ read as spaces, the description. So: words, no - or _, no snake_case."""
+    for path in EXAMPLES:
+        stem = path.stem
+        assert not re.search(r"[-_]", stem), f"{path.name}: - and _ become spaces in the description"
+        assert stem[0].isupper() and " " in stem and 15 <= len(stem) <= 32, stem  # longer is cut short on the card
+        assert not re.search(r"[^A-Za-z0-9 ()',.]", stem), f"{path.name}: characters a URL or Windows would escape"
+    assert len({p.stem.lower() for p in EXAMPLES}) == len(EXAMPLES)
+    assert not (REPO / "example_workflows" / "index.json").exists(), "ComfyUI would list index.json as a template"
+
+
+# below this zoom frontend 1.58.1 draws every node as a blank box: LiteGraph.Canvas.MinFontSizeForLOD
+# (default 8 px) over the 14 px node text
+LOW_DETAIL_SCALE = 8 / 14
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_the_whole_graph_fits_a_window_at_a_readable_zoom(path):
+    """The view the frontend opens a template with (all nodes fitted, 3/4 of a 1600x1000 window) and
+    the saved view (extra.ds) are above the low-detail zoom with a margin."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import make_workflows as mw
+
+    wf = _wf(path)
+    ds = wf["extra"]["ds"]
+    assert ds == mw.view(wf["nodes"])
+    assert mw.READABLE_SCALE <= ds["scale"] <= 1.0 and mw.READABLE_SCALE > LOW_DETAIL_SCALE + 0.05, ds
+    # the saved view shows every node: all of the graph lies inside the window
+    x0, y0, x1, y1 = mw.bounds(wf["nodes"])
+    (ox, oy), k = ds["offset"], ds["scale"]
+    assert (x0 + ox) * k >= 0 and (y0 + oy) * k >= 0, ds
+    assert (x1 + ox) * k <= mw.WINDOW[0] and (y1 + oy) * k <= mw.WINDOW[1], ds
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_titles_hold_no_widget_values(path):
+    """A title names the node's part; a value in it ("karras, 30 steps") is wrong once the user
+    changes the widget."""
+    for node in _wf(path)["nodes"]:
+        if node["type"] in FRONTEND_ONLY:
+            continue
+        words = set(re.findall(r"[\w.]+", node["title"].lower()))
+        for value in node["widgets_values"]:
+            if isinstance(value, bool) or value in ("fixed", "randomize"):
+                continue
+            v = str(value).lower()
+            if isinstance(value, (int, float)):
+                assert v not in words, f"node {node['id']} title {node['title']!r} holds the value {value}"
+            elif len(v) > 2 and "." not in v:
+                assert v not in words, f"node {node['id']} title {node['title']!r} holds the value {value!r}"

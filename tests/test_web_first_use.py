@@ -14,10 +14,8 @@ Screenshots go to test-artifacts/web/<renderer>_*.png.
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from pathlib import Path
+import sys
 
 import pytest
 
@@ -70,3 +68,62 @@ def test_help_page_reads_in_the_side_panel(ui, node_type):
     tall = [(name, h) for name, h in m["items"] if h > 480]
     assert not tall, f"input blocks taller than a long paragraph: {tall}"
     assert _errors(ui) == []
+
+
+# --- example workflows in the Templates browser -------------------------------------------------
+
+sys.path.insert(0, str(REPO / "scripts"))
+import make_workflows as mw  # noqa: E402
+
+OUTSIDE = re.compile(r"^https://")
+LOW_DETAIL_SCALE = 8 / 14  # LiteGraph.Canvas.MinFontSizeForLOD (8 px) over the 14 px node text
+
+
+@pytest.mark.parametrize("key", list(mw.FILES))
+def test_template_opens_titled_readable_with_clickable_links(ui, key):
+    """In a 1600x1000 window: the Templates browser lists the example under its title; a click on it
+    opens it at a zoom above the low-detail threshold (nodes drawn in full), and the Read me note's
+    download links are <a> elements on top (what a click reaches)."""
+    title = mw.FILES[key]
+    ui.page.set_viewport_size({"width": 1600, "height": 1000})
+    try:
+        ui.js("() => { app.clean(); app.extensionManager.command.execute('Comfy.BrowseTemplates'); }")
+        ui.page.get_by_placeholder(re.compile("Search")).first.fill("Fill in")
+        card = ui.page.get_by_text(title, exact=True).first
+        card.wait_for(timeout=30_000)
+        # the whole title is shown on its card (a long one is cut short with an ellipsis)
+        cut = card.evaluate("(e) => e.scrollWidth > e.clientWidth + 1")
+        assert not cut, f"the title {title!r} is cut short on its card"
+        ui.page.screenshot(path=str(_shot_path(ui, "templates_browser.png")))
+        card.click()
+        ui.page.wait_for_function("(n) => app.graph.nodes.length === n",
+                                  arg=len(mw.EXAMPLES[key]()[0]), timeout=30_000)
+        ui.settle(1.0)
+        view = ui.js("() => ({scale: app.canvas.ds.scale, low: app.canvas.low_quality, "
+                     "tab: document.querySelector('.workflow-tabs, [class*=workflow-tab]')?.textContent ?? ''})")
+        ui.page.screenshot(path=str(_shot_path(ui, f"template_{key}.png")))
+        assert not view["low"] and view["scale"] > LOW_DETAIL_SCALE + 0.05, view
+        urls = {mw.MODEL_FILES[w[mw.LOADER_WIDGET[t]]]["url"].split("?")[0]
+                for t, _pos, w, *_ in mw.EXAMPLES[key]()[0].values() if t in mw.LOADER_WIDGET}
+        assert urls
+        # a real click on each download link opens it (in a new tab; the download site is stubbed:
+        # the browser reaches nothing outside)
+        ui.page.context.route(OUTSIDE, lambda route: route.fulfill(status=200, body="stub"))
+        for url in sorted(urls):
+            at = ui.js("""(url) => { const a = [...document.querySelectorAll('a[href]')].find(a => a.href === url);
+                if (!a) return null;
+                const r = a.getClientRects()[0], x = r.left + r.width / 2, y = r.top + r.height / 2;
+                const top = document.elementFromPoint(x, y);
+                return {x, y, onTop: !!top && (top === a || a.contains(top))}; }""", url)
+            assert at and at["onTop"], f"no clickable link to {url}: {at}"
+            with ui.page.context.expect_page(timeout=10_000) as opened:
+                ui.page.mouse.click(at["x"], at["y"])
+            tab = opened.value
+            assert tab.url.split("?")[0] == url, tab.url
+            tab.close()
+        assert _errors(ui) == []
+    finally:
+        ui.page.context.unroute(OUTSIDE)
+        ui.page.keyboard.press("Escape")
+        ui.page.set_viewport_size({"width": 1400, "height": 1000})
+        ui.js(f"() => {{ {CLEAN} }}")
