@@ -14,6 +14,7 @@ Screenshots go to test-artifacts/web/<renderer>_*.png.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 
@@ -127,3 +128,58 @@ def test_template_opens_titled_readable_with_clickable_links(ui, key):
         ui.page.keyboard.press("Escape")
         ui.page.set_viewport_size({"width": 1400, "height": 1000})
         ui.js(f"() => {{ {CLEAN} }}")
+
+
+# --- the node search ------------------------------------------------------------------------------
+
+def test_search_words_in_the_browser_equal_the_nodes_aliases():
+    """web/search_words.js carries nodes/common.py's ALIASES for hosts that do not send them."""
+    import ast
+    tree = ast.parse((REPO / "nodes" / "common.py").read_text())
+    env: dict = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("SEARCH_ALIASES", "ALIASES"):
+            env[node.targets[0].id] = eval(compile(ast.Expression(node.value), "common.py", "eval"), {}, env)
+    text = (REPO / "web" / "search_words.js").read_text()
+    body = re.search(r"export const ALIASES = (\{.*?\n\});", text, flags=re.S).group(1)
+    js = json.loads(re.sub(r"(\w+):", r'"\1":', re.sub(r",(\s*[\]}])", r"\1", body)))
+    assert js == env["ALIASES"]
+
+
+def _search(ui, words: str) -> list[str]:
+    """The node search box's results for `words`, as a user opens it (double-click on the canvas)."""
+    _fresh_canvas(ui)
+    box = ui.page.locator("input[placeholder='Add a node...']")
+    for _ in range(5):  # a double-click right after the canvas was cleared may go unseen
+        ui.page.mouse.dblclick(700, 600)
+        try:
+            box.wait_for(timeout=3_000)
+            break
+        except Exception:
+            ui.page.keyboard.press("Escape")
+            ui.settle(0.5)
+    box.fill(words)
+    ui.settle(0.8)
+    found = ui.js("""() => { const box = document.querySelector("input[placeholder='Add a node...']");
+        const list = document.getElementById(box.getAttribute('aria-controls'));
+        return [...list.querySelectorAll('[role=option]')].map(e => e.textContent.replace(/\\s+/g, ' ').trim()); }""")
+    ui.page.keyboard.press("Escape")
+    return found
+
+
+# words -> (a node's display name, the highest place it must have in the results)
+SEARCHES = {"inpaint": ("Fill-in Insert", 10), "insert object": ("Fill-in Insert", 2), "repaint": ("Fill-in Insert", 2),
+            "segment anything": ("Fill-in SAM Loader", 0), "sam loader": ("Fill-in SAM Loader", 0),
+            "sam": ("Fill-in SAM Loader", 20)}
+
+
+@pytest.mark.parametrize("words", list(SEARCHES))
+def test_search_finds_the_pack_by_a_users_words(ui, words):
+    """On ComfyUI 0.3.75, which sends no search_aliases, the frontend finds our nodes by the words
+    of ALIASES (web/search_words.js). "sam": frontend 1.58.1 ranks by name and display name only
+    (a prefix match first: every core Sampler* node), so the SAM Loader comes after those."""
+    name, place = SEARCHES[words]
+    found = _search(ui, words)
+    where = next((i for i, t in enumerate(found) if t.startswith(name + "fillblank") or t.startswith(name + " ")), None)
+    assert where is not None and where <= place, f"{words!r}: {name} at {where} in {found[:12]}"
+    assert _errors(ui) == []
