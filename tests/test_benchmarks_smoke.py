@@ -126,15 +126,15 @@ def test_quality_per_eval_tiny():
         assert math.isfinite(r["w2"]) and r["w2"] >= r["mean_err"] * (1 - 1e-9) > 0
     # the samplers use the known pixels: their mean is closer to the conditional mean than the prior's
     # mean is, by more than the Monte Carlo error of a mean of n draws (≈ 1/√n), even at these few steps
-    # (cost.quality_per_eval's problem: smooth prior, length scale 1.5, known pixels drawn with seed 0;
-    # measured 0.83 and 1.26 against 1.98)
+    # (cost.quality_per_eval's problem: smooth prior, length scale 1.5, known pixels drawn with its
+    # default seed 2 through the covariance's symmetric square root, the same draw on every machine)
     prior = GaussianPrior(torch.zeros(1, 8, 8), smooth_covariance((1, 8, 8), length_scale=1.5))
-    known = prior.sample(1, torch.Generator().manual_seed(0))[0].float()
+    known = prior.sample(1, torch.Generator().manual_seed(2))[0].float()
     mask = torch.zeros(8, 8)
     mask[2:6, 2:6] = 1.0
     cm, cc = prior.conditional(known, mask)
     ignoring = float(cm.reshape(-1)[mask.reshape(-1) > 0].norm() / torch.trace(cc).sqrt())
-    assert 1.9 < ignoring < 2.0  # the same problem as quality_per_eval's (measured there: 1.98)
+    assert 2.0 < ignoring < 2.1  # an informative problem: far from the prior's mean (measured 2.03)
     for r in sampled:
         assert r["mean_err"] < ignoring - 3 / math.sqrt(n), r
     s = cost.ddpm_sigmas(250)
