@@ -99,12 +99,12 @@ def setup(pack, case: str, smoke: bool):
     hole[:, px // 4: 3 * px // 4, px // 4: 3 * px // 4] = 1.0
     extra = {} if pooled is None else {"pooled_output": torch.zeros(1, pooled), "width": px, "height": px}
     cond = [[torch.zeros(1, 77, ctx), extra]]
-    P = sys.modules["fillblank_pack.fillblank_core.placement"]
+    T = sys.modules["fillblank_pack.fillblank_core.target"]
     sil = torch.zeros(1, px, px)
     sil[:, 3 * px // 8: 5 * px // 8, 3 * px // 8: 5 * px // 8] = 1.0
     scene = torch.rand(1, px, px, 3, generator=g)
-    record = P.FillBlankTarget(image=scene, mask=sil, composite=scene, latent=torch.randn(1, 4, *lat_hw, generator=g),
-                               placement=P.Placement(0.5, 0.5, 0.25, False, (0, 0, px, px), (px, px)))
+    record = T.FillBlankTarget(image=scene, mask=sil, composite=scene, latent=torch.randn(1, 4, *lat_hw, generator=g),
+                               placement=T.Placement(0.5, 0.5, 0.25, False, (0, 0, px, px), (px, px)))
     return model, latent, hole, cond, record
 
 

@@ -105,7 +105,7 @@ class StubVAE:
 def _inputs(pack, size: int) -> dict:
     """Inputs as the nodes would get them, each made by one allocation (no temporaries)."""
     import torch
-    P = sys.modules["fillblank_pack.fillblank_core.placement"]
+    T = sys.modules["fillblank_pack.fillblank_core.target"]
     g = torch.Generator().manual_seed(0)
     H = W = size
     scene = torch.rand(1, H, W, 3, generator=g)
@@ -123,9 +123,9 @@ def _inputs(pack, size: int) -> dict:
     composite = scene.clone()
     region = composite[0, y0:y0 + TARGET_PX, x0:x0 + TARGET_PX]
     region.mul_(1 - target[0, ..., 3:]).add_(target[0, ..., :3] * target[0, ..., 3:])
-    record = P.FillBlankTarget(image=image, mask=mask, composite=composite,
+    record = T.FillBlankTarget(image=image, mask=mask, composite=composite,
                                latent=torch.zeros(1, 4, H // 8, W // 8),
-                               placement=P.Placement(0.5, 0.5, TARGET_PX / H, False, box, (TARGET_PX, TARGET_PX)))
+                               placement=T.Placement(0.5, 0.5, TARGET_PX / H, False, box, (TARGET_PX, TARGET_PX)))
     drawn = torch.zeros(1, H, W)
     h0 = (size - HOLE_PX) // 2
     drawn[0, h0:h0 + HOLE_PX, h0:h0 + HOLE_PX] = 1.0

@@ -1,13 +1,15 @@
-"""Mask operations and the one place where ComfyUI image/mask layouts are converted.
+"""Masks: the one place for ComfyUI image/mask layout conversion, bounding boxes and dilation.
 
 ComfyUI: IMAGE is [B,H,W,C] float 0..1; MASK is [B,H,W] (or [H,W]) float, 1 = repaint.
 Internally we work in [B,C,H,W] / [B,1,H,W]. LoadImage's MASK is 1 where the PNG is transparent,
-so a target's object is ``1 - mask``.
+so a target's object is ``1 - mask``. Every module of the core converts layouts (``to_bchw``,
+``image_bhwc``, ``mask_b1hw``, ``mask_hw`` …), finds boxes (``mask_box``) and grows masks
+(``grow``) with the functions here.
 """
 
 from __future__ import annotations
 
-
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,6 +28,44 @@ def to_bchw(image: torch.Tensor, name: str = "image") -> torch.Tensor:
 def to_bhwc(image: torch.Tensor) -> torch.Tensor:
     """[B,C,H,W] -> [B,H,W,C] (contiguous, as ComfyUI nodes expect)."""
     return image.permute(0, 2, 3, 1).contiguous()
+
+
+def _tensor(value) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+
+
+def image_bhwc(images, name: str = "image", channels=(1, 3, 4)) -> torch.Tensor:
+    """An IMAGE (tensor or array, [B,H,W,C] or [H,W,C]) as [B,H,W,C], detached, not copied."""
+    t = _tensor(images)
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[-1] not in channels:
+        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got shape {tuple(t.shape)}")
+    return t.detach()
+
+
+def single_image_hwc(image, name: str = "image") -> torch.Tensor:
+    """One image ([H,W,C] or a batch of one) as float32 [H,W,3|4] on the CPU; grey is made RGB."""
+    t = _tensor(image)
+    if t.ndim == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"{name} must be a single image, got a batch of {t.shape[0]}")
+        t = t[0]
+    if t.ndim != 3 or t.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [height, width, channels], got shape {tuple(t.shape)}")
+    t = t.detach().to("cpu", torch.float32)
+    return t.expand(*t.shape[:2], 3) if t.shape[-1] == 1 else t
+
+
+def mask_hw(mask, name: str = "mask", first: bool = False) -> torch.Tensor:
+    """One MASK as float32 [H,W] on the CPU (no copy when it already is). Leading dimensions must
+    be 1, or with ``first`` the first item of a batch is taken."""
+    t = _tensor(mask).detach().to("cpu", torch.float32)
+    while t.ndim > 2 and (first or t.shape[0] == 1):
+        t = t[0]
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be a single MASK [height, width], got shape {tuple(_tensor(mask).shape)}")
+    return t
 
 
 def mask_b1hw(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
@@ -111,15 +151,28 @@ def repeat_batch(t: torch.Tensor, b: int) -> torch.Tensor:
 
 # --- morphology -------------------------------------------------------------------------------
 
-def grow(mask: torch.Tensor, px: int) -> torch.Tensor:
-    """Grow (px > 0) or shrink (px < 0) a [B,1,H,W] mask by |px| pixels (square neighbourhood)."""
+def grow(mask: torch.Tensor, px: int, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """Grow (px > 0) or shrink (px < 0) a [B,1,H,W] mask by |px| pixels (square neighbourhood; the
+    image edge does not shrink it). Growing works only around the mask's pixels > 0 (``box``: their
+    ``mask_box`` when known) and separably, rows then columns: the cost of the grown box, not of
+    the whole image times (2 px + 1)². px = 0: the mask itself; otherwise a new tensor."""
     px = int(px)
     if px == 0:
         return mask
     k = 2 * abs(px) + 1
-    if px > 0:
-        return F.max_pool2d(mask, k, stride=1, padding=abs(px))
-    return 1.0 - F.max_pool2d(1.0 - mask, k, stride=1, padding=abs(px))
+    if px < 0:
+        return 1.0 - F.max_pool2d(1.0 - mask, k, stride=1, padding=-px)
+    box = mask_box(mask) if box is None else box
+    if box is None:
+        return mask.clone()
+    H, W = mask.shape[-2:]
+    x0, y0 = max(0, box[0] - px), max(0, box[1] - px)
+    x1, y1 = min(W, box[2] + px), min(H, box[3] + px)
+    g = F.max_pool2d(mask[..., y0:y1, x0:x1], (1, k), stride=1, padding=(0, px))
+    g = F.max_pool2d(g, (k, 1), stride=1, padding=(px, 0))
+    out = torch.zeros_like(mask)
+    out[..., y0:y1, x0:x1] = g
+    return out
 
 
 def _gauss_kernel(radius: int, device, dtype) -> torch.Tensor:
@@ -154,19 +207,11 @@ def threshold(mask: torch.Tensor, t: float) -> torch.Tensor:
     return (mask > float(t)).to(mask.dtype)
 
 
-def bbox(mask_hw: torch.Tensor) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) half-open box of the nonzero pixels of an [H,W] mask, or None if empty."""
-    ys, xs = torch.nonzero(mask_hw > 0, as_tuple=True)
-    if ys.numel() == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def bbox_mask(mask: torch.Tensor) -> torch.Tensor:
     """Each batch item's mask replaced by its filled bounding box."""
     out = torch.zeros_like(mask)
     for i in range(mask.shape[0]):
-        box = bbox(mask[i, 0])
+        box = mask_box(mask[i, 0])
         if box is not None:
             x0, y0, x1, y1 = box
             out[i, 0, y0:y1, x0:x1] = 1.0
@@ -179,21 +224,28 @@ def union(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 # --- work on the region where a mask is -------------------------------------------------------
 
-def mask_box(mask: torch.Tensor, pad: int = 0, above: float = 0.0) -> tuple[int, int, int, int] | None:
+def mask_box(mask: torch.Tensor, pad: int = 0, above: float = 0.0,
+             within: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) half-open box of the pixels above ``above`` in any item of a mask
-    [..., H, W], grown by ``pad`` and clipped to the image; None when there are none.
+    [..., H, W], grown by ``pad`` and clipped to the image; None when there are none. ``within``:
+    look only inside that box (the result is in the whole image's pixels).
     Reads the mask with reductions only (no full-size temporary)."""
     H, W = mask.shape[-2:]
+    ox, oy = 0, 0
+    if within is not None:
+        ox, oy = int(within[0]), int(within[1])
+        mask = mask[..., oy:int(within[3]), ox:int(within[2])]
+    h, w = mask.shape[-2:]
     if mask.numel() == 0:
         return None
-    m = mask.reshape(-1, H, W)
+    m = mask.reshape(-1, h, w)
     rows = torch.nonzero(m.amax(dim=(0, 2)) > above).flatten()
     if rows.numel() == 0:
         return None
     cols = torch.nonzero(m.amax(dim=(0, 1)) > above).flatten()
     pad = max(0, int(pad))
-    return (max(0, int(cols[0]) - pad), max(0, int(rows[0]) - pad),
-            min(W, int(cols[-1]) + 1 + pad), min(H, int(rows[-1]) + 1 + pad))
+    return (max(0, ox + int(cols[0]) - pad), max(0, oy + int(rows[0]) - pad),
+            min(W, ox + int(cols[-1]) + 1 + pad), min(H, oy + int(rows[-1]) + 1 + pad))
 
 
 def _largest_shrink(mask: torch.Tensor, limit: int) -> int:

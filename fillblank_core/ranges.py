@@ -86,7 +86,12 @@ JUMP_LENGTH = Range(1, 10000, 1, integer=True, meaning="RePaint's j, steps per c
 RESAMPLE = Range(1, 100, 1, integer=True, meaning="RePaint's r, passes over each chunk; 1 = no resampling")
 ADAPT = Range(0.0, 1.0, 0.05, meaning="keep ↔ adapt: 0 keeps the pasted target exactly, 1 leaves the model free")
 
-WORKING_SIZE = Range(64, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
+# the defaults that several nodes and the core share: one constant each
+DEFAULT_WORKING_SIZE = 1024
+MIN_WORKING_SIZE = 64
+DEFAULT_CONTEXT = 0.25
+DEFAULT_FEATHER = 8
+WORKING_SIZE = Range(MIN_WORKING_SIZE, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
 CONTEXT = Range(0.0, 4.0, 0.05, meaning="the scene around the hole, per side, as a fraction of the hole's longest side")
 
 WIDGETS = {
@@ -103,3 +108,10 @@ WIDGETS = {
 def check_inputs(**values) -> dict:
     """Check named widget values against ``WIDGETS``; returns them converted (int / float)."""
     return {name: WIDGETS[name].check(name, v) for name, v in values.items()}
+
+
+def check_choice(name: str, value, options) -> str:
+    """A combo value (checked here, in one place, for every node's choices): one of ``options``."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value

@@ -11,7 +11,7 @@ from comfy_api.latest import io
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
-from .common import SamModel, Target, batch_of, combo, mask_input, number, rgb, schema
+from .common import SamModel, Target, batch_of, combo, feather_input, mask_input, number, rgb, schema
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]
 logger = logging.getLogger(__name__)
@@ -20,9 +20,8 @@ logger = logging.getLogger(__name__)
 def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> tuple:
     """The refined mask [N,1,H,W] and the box where it can be non-zero (checks first, then
     threshold → combine → grow → feather, on the region of the hole)."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     v = R.check_inputs(grow=grow, feather=feather, threshold=threshold)
+    R.check_choice("mode", mode, MODES)
     hw = target.scene_hw if target is not None else (tuple(scene.shape[1:3]) if scene is not None else None)
     if M.is_placeholder(hole, hw):  # nothing painted: LoadImage's empty placeholder means no hole
         if mode == "union" and target is not None:
@@ -85,7 +84,7 @@ class FillBlankMaskRefiner(io.ComfyNode):
                 combo("mode", MODES, "union", "hole: the mask as drawn; silhouette: the target's outline; box: its "
                       "bounding box; union: hole ∪ silhouette; sam: the hole refined to an object outline by SAM."),
                 number("grow", R.GROW, 8, "Grow (positive) or shrink (negative) the mask by this many pixels."),
-                number("feather", R.FEATHER, 0, "Soft edge outward over this many pixels (the hole itself stays 1)."),
+                feather_input("Soft edge outward over this many pixels (the hole itself stays 1).", default=0),
                 number("threshold", R.THRESHOLD, 0.0, "Pixels above this value count as inside before growing "
                        "(0 = any touched pixel).", advanced=True),
                 io.Mask.Input("hole", optional=True, tooltip="The hole drawn by you (1 = repaint), e.g. LoadImage's "

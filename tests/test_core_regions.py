@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from fillblank_core import masks as M
+from fillblank_core import composite as K
 from fillblank_core import placement as P
 
 ROUNDING = 3e-7
@@ -45,7 +46,7 @@ def _full_composite(scene, decoded, hole, feather, match):
         decoded = full
     s, d, m0 = (t.expand(B, -1, -1, -1) for t in (scene, decoded, hole))
     if match:
-        d = P.color_match(d, s, m0)
+        d = K.color_match(d, s, m0)
     m = M.feather(m0.clamp(0, 1), feather)
     return torch.where(m > 0, s * (1.0 - m) + d * m, s), m
 
@@ -59,8 +60,8 @@ def test_composite_on_the_feathered_hole_box_equals_the_whole_image():
         f, match = rng.choice([0, 1, 4, 8, 20]), rng.random() < 0.5
         want, m = _full_composite(scene, decoded, hole, f, match)
         before = (scene.clone(), decoded.clone(), hole.clone())
-        got = P.composite(scene, decoded, hole, f, match)
-        got_img = P.composite_image(scene.permute(0, 2, 3, 1).contiguous(), decoded.permute(0, 2, 3, 1).contiguous(),
+        got = K.composite(scene, decoded, hole, f, match)
+        got_img = K.composite_image(scene.permute(0, 2, 3, 1).contiguous(), decoded.permute(0, 2, 3, 1).contiguous(),
                                      hole, f, match)
         assert torch.equal(got.permute(0, 2, 3, 1), got_img)
         outside = (m == 0).expand_as(got)

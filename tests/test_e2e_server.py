@@ -131,7 +131,8 @@ def test_example_a_end_to_end(server, info, artifacts):
     # the hole used: union of the painted hole and the target's silhouette, grown 8 px, feathered 8 px
     import torch
     from fillblank_core import masks as M
-    from fillblank_core.placement import object_mask_from, place_target
+    from fillblank_core.placement import place_target
+    from fillblank_core.segment import object_mask_from
     hole = torch.from_numpy((scene_rgba[..., 3] == 0).astype(np.float32))[None, None]
     tgt = torch.from_numpy(np.asarray(Image.open(server.input_dir / "fillblank_target.png")).astype(np.float32) / 255)
     tgt = tgt.permute(2, 0, 1)[None]

@@ -81,7 +81,7 @@ def _same_where(a, b, where):
 
 def _box(mask):
     from fillblank_core import masks as M
-    return M.bbox((M.mask_b1hw(mask) > 0).any(dim=0)[0])
+    return M.mask_box(M.mask_b1hw(mask))
 
 
 def test_insert_on_a_4096x3072_scene_samples_at_the_working_size_and_keeps_the_scene(env):

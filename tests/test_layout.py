@@ -117,6 +117,64 @@ def test_shipped_comfyui_layer_never_imports_the_lab():
     assert not offenders(files, set(DEV_ONLY)), offenders(files, set(DEV_ONLY))
 
 
+# the node layer's shared modules: declarations (common), glue (guidance), ComfyUI shims (compat) and
+# the package's registration (__init__); every other file in nodes/ holds node classes
+NODE_SHARED = {"__init__", "common", "guidance", "compat"}
+
+
+def node_file_imports(files: list[Path]) -> list[str]:
+    """Imports of one node file by another (``from .sampler import …`` in nodes/insert.py)."""
+    node_files = {p.stem for p in files} - NODE_SHARED
+    return [f"{p.relative_to(REPO)}:{line} imports {name}" for p in files if p.stem not in ("__init__",)
+            for line, name, _ in imports_of(p)
+            if name.split(".")[:1] == ["nodes"] and len(name.split(".")) > 1 and name.split(".")[1] in node_files]
+
+
+def test_node_files_never_import_each_other():
+    """Node files sit side by side: each imports the core, common, guidance and compat, never another
+    node file (the reader is checked on a made-up file first)."""
+    files = _py_files("nodes")
+    probe = REPO / "nodes" / "probe.py"
+    made_up = [f"{probe.relative_to(REPO)}:{line} imports {name}" for line, name, _ in
+               imports_of(probe, "from .sampler import guided_sample\nfrom .common import schema\n")
+               if name.split(".")[:2] == ["nodes", "sampler"]]
+    assert made_up, "the reader must see `from .sampler import …` as an import of nodes.sampler"
+    assert {"common", "guidance", "compat"} <= {p.stem for p in files}
+    assert node_file_imports(files) == [], node_file_imports(files)
+
+
+def _module_graph(folder: str, package: str) -> dict[str, set[str]]:
+    files = _py_files(folder)
+    names = {p.stem for p in files}
+    return {p.stem: {n.split(".")[1] for _, n, _ in imports_of(p)
+                     if n.split(".")[0] == package and len(n.split(".")) > 1 and n.split(".")[1] in names
+                     and n.split(".")[1] != p.stem}
+            for p in files if p.stem != "__init__"}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
+
+    def visit(n, path):
+        state[n] = 1
+        for m in sorted(graph.get(n, ())):
+            if state.get(m) == 1:
+                found.append(path[path.index(m):] + [m])
+            elif m not in state:
+                visit(m, path + [m])
+        state[n] = 2
+    for n in sorted(graph):
+        if n not in state:
+            visit(n, [n])
+    return found
+
+
+def test_no_import_cycle_in_the_core_or_the_node_layer():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]  # the finder
+    for folder, package in ((CORE, CORE), ("nodes", "nodes")):
+        assert _cycles(_module_graph(folder, package)) == [], (folder, _cycles(_module_graph(folder, package)))
+
+
 def test_lab_imports_the_core_absolutely_and_never_comfyui():
     files = _py_files(LAB)
     assert {p.stem for p in files} >= {"__init__", "toy", "toy_model", "metrics", "denoisers", "demo"}
