@@ -232,7 +232,7 @@ def measure(pack, case: str, reps: int, steps: int, smoke: bool) -> dict:
                               for _ in range(max(2, reps // 2)))
         out[f"r{r}_time_ratio"] = t / out["fillblank_s"]
         out[f"r{r}_eval_ratio"] = evals(steps, 10, r) / evals(steps, 10, 1)
-    del model
+    model = None  # release it before the next case
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return out

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
-import math
 import os
 import sys
 import time

@@ -297,7 +297,7 @@ def test_sampler_without_latent_and_without_target_names_the_target(env):
 
 def test_insert_takes_an_object_mask_like_the_complementary_target_mask(env):
     H, W = 256, 320
-    scene, hole = _scene(H, W, 5), _rect(H, W, 100, 80, 200, 180)
+    scene = _scene(H, W, 5)
     t = _target()
     obj = t[..., 3].clone()
     a = _insert(env, scene, t[..., :3].contiguous(), object_mask=obj)

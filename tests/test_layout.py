@@ -347,6 +347,18 @@ def test_registry_validation_rules_are_clean():
     assert "S307" in probe.stdout and "E702" in probe.stdout  # the rules are really applied
 
 
+def test_ruff_is_clean_with_the_projects_rule_set():
+    """ruff over the whole repository with pyproject.toml's rule set (ComfyUI's own: pycodestyle,
+    pyflakes, exec / eval), as CI runs it; the probe shows the configuration is the one read."""
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", str(REPO)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    probe = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename",
+                            str(REPO / "probe.py"), "-"], input="import os\nx = 1 \n", capture_output=True,
+                           text=True, cwd=REPO)
+    assert "F401" in probe.stdout and "W291" in probe.stdout, probe.stdout
+
+
 # distributions whose import name differs from their name
 IMPORT_NAMES = {"pillow": "PIL", "pyyaml": "yaml", "segment-anything": "segment_anything",
                 "opencv-python": "cv2", "scikit-image": "skimage"}
