@@ -4,7 +4,7 @@ score = w_similarity · similarity + w_seam · seam            (default weights 
 
 similarity — the candidate inside the hole against the target:
   * with ``embed_fn`` (images [B,H,W,C] -> embeddings [B,D], e.g. a
-    :class:`fillblank_core.clip.ClipImageEncoder` or ``clip.comfy_embed_fn(CLIP_VISION)``): the
+    :class:`fillblank_lab.clip_encoder.ClipImageEncoder` or ``clip.comfy_embed_fn(CLIP_VISION)``): the
     cosine of the embeddings of a square crop around the hole's bounding box and of the same crop
     of the reference — for a placed target with its mask: the candidate itself with the target
     pasted into the silhouette (so 1.0 means "the target is there, unchanged"); for a placed

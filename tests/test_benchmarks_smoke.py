@@ -226,7 +226,7 @@ def test_demo_and_metrics_with_a_clip_model(tmp_path, capsys):
     pytest.importorskip("transformers")
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
     from fillblank_lab import demo, metrics, toy
-    from fillblank_core.clip import ClipImageEncoder
+    from fillblank_lab.clip_encoder import ClipImageEncoder
     torch.manual_seed(0)
     cfg = CLIPVisionConfig(hidden_size=64, intermediate_size=128, projection_dim=16, num_hidden_layers=1,
                            num_attention_heads=1, image_size=32, patch_size=8)

@@ -191,9 +191,11 @@ def test_lab_imports_the_core_absolutely_and_never_comfyui():
 
 def test_core_holds_only_what_the_product_runs():
     """The evaluation modules and the toy model's weights live in the lab, not in the core."""
-    for moved in ("toy", "toy_model", "metrics", "denoisers", "demo"):
+    for moved in ("toy", "toy_model", "metrics", "denoisers", "demo", "clip_encoder"):
         assert not (REPO / CORE / f"{moved}.py").exists(), f"{CORE}/{moved}.py belongs in {LAB}/"
         assert (REPO / LAB / f"{moved}.py").exists()
+    core_clip = (REPO / CORE / "clip.py").read_text(encoding="utf-8")
+    assert "class ClipImageEncoder" not in core_clip and "transformers" not in core_clip.split('"""', 2)[2]
     data = [str(p.relative_to(REPO)) for p in (REPO / CORE).rglob("*")
             if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
     assert not data, f"data files in the product library (weights belong in {LAB}/assets): {data}"

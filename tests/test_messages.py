@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from fillblank_core import clip as C
+from fillblank_lab import clip_encoder as C
 from fillblank_core import segment as S
 
 FORBIDDEN_WORDS = ("weights_only", "two options", "trusted source", "trust the source")
