@@ -1,4 +1,4 @@
-"""GPU cost of FillBlank Sampler against ComfyUI's own KSampler path (issue 10).
+"""GPU cost of FillBlank Sampler against ComfyUI's own KSampler path.
 
 Real-size UNets built from ComfyUI's own model configs (comfy.supported_models SD15 and SDXL)
 with random fp16 weights: SD1.5 at 512² batch 8 and SDXL at 1024² batch 4, 20 steps euler/normal,

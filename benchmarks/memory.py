@@ -48,7 +48,7 @@ CASES = ("target_encoder", "mask_refiner", "composite", "rank", "chain")
 SIZES = (1024, 2048, 4096)  # 1, 4 and 16 MP
 TARGET_PX = 64
 HOLE_PX = 96
-BOUND_MB = 1500  # issue 13: at most 1.5 GB added at 16 MP
+BOUND_MB = 1500  # the memory bound: at most 1.5 GB added at 16 MP
 FIELDS = ["label", "case", "size", "megapixels", "added_mb", "outputs_mb", "seconds", "method"]
 
 

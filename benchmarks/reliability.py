@@ -1,4 +1,4 @@
-"""Does the placed target appear where it is placed, with the DEFAULT node settings? (issue 9)
+"""Does the placed target appear where it is placed, with the DEFAULT node settings?
 
 The world: an exact-posterior model whose hole can hold one of five objects (disc, ring, cross,
 triangle, L — shapes with a hole and with concavities, each its own colour) over one shared
@@ -365,7 +365,7 @@ def write_section(rows: list[dict], args, seconds: float) -> None:
     guided = [r for r in rows if r["node"] != "unguided"]
     un = [r for r in rows if r["node"] == "unguided"]
     per = "per class" if args.per_class else "in all, the five classes in turn"
-    lines = ["## Reliability: the target appears where it is placed, default widgets (issue 9)", "",
+    lines = ["## Reliability: the target appears where it is placed, default widgets", "",
              f"`python benchmarks/reliability.py --seeds {args.seeds}{' --per-class' if args.per_class else ''}`"
              f" ({seconds / 60:.0f} min on the shared 2-core CPU). Exact-posterior model whose hole can hold one "
              "of five objects (disc, ring, cross, triangle, L; the L is never produced without guidance), "

@@ -237,7 +237,7 @@ def memory_section(rows) -> list:
             "stub VAE that returns a zero latent: the VAE encode is skipped (its memory is ComfyUI's, and at "
             "16 MP even the tiny test VAE needs GBs of activations). Mask Refiner: union, grow 8, feather 8; "
             "Composite: feather 8, colour matching on; Rank: one candidate, no CLIP; chain: the four in a row "
-            f"as in example 1, every output kept. Bound (issue 13): at most {memory.BOUND_MB / 1000:.1f} GB "
+            f"as in example 1, every output kept. Bound: at most {memory.BOUND_MB / 1000:.1f} GB "
             "added at 16 MP.", "", *out, "", *reading]
 
 

@@ -1,4 +1,4 @@
-"""The picture at the top of the README: docs/insert_demo.png (issue 20, item 4).
+"""The picture at the top of the README: docs/insert_demo.png.
 
 Real photographs (scikit-image's ``coffee`` as the scene, its ``logo`` badge as the cut-out, its
 ``chelsea`` for a distractor), an exemplar model built from them (fillblank_lab/photo_world.py: the

@@ -243,7 +243,7 @@ def test_demo_and_metrics_with_a_clip_model(tmp_path, capsys):
 
 def test_memory_chain_1mp(tmp_path, comfy_host):
     """benchmarks/memory.py in its own process: the four image nodes on a 1 MP scene add at most the
-    16 MP bound scaled to 1 MP plus a fixed allowance (before issue 13: 244 MB; after: ~80 MB, of
+    16 MP bound scaled to 1 MP plus a fixed allowance (244 MB before the work on regions; after: ~80 MB, of
     which 59 MB are the outputs)."""
     import memory
     rows = memory.run(sizes=(1024,), cases=("chain",), out_dir=tmp_path, quiet=True)

@@ -1,4 +1,4 @@
-"""Image work on regions (issue 13, the pack's own memory): placing, pasting, refining masks,
+"""Image work on regions (the pack's own memory): placing, pasting, refining masks,
 previews and compositing touch only the target's box / the hole's box, with the results of doing
 the same on the whole image. References here are the whole-image formulas.
 
@@ -35,7 +35,7 @@ def _cases(n=40, seed=0):
 
 
 def _full_composite(scene, decoded, hole, feather, match):
-    """The whole-image composite (fillblank before issue 13)."""
+    """The whole-image composite (fillblank before the work on regions)."""
     B = max(scene.shape[0], decoded.shape[0], hole.shape[0])
     H, W = scene.shape[-2:]
     h, w = decoded.shape[-2:]

@@ -19,7 +19,7 @@ from workflow_tools import check_workflow, ui_to_api
 pytestmark = pytest.mark.host
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
-# the example workflows exactly as saved before the V3 node schema (issue 11): users' saved graphs
+# the example workflows exactly as saved before the V3 node schema: users' saved graphs
 # must keep loading and running whatever the node classes become
 SAVED = sorted((REPO / "tests" / "saved_workflows").glob("*.json"))
 # the example workflows' API prompts as first released (scripts/old_api_prompts.py recovered them from
@@ -255,7 +255,7 @@ def _bad_cases(info):
     case("refiner mode without its input", ["needs the target input"],
          lambda p: (p[ref]["inputs"].pop("target"), p[ref]["inputs"].update(mode="silhouette")))
 
-    # --- issue 13, round 2: the nine cases that fell short -------------------------------------
+    # --- the nine cases that once fell short ------------------------------------------------------
     case("scene empty batch", ["FillBlankTargetEncoder", "scene", "empty batch"],
          lambda p: p[enc]["inputs"].update(scene=image_node(p, "907", W, H, 3, 0)), never=["NoneType"])
 
@@ -309,7 +309,6 @@ BAD_CASES = ["hole of another size", "empty hole", "hole covering everything", "
              "scale 0", "malformed keyframes", "keyframe value out of range", "scene batch 2, target batch 3",
              "grayscale target", "RGBA scene", "latent of another size", "NaN in the latent", "resample 0",
              "jump_length 0", "refiner mode without its input",
-             # issue 13 (round 2)
              "scene empty batch", "target empty batch", "rank images empty batch", "latent empty batch",
              "hole batch 2 with latent batch 1", "grow -128 shrinks the hole to nothing",
              "select without Set Latent Noise Mask", "select 16-channel latent, 4-channel target",

@@ -1,4 +1,4 @@
-"""What refusals say (issue 15).
+"""What refusals say.
 
 A refused SAM / CLIP vision file: the message names the file, says why it was not loaded (empty,
 corrupt or truncated, not a plain tensor checkpoint, not a SAM / CLIP vision model) and what to do
