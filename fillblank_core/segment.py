@@ -458,9 +458,7 @@ def sam_refine(sam, image_hwc, rough_mask=None, points=None, box=None,
         if not (rm > 0.5).any():
             raise ValueError("The rough mask is empty: draw the hole over the object to refine")
         if b is None:
-            ys, xs = torch.nonzero(rm > 0.5, as_tuple=True)
-            b = np.array([xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1],
-                         dtype=np.float32)
+            b = np.array(M.mask_box(rm, above=0.5), dtype=np.float32)
         if not pts:
             pts, labels = [list(_interior_point(rm))], [1]
     if not pts and b is None:

@@ -64,7 +64,7 @@ def server(comfy_host, tmp_path_factory):
     (work / "models" / "sams").mkdir(parents=True)
     # a tiny real SAM under the example's file name (its type is detected as "custom")
     import torch
-    from test_segment import make_tiny_sam
+    from test_core_segment import make_tiny_sam
     torch.save(make_tiny_sam(0).state_dict(), work / "models" / "sams" / "sam_vit_b_01ec64.pth")
     srv = ComfyServer(comfy_host, work)
     srv.start()

@@ -167,7 +167,7 @@ def test_sam_missing_file(tmp_path):
 
 
 def test_sam_mismatch_is_worded_without_torchs_text(tmp_path):
-    from test_segment import make_tiny_sam
+    from test_core_segment import make_tiny_sam
     sd = dict(make_tiny_sam(0).state_dict())
     sd.pop("mask_decoder.iou_token.weight")
     sd["extra.weight"] = torch.zeros(2)
@@ -192,7 +192,7 @@ def test_good_files_are_not_blamed(tmp_path):
 
 
 def test_names_from_the_file_are_made_printable(tmp_path):
-    from test_segment import make_tiny_sam
+    from test_core_segment import make_tiny_sam
     sd = dict(make_tiny_sam(0).state_dict())
     sd["\x1b[31mred\x1b[0m.weight"] = torch.zeros(2)  # tensor names are the file's text
     path = tmp_path / "odd_names.pth"
