@@ -9,6 +9,8 @@ so a target's object is ``1 - mask``. Every module of the core converts layouts 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -427,3 +429,59 @@ def smooth_fill(image: torch.Tensor, hole: torch.Tensor, smooth_iters: int = 24)
     for _ in range(int(smooth_iters)):
         out = torch.where(inside, box(out) / 9.0, out)
     return torch.where(inside, out, image)
+
+
+# --- room for the shadow --------------------------------------------------------------------------
+
+SHADOW_MODES = ("none", "contact", "cast")
+CONTACT_FRACTION = 0.12  # the contact shadow's height below the base, as a fraction of the object's height
+
+
+def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0.5, cast: bool = True,
+                contact: float = CONTACT_FRACTION) -> torch.Tensor:
+    """Where an object's shadow can fall, [B,1,H,W] binary: the region the hole must include so the
+    model may paint the shadow.
+
+    silhouette [B,1,H,W] (> 0 = object) stands on the ground at its base: per column, its lowest
+    pixel. Contact shadow: a band under the base ``contact`` × the object's height deep (at least 2
+    px) and as wide as the base, with rounded ends. Cast shadow (``cast``): each object pixel h px
+    above its column's base falls on the ground ``length`` × h px from the base toward ``angle``
+    (degrees in the image, clockwise from the right: 0 = to the right, 90 = toward the viewer,
+    straight down the picture, 180 = to the left, 270 = away, up the picture), the vertical part
+    foreshortened by half as the ground recedes; gaps between the cast pixels are closed. The
+    object itself is not part of the zone (``zone ∪ silhouette`` is the hole it needs). Only the
+    objects' box and the shadow's reach are computed; an empty silhouette gives an empty zone."""
+    m = mask_b1hw(silhouette) > 0
+    out = torch.zeros(m.shape, dtype=torch.float32, device=m.device)
+    H, W = m.shape[-2:]
+    theta = math.radians(float(angle))
+    dx, dy = math.cos(theta), 0.5 * math.sin(theta)
+    for b in range(m.shape[0]):
+        box = mask_box(m[b, 0])
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        sub = m[b, 0, y0:y1, x0:x1]
+        height = y1 - y0
+        rows = torch.arange(y0, y1, device=m.device)[:, None].expand_as(sub)
+        base = torch.where(sub, rows, torch.full_like(rows, -1)).amax(dim=0)  # per column; -1: none
+        cols = torch.nonzero(base >= 0).flatten()
+        zone = torch.zeros(H, W, dtype=torch.bool, device=m.device)
+        depth = max(2, math.ceil(contact * height))
+        bx, by = cols + x0, base[cols]
+        for k in range(1, depth + 1):  # contact: under the base, narrowing at the ends (half an ellipse)
+            inset = round(len(cols) / 2 * (1 - math.sqrt(max(0.0, 1 - (k / (depth + 1)) ** 2))))
+            keep = slice(inset, len(cols) - inset if len(cols) - inset > inset else inset + 1)
+            yy = (by[keep] + k).clamp(max=H - 1)
+            zone[yy, bx[keep]] = True
+        if cast and float(length) > 0:
+            ys, xs = torch.nonzero(sub, as_tuple=True)
+            h = (base[xs] - ys - y0).to(torch.float32)  # px above the column's base
+            tx = (xs + x0).to(torch.float32) + float(length) * h * dx
+            ty = base[xs].to(torch.float32) + float(length) * h * dy
+            inside = (tx >= 0) & (tx <= W - 1) & (ty >= 0) & (ty <= H - 1)
+            zone[ty[inside].round().long(), tx[inside].round().long()] = True
+            gap = max(1, math.ceil(float(length) * max(abs(dx), abs(dy))))  # cast pixels this far apart at most
+            zone = grow(zone[None, None].float(), gap)[0, 0] > 0
+        out[b, 0] = (zone & ~m[b, 0]).float()
+    return out

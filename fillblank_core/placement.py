@@ -104,3 +104,38 @@ def place_on_scene(scene: torch.Tensor, target: torch.Tensor, object_mask: torch
     s = comp[:, y0:y1, x0:x1].permute(0, 3, 1, 2)
     s.copy_(paste(s.clone(), img.to(s), msk.to(s)))
     return image, mask, comp, where
+
+
+# --- perspective: objects standing on the ground ------------------------------------------------
+
+HORIZON_OFF = 0.0  # the horizon input's "off" (a horizon at the very top edge is not offered)
+
+
+def ground_height(scale_ref: float, y: float, horizon: float) -> float:
+    """The height (a fraction of the scene height) of an object standing on the ground with its
+    centre at ``y``, under a horizon at ``horizon`` (fractions of the scene height from the top).
+
+    The ground-plane rule: an object's height in the picture is proportional to how far its base
+    lies below the horizon. ``scale_ref`` is its height with the base on the bottom edge
+    (base 1); with the base at b = y + h/2 the height is h = scale_ref·(b − horizon)/(1 − horizon),
+    i.e. h = k·(y − horizon)/(1 − k/2) with k = scale_ref/(1 − horizon)."""
+    if not 0.0 < horizon < 1.0:
+        raise ValueError(f"horizon must lie inside the scene (between 0 and 1, as a fraction of its height from the "
+                         f"top), got {horizon!r}")
+    k = scale_ref / (1.0 - horizon)
+    if k >= 2.0:
+        raise ValueError(f"scale {scale_ref:g} is too large for a horizon at {horizon:g}: an object that tall at the "
+                         "bottom edge would reach above the horizon everywhere; lower scale or raise the horizon")
+    if y <= horizon:
+        raise ValueError(f"y {y:g} puts the object at or above the horizon ({horizon:g}); an object standing on the "
+                         "ground has its centre below the horizon: move it down, or set horizon 0 (off)")
+    return k * (y - horizon) / (1.0 - k / 2.0)
+
+
+def reference_scale(height: float, y: float, horizon: float) -> float:
+    """The ``scale_ref`` of :func:`ground_height` that gives ``height`` at centre ``y``: what an
+    editor stores when the horizon is turned on for an object already placed."""
+    base = y + height / 2.0
+    if not 0.0 < horizon < base:
+        raise ValueError(f"the object's base ({base:g}) must lie below the horizon ({horizon:g})")
+    return height * (1.0 - horizon) / (base - horizon)
