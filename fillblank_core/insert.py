@@ -44,6 +44,7 @@ from . import masks as M
 from . import placement as P
 from .composite import COLOR_RING_PX
 from .ranges import DEFAULT_CONTEXT, DEFAULT_FEATHER, DEFAULT_WORKING_SIZE
+from .target import over
 
 FITS = ("into hole", "x-y-scale")
 # the cut-out's box is fitted into the hole's box shrunk by this many pixels on each side, and one
@@ -127,13 +128,19 @@ class Prepared:
 def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor, hole: torch.Tensor | None = None, *,
             fit: str = "into hole", x: float = 0.5, y: float = 0.5, scale: float = 0.4, flip: bool = False,
             working_size=DEFAULT_WORKING_SIZE, context: float = DEFAULT_CONTEXT, feather: int = DEFAULT_FEATHER,
-            color_match: bool = False, vae_factor: int = 8) -> Prepared:
+            color_match: bool = False, vae_factor: int = 8, earlier=None, shadow: str = "none",
+            shadow_angle: float = 45.0, shadow_length: float = 0.5) -> Prepared:
     """Place, make the hole, plan the crop and cut the working inputs (see the module's rules).
 
     scene [B,C,H,W] and target [B,C,h,w] RGB, object_mask [B,1,h,w] (1 = object), hole: what
     :func:`scene_hole` returns for the hole input (checked there once: [B,1,H,W] or None). Raises
     ValueError naming the input for a target off the canvas, an empty cut-out, a hole covering
-    the whole image. The values are the node's, already checked (``ranges``)."""
+    the whole image. The values are the node's, already checked (``ranges``).
+
+    earlier: targets placed on this scene before (image [B,H,W,C], mask [B,H,W], composite
+    [B,H,W,C] of a FILLBLANK_TARGET): this target is drawn over them, the hole and the crop
+    hold them all, and the composite is theirs with this one pasted in. shadow: "contact" or
+    "cast" adds ``masks.shadow_zone`` of the silhouette(s) to the hole (angle, length)."""
     H, W = int(scene.shape[-2]), int(scene.shape[-1])
     f = int(vae_factor)
     if hole is not None:
@@ -153,10 +160,16 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
         inner = (bx0 + g, by0 + g, bx1 - g, by1 - g) if min(bx1 - bx0, by1 - by0) > 4 * g else hole_box
         x, y, scale = fit_into_box(object_mask, inner, (H, W), flip)
     placed, pmask, where = P.place_target(target, object_mask, (H, W), x, y, scale, flip)
-    sil_box = M.mask_box(pmask, within=where.box)
-    if sil_box is None:
+    if M.mask_box(pmask, within=where.box) is None:
         raise ValueError("the placed target is empty: nothing to insert (check the target_mask, the alpha channel, "
                          "or make scale larger)")
+    new_placed, new_mask = placed, pmask
+    if earlier is not None:  # the earlier targets stay; this one is drawn over them
+        e_image, e_mask, e_comp = earlier
+        scene = M.to_bchw(e_comp).to(scene)
+        img, msk = over(e_image, e_mask, M.to_bhwc(placed), pmask[:, 0])
+        placed, pmask = M.to_bchw(img), msk[:, None]
+    sil_box = M.mask_box(pmask)
 
     # grow the silhouette by one latent cell of the working resolution
     content = sil_box if hole_box is None else (min(sil_box[0], hole_box[0]), min(sil_box[1], hole_box[1]),
@@ -165,9 +178,15 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
     grown = M.grow((pmask > 0).to(scene.dtype), grow_px, sil_box)
     if hole is not None:
         M.batch_size(hole.shape[0], grown.shape[0], "hole", "target")
-    used = grown if hole is None else torch.maximum(hole.to(grown.dtype), grown)
     gb = (max(0, sil_box[0] - grow_px), max(0, sil_box[1] - grow_px),
           min(W, sil_box[2] + grow_px), min(H, sil_box[3] + grow_px))
+    if shadow != "none":  # room for the shadow, grown like the silhouette
+        zone = M.grow(M.shadow_zone(pmask, shadow_angle, shadow_length, cast=shadow == "cast"), grow_px)
+        zb = M.mask_box(zone)
+        grown = torch.maximum(grown, zone.to(grown))
+        if zb is not None:
+            gb = (min(gb[0], zb[0]), min(gb[1], zb[1]), max(gb[2], zb[2]), max(gb[3], zb[3]))
+    used = grown if hole is None else torch.maximum(hole.to(grown.dtype), grown)
     used_box = gb if hole_box is None else (min(gb[0], hole_box[0]), min(gb[1], hole_box[1]),
                                             max(gb[2], hole_box[2]), max(gb[3], hole_box[3]))
     plan = C.plan_crop((H, W), used_box, sil_box, **opts)
@@ -180,7 +199,7 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
 
     # the scene with the target pasted in, only inside the crop box, then at the working size
     x0, y0, x1, y1 = plan.box
-    comp_box = P.paste(scene[..., y0:y1, x0:x1], placed[..., y0:y1, x0:x1], pmask[..., y0:y1, x0:x1])
+    comp_box = P.paste(scene[..., y0:y1, x0:x1], new_placed[..., y0:y1, x0:x1], new_mask[..., y0:y1, x0:x1])
     composite = M.to_bhwc(C.resize_pixels(comp_box, plan.working_hw))
     return Prepared(plan=plan, hole=M.mask_bhw(used), placement=where, composite=composite,
                     target=C.crop_image(plan, M.to_bhwc(placed), "target"),

@@ -14,6 +14,7 @@ from comfy_api.latest import io  # the V3 node API (ComfyUI 0.3.4x+, 2025); requ
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
+from ..fillblank_core.placement import ground_height
 from ..fillblank_core.schedules import DEFAULT_ADAPT
 from ..fillblank_core.segment import CUTOUTS
 from . import compat
@@ -223,6 +224,37 @@ def mask_inputs() -> tuple:
     """target_mask and object_mask (Target Encoder, Insert)."""
     return (io.Mask.Input("target_mask", optional=True, tooltip=TARGET_MASK_TIP),
             io.Mask.Input("object_mask", optional=True, tooltip=OBJECT_MASK_TIP))
+
+
+ADD_TO_TIP = ("Optional: the target output of another Fill-in Target Encoder on the same scene. This target is "
+              "added to it (drawn over the earlier ones) and all of them are inserted in one sampling run.")
+HORIZON_TIP = ("Perspective (0 = off): the horizon as a fraction of the scene height from the top. With it on, the "
+               "object stands on the ground: scale is its height with its base on the bottom edge, and as you move it "
+               "up toward the horizon it shrinks by the ground-plane rule (height ∝ distance of its base below the "
+               "horizon).")
+SHADOW_TIP = ("Room for the shadow: adds to the hole the region where the object's shadow falls, so the model may "
+              "paint it. none; contact (a soft band under its base); cast (contact plus the shadow cast toward "
+              "shadow_angle, shadow_length × its height long).")
+
+
+def perspective_inputs() -> list:
+    """horizon (Target Encoder, Insert): optional, added after the first release."""
+    return [number("horizon", R.HORIZON, 0.0, HORIZON_TIP, optional=True)]
+
+
+def shadow_inputs(default: str = "none") -> list:
+    """shadow, shadow_angle, shadow_length (Mask Refiner, Insert): optional, added after the first release."""
+    return [combo("shadow", M.SHADOW_MODES, default, SHADOW_TIP, optional=True),
+            number("shadow_angle", R.SHADOW_ANGLE, 45.0, "Direction the cast shadow falls, in degrees clockwise from "
+                   "the right: 0 right, 45 down-right (light from the upper left), 90 toward the viewer, 180 left, "
+                   "270 away.", optional=True),
+            number("shadow_length", R.SHADOW_LENGTH, 0.5, "Length of the cast shadow as a multiple of the object's "
+                   "height (shadow cast).", optional=True)]
+
+
+def placed_height(scale: float, y: float, horizon: float) -> float:
+    """The target's height: scale, or with a horizon the ground-plane height at y (placement.ground_height)."""
+    return scale if horizon <= 0 else ground_height(scale, y, horizon)
 
 
 def working_size_input():

@@ -12,11 +12,12 @@ from ..fillblank_core import ranges as R
 from ..fillblank_core.composite import stitch
 from ..fillblank_core.schedules import DEFAULT_ADAPT
 from ..fillblank_core.segment import CUTOUTS, cut_out
+from ..fillblank_core.target import check_same_scene
 from . import compat
-from .common import (SAM_TIP, SCHEDULE_TOOLTIP, TARGET_TIP, Lambda, SamModel, adapt_input, boolean, combo,
-                     context_input, feather_input, mask_inputs, placement_inputs, sampler_inputs, schema,
-                     working_size_input)
-from .guidance import guided_sample, schedule_for, target_inputs, warn_cost
+from .common import (ADD_TO_TIP, SAM_TIP, SCHEDULE_TOOLTIP, TARGET_TIP, Lambda, SamModel, Target, adapt_input,
+                     batch_of, boolean, combo, context_input, feather_input, mask_inputs, perspective_inputs,
+                     placed_height, placement_inputs, sampler_inputs, schema, shadow_inputs, working_size_input)
+from .guidance import check_target, guided_sample, schedule_for, target_inputs, warn_cost
 
 
 class FillBlankInsert(io.ComfyNode):
@@ -57,6 +58,9 @@ class FillBlankInsert(io.ComfyNode):
                 # after the inputs of workflows saved before it existed, so their slots stay in place
                 object_mask,
                 adapt_input(),
+                Target.Input("add_to", optional=True, tooltip=ADD_TO_TIP),
+                *perspective_inputs(),
+                *shadow_inputs(),
             ],
             outputs=[
                 io.Image.Output(display_name="image", tooltip="The full-size scene with the inserted object "
@@ -71,22 +75,33 @@ class FillBlankInsert(io.ComfyNode):
     def execute(cls, model, vae, positive, negative, scene, target, fit, x, y, scale, flip, cutout, seed, steps, cfg,
                 sampler_name, scheduler, denoise, jump_length, resample, working_size, context, feather, color_match,
                 target_mask=None, hole=None, sam=None, schedule=None, object_mask=None,
-                adapt=DEFAULT_ADAPT) -> io.NodeOutput:
+                adapt=DEFAULT_ADAPT, add_to=None, horizon=0.0, shadow="none", shadow_angle=45.0,
+                shadow_length=0.5) -> io.NodeOutput:
         # every check once, before any model work (SAM, VAE, sampling): the numbers, the choices, the tensors
         v = R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
                            jump_length=jump_length, resample=resample, working_size=working_size, context=context,
-                           feather=feather)
+                           feather=feather, horizon=horizon, shadow_angle=shadow_angle, shadow_length=shadow_length)
         R.check_choice("fit", fit, I.FITS)
         R.check_choice("cutout", cutout, CUTOUTS)
+        R.check_choice("shadow", shadow, M.SHADOW_MODES)
         scene_c, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
         hole = I.scene_hole(hole, tuple(scene_c.shape[-2:]))
+        earlier = None
+        if add_to is not None:  # targets placed on this scene before: drawn under this one, sampled with it
+            check_target(add_to, "add_to")
+            M.broadcast_batch(scene=batch_of(scene), add_to=batch_of(add_to))
+            check_same_scene(add_to, scene)
+            earlier = (add_to.image, add_to.mask, add_to.composite)
+        placed_by_xy = fit == "x-y-scale" or hole is None
+        height = placed_height(v["scale"], v["y"], v["horizon"]) if placed_by_xy else v["scale"]
         sched = schedule_for(schedule, adapt)
         warn_cost("Fill-in Insert", v["steps"], v["jump_length"], v["resample"], sampler_name)
 
         obj = cut_out(tgt, target_mask, cutout, sam)
-        prep = I.prepare(scene_c, tgt[:, :3], obj, hole, fit=fit, x=v["x"], y=v["y"], scale=v["scale"], flip=flip,
+        prep = I.prepare(scene_c, tgt[:, :3], obj, hole, fit=fit, x=v["x"], y=v["y"], scale=height, flip=flip,
                          working_size=v["working_size"], context=v["context"], feather=v["feather"],
-                         color_match=color_match, vae_factor=compat.vae_downscale(vae))
+                         color_match=color_match, vae_factor=compat.vae_downscale(vae), earlier=earlier,
+                         shadow=shadow, shadow_angle=v["shadow_angle"], shadow_length=v["shadow_length"])
         # encode the crop once (it is the target latent and the scene latent at once); sample as
         # Fill-in Sampler does; decode; stitch into the full scene. The VAE may sample its posterior
         # from torch's global generator: seed it, as prepare_noise does right after, so that the

@@ -35,7 +35,7 @@ def test_cast_shadow_falls_toward_the_angle_with_its_length(angle, direction):
     length = 0.6
     z = M.shadow_zone(m, angle=angle, length=length, cast=True, contact=0.0)
     ys, xs = torch.nonzero(z[0, 0] > 0, as_tuple=True)
-    base_y, cx = 69, 61.5
+    base_y = 69
     # the tip: the top pixel (49 px above the base) lands length · 49 px away (vertical: half of it)
     reach = length * 49
     if direction == (0, 1):
