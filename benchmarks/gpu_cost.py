@@ -51,20 +51,9 @@ CASES = {"sd15": (SD15, 512, 8, 768, None), "sdxl": (SDXL, 1024, 4, 2048, 1280)}
 
 
 def load_host(path: str):
-    sys.path.insert(0, str(path))
-    import comfy.cli_args
-    if not torch.cuda.is_available():
-        comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401
-    import comfy.utils
-    comfy.utils.PROGRESS_BAR_ENABLED = False
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fillblank_pack", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["fillblank_pack"] = pack
-    spec.loader.exec_module(pack)
-    return pack
+    sys.path.insert(0, str(REPO / "scripts"))
+    import comfy_host
+    return comfy_host.load(path, cpu=not torch.cuda.is_available())
 
 
 def build_model(unet_config: dict, dtype, device):

