@@ -18,9 +18,16 @@ TEST_NODES = REPO / "tests" / "custom_nodes"
 ARTIFACTS = REPO / "test-artifacts"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-import comfy_host as comfy_host_loader  # noqa: E402  (the one host / pack loader)
-sys.path.remove(str(REPO / "scripts"))
+
+
+def _loader():
+    """scripts/comfy_host.py, the one host / pack loader (imported when a host fixture is used)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import comfy_host
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    return comfy_host
 
 
 def comfyui_path() -> Path | None:
@@ -34,7 +41,7 @@ def comfy_host():
     path = comfyui_path()
     if path is None or not (path / "comfy").is_dir():
         _needs.missing("host", f"COMFYUI_PATH={os.environ.get('COMFYUI_PATH', '')!r}")
-    comfy_host_loader.import_host(path, progress_bar=True)
+    _loader().import_host(path, progress_bar=True)
     if str(TEST_NODES / "fillblank_test_nodes") not in sys.path:
         sys.path.insert(0, str(TEST_NODES / "fillblank_test_nodes"))
     return path
@@ -43,7 +50,7 @@ def comfy_host():
 @pytest.fixture(scope="session")
 def pack(comfy_host):
     """The pack imported the way ComfyUI imports a custom node (a package named after its folder)."""
-    return comfy_host_loader.import_pack(REPO)
+    return _loader().import_pack(REPO)
 
 
 @pytest.fixture(scope="session")
