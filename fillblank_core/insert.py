@@ -1,10 +1,11 @@
 """Fill-in Insert's work around the model: place the target on the full scene, make the hole, plan
-the crop and cut the working inputs out; and putting a crop back with a hole of either size.
+the crop and cut the working inputs out.
 
-    check_options(...)                                   # cheap checks, before any model work
     prep = prepare(scene, target, object_mask, hole, fit="into hole", working_size=1024, ...)
     ... encode prep.composite, sample in prep.work_hole, decode -> generated (working size) ...
-    out = crop.stitch(prep.plan, scene, generated, prep.hole, feather)   # full size
+    out = composite.stitch(prep.plan, scene, generated, prep.hole, feather)   # full size
+
+The node checks every user value (``ranges``) before it calls this module; nothing is checked twice.
 
 Rules (the choices this module makes):
 
@@ -37,15 +38,15 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from . import crop as C
 from . import masks as M
 from . import placement as P
+from .composite import COLOR_RING_PX
+from .ranges import DEFAULT_CONTEXT, DEFAULT_FEATHER, DEFAULT_WORKING_SIZE
+from .target import over
 
 FITS = ("into hole", "x-y-scale")
-DEFAULT_CONTEXT = 0.25
-DEFAULT_FEATHER = 8
 # the cut-out's box is fitted into the hole's box shrunk by this many pixels on each side, and one
 # more scene pixel per target pixel of scale: room for bilinear resampling's soft edge (half a
 # target pixel when enlarging, about one scene pixel when shrinking) and for the whole-pixel
@@ -53,42 +54,7 @@ DEFAULT_FEATHER = 8
 FIT_MARGIN_PX = 2.5
 
 
-# --- checks -----------------------------------------------------------------------------------
-
-def _whole(name: str, v, low: int, hint: str = "") -> int:
-    try:
-        ok = float(v) == int(v)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok or int(v) < low:
-        raise ValueError(f"{name} must be a whole number >= {low}{hint}, got {v!r}")
-    return int(v)
-
-
-def check_options(*, fit: str = "into hole", working_size=C.DEFAULT_WORKING_SIZE, context: float = DEFAULT_CONTEXT,
-                  feather: int = DEFAULT_FEATHER, steps: int = 1, jump_length: int = 1, resample: int = 1,
-                  denoise: float = 1.0) -> None:
-    """The option checks of Fill-in Insert, cheap, before any model work; each error names its input."""
-    if fit not in FITS:
-        raise ValueError(f"fit must be one of {', '.join(repr(f) for f in FITS)}, got {fit!r}")
-    if isinstance(working_size, bool) or not isinstance(working_size, (int, float)) or not math.isfinite(working_size) \
-            or working_size < C.MIN_WORKING_SIZE:
-        raise ValueError(f"working_size must be at least {C.MIN_WORKING_SIZE} px (the longest side of the working "
-                         f"resolution; 512–768 for SD1.5, 1024 for SDXL / SD3 / Flux), got {working_size!r}")
-    try:
-        context = float(context)
-    except (TypeError, ValueError):
-        context = float("nan")
-    if not (context >= 0) or not math.isfinite(context):
-        raise ValueError(f"context must be >= 0 (a fraction of the hole's longest side added on each side), "
-                         f"got {context!r}")
-    _whole("feather", feather, 0, " (pixels)")
-    _whole("steps", steps, 1)
-    _whole("jump_length", jump_length, 1)
-    _whole("resample", resample, 1, " (1 = no resampling)")
-    if not (0.0 < float(denoise) <= 1.0):
-        raise ValueError(f"denoise must be greater than 0 and at most 1, got {denoise!r}")
-
+# --- the hole input ----------------------------------------------------------------------------
 
 def scene_hole(hole, scene_hw: tuple[int, int], name: str = "hole") -> torch.Tensor | None:
     """A hole MASK checked against the scene: [B,1,H,W] clamped to 0..1, or None for no hole (None, or
@@ -110,23 +76,6 @@ def scene_hole(hole, scene_hw: tuple[int, int], name: str = "hole") -> torch.Ten
 
 # --- fit and grow -----------------------------------------------------------------------------
 
-def _box_of(mask: torch.Tensor, within: C.Box | None = None) -> C.Box | None:
-    """Bounding box of the pixels > 0 of a [B,1,H,W] (or [B,H,W]) mask over the whole batch, looking
-    only inside ``within`` (x0, y0, x1, y1) when given. Row and column reductions: no index list of a
-    full-size image."""
-    m = M.mask_b1hw(mask)
-    ox, oy = 0, 0
-    if within is not None:
-        ox, oy = int(within[0]), int(within[1])
-        m = m[..., oy:int(within[3]), ox:int(within[2])]
-    hit = (m > 0).any(dim=1).any(dim=0)  # [H,W]
-    cols = torch.nonzero(hit.any(dim=0))
-    if cols.numel() == 0:
-        return None
-    rows = torch.nonzero(hit.any(dim=1))
-    return ox + int(cols[0]), oy + int(rows[0]), ox + int(cols[-1]) + 1, oy + int(rows[-1]) + 1
-
-
 def fit_into_box(object_mask: torch.Tensor, box, scene_hw: tuple[int, int], flip: bool = False):
     """(x, y, scale) for :func:`placement.place_target` that put the cut-out's bounding box (pixels
     > 0 of ``object_mask`` [B,1,h,w]) into ``box`` (x0, y0, x1, y1) in scene pixels: as large as
@@ -134,7 +83,7 @@ def fit_into_box(object_mask: torch.Tensor, box, scene_hw: tuple[int, int], flip
     than a few pixels (see FIT_MARGIN_PX)."""
     H, W = int(scene_hw[0]), int(scene_hw[1])
     h0, w0 = int(object_mask.shape[-2]), int(object_mask.shape[-1])
-    ob = _box_of(object_mask)
+    ob = M.mask_box(object_mask)
     if ob is None:
         raise ValueError("the target's cut-out is empty: nothing to insert (check the target_mask, the alpha "
                          "channel or the cutout mode)")
@@ -153,25 +102,6 @@ def fit_into_box(object_mask: torch.Tensor, box, scene_hw: tuple[int, int], flip
     top = round((by0 + by1) / 2.0 - (oy0 + oy1) / 2.0 * sy)
     # place_target puts the image's left edge at round(x * W - tw / 2): exactly `left`
     return (left + tw / 2.0) / W, (top + th / 2.0) / H, th / H
-
-
-def grow_near(mask: torch.Tensor, px: int, box: C.Box | None = None) -> torch.Tensor:
-    """masks.grow for px >= 0 (square neighbourhood), computed only around the mask's pixels > 0 and
-    separably (rows, then columns): the same result, at the cost of the grown box instead of the
-    full image times (2 px + 1)². box: the pixels' bounding box when known. A new tensor."""
-    px = int(px)
-    box = _box_of(mask) if box is None else box
-    if px <= 0 or box is None:
-        return mask.clone()
-    H, W = mask.shape[-2:]
-    x0, y0 = max(0, box[0] - px), max(0, box[1] - px)
-    x1, y1 = min(W, box[2] + px), min(H, box[3] + px)
-    k = 2 * px + 1
-    g = F.max_pool2d(mask[..., y0:y1, x0:x1], (1, k), stride=1, padding=(0, px))
-    g = F.max_pool2d(g, (k, 1), stride=1, padding=(px, 0))
-    out = torch.zeros_like(mask)
-    out[..., y0:y1, x0:x1] = g
-    return out
 
 
 # --- prepare ----------------------------------------------------------------------------------
@@ -197,23 +127,28 @@ class Prepared:
 
 def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor, hole: torch.Tensor | None = None, *,
             fit: str = "into hole", x: float = 0.5, y: float = 0.5, scale: float = 0.4, flip: bool = False,
-            working_size=C.DEFAULT_WORKING_SIZE, context: float = DEFAULT_CONTEXT, feather: int = DEFAULT_FEATHER,
-            color_match: bool = False, vae_factor: int = 8) -> Prepared:
+            working_size=DEFAULT_WORKING_SIZE, context: float = DEFAULT_CONTEXT, feather: int = DEFAULT_FEATHER,
+            color_match: bool = False, vae_factor: int = 8, earlier=None, shadow: str = "none",
+            shadow_angle: float = 45.0, shadow_length: float = 0.5) -> Prepared:
     """Place, make the hole, plan the crop and cut the working inputs (see the module's rules).
 
     scene [B,C,H,W] and target [B,C,h,w] RGB, object_mask [B,1,h,w] (1 = object), hole: what
     :func:`scene_hole` returns for the hole input (checked there once: [B,1,H,W] or None). Raises
     ValueError naming the input for a target off the canvas, an empty cut-out, a hole covering
-    the whole image."""
-    check_options(fit=fit, working_size=working_size, context=context, feather=feather)
+    the whole image. The values are the node's, already checked (``ranges``).
+
+    earlier: targets placed on this scene before (image [B,H,W,C], mask [B,H,W], composite
+    [B,H,W,C] of a FILLBLANK_TARGET): this target is drawn over them, the hole and the crop
+    hold them all, and the composite is theirs with this one pasted in. shadow: "contact" or
+    "cast" adds ``masks.shadow_zone`` of the silhouette(s) to the hole (angle, length)."""
     H, W = int(scene.shape[-2]), int(scene.shape[-1])
     f = int(vae_factor)
     if hole is not None:
         if hole.ndim != 4 or tuple(hole.shape[-2:]) != (H, W):
             raise ValueError(f"hole must be scene_hole's [B,1,H,W] mask of the {W}x{H} scene, got {tuple(hole.shape)}")
         M.batch_size(scene.shape[0], hole.shape[0], "scene", "hole")
-    hole_box = None if hole is None else _box_of(hole)
-    context_px = max(8, int(feather) + (C.COLOR_RING_PX if color_match else 0))
+    hole_box = None if hole is None else M.mask_box(hole)
+    context_px = max(8, int(feather) + (COLOR_RING_PX if color_match else 0))
     opts = dict(context=float(context), context_px=context_px, working_size=working_size, vae_factor=f)
 
     def cell_px(content_box) -> int:  # one latent cell of the working resolution, in scene pixels
@@ -225,21 +160,33 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
         inner = (bx0 + g, by0 + g, bx1 - g, by1 - g) if min(bx1 - bx0, by1 - by0) > 4 * g else hole_box
         x, y, scale = fit_into_box(object_mask, inner, (H, W), flip)
     placed, pmask, where = P.place_target(target, object_mask, (H, W), x, y, scale, flip)
-    sil_box = _box_of(pmask, where.box)
-    if sil_box is None:
+    if M.mask_box(pmask, within=where.box) is None:
         raise ValueError("the placed target is empty: nothing to insert (check the target_mask, the alpha channel, "
                          "or make scale larger)")
+    new_placed, new_mask = placed, pmask
+    if earlier is not None:  # the earlier targets stay; this one is drawn over them
+        e_image, e_mask, e_comp = earlier
+        scene = M.to_bchw(e_comp).to(scene)
+        img, msk = over(e_image, e_mask, M.to_bhwc(placed), pmask[:, 0])
+        placed, pmask = M.to_bchw(img), msk[:, None]
+    sil_box = M.mask_box(pmask)
 
     # grow the silhouette by one latent cell of the working resolution
     content = sil_box if hole_box is None else (min(sil_box[0], hole_box[0]), min(sil_box[1], hole_box[1]),
                                                 max(sil_box[2], hole_box[2]), max(sil_box[3], hole_box[3]))
     grow_px = cell_px(content)
-    grown = grow_near((pmask > 0).to(scene.dtype), grow_px, sil_box)
+    grown = M.grow((pmask > 0).to(scene.dtype), grow_px, sil_box)
     if hole is not None:
         M.batch_size(hole.shape[0], grown.shape[0], "hole", "target")
-    used = grown if hole is None else torch.maximum(hole.to(grown.dtype), grown)
     gb = (max(0, sil_box[0] - grow_px), max(0, sil_box[1] - grow_px),
           min(W, sil_box[2] + grow_px), min(H, sil_box[3] + grow_px))
+    if shadow != "none":  # room for the shadow, grown like the silhouette
+        zone = M.grow(M.shadow_zone(pmask, shadow_angle, shadow_length, cast=shadow == "cast"), grow_px)
+        zb = M.mask_box(zone)
+        grown = torch.maximum(grown, zone.to(grown))
+        if zb is not None:
+            gb = (min(gb[0], zb[0]), min(gb[1], zb[1]), max(gb[2], zb[2]), max(gb[3], zb[3]))
+    used = grown if hole is None else torch.maximum(hole.to(grown.dtype), grown)
     used_box = gb if hole_box is None else (min(gb[0], hole_box[0]), min(gb[1], hole_box[1]),
                                             max(gb[2], hole_box[2]), max(gb[3], hole_box[3]))
     plan = C.plan_crop((H, W), used_box, sil_box, **opts)
@@ -252,31 +199,8 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
 
     # the scene with the target pasted in, only inside the crop box, then at the working size
     x0, y0, x1, y1 = plan.box
-    comp_box = P.paste(scene[..., y0:y1, x0:x1], placed[..., y0:y1, x0:x1], pmask[..., y0:y1, x0:x1])
+    comp_box = P.paste(scene[..., y0:y1, x0:x1], new_placed[..., y0:y1, x0:x1], new_mask[..., y0:y1, x0:x1])
     composite = M.to_bhwc(C.resize_pixels(comp_box, plan.working_hw))
     return Prepared(plan=plan, hole=M.mask_bhw(used), placement=where, composite=composite,
                     target=C.crop_image(plan, M.to_bhwc(placed), "target"),
                     silhouette=C.crop_mask(plan, pmask, "silhouette"), work_hole=work_hole, grow_px=grow_px)
-
-
-# --- putting a crop back ----------------------------------------------------------------------
-
-def hole_in_scene(plan: C.CropPlan, hole: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """A hole MASK at the plan's working size (what a chain after Fill-in Crop makes) or already at
-    the scene's size -> [B,H,W] at the scene's size (crop.mask_to_scene: cover max, the hole never
-    shrinks). Any other size is an error naming both sizes."""
-    m = M.mask_b1hw(hole, name)
-    hw = tuple(int(v) for v in m.shape[-2:])
-    if hw == tuple(plan.scene_hw):
-        return M.mask_bhw(m)
-    if hw == tuple(plan.working_hw):
-        return C.mask_to_scene(plan, m, name)
-    H, W = plan.scene_hw
-    raise ValueError(f"{name} is {hw[1]}x{hw[0]} px but the crop is {plan.working_size[0]}x{plan.working_size[1]} px "
-                     f"(working size) of a {W}x{H} px scene; connect the hole of the cropped chain (or of the scene)")
-
-
-def stitch_back(plan: C.CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole: torch.Tensor,
-                feather: int = DEFAULT_FEATHER, color_match: bool = False) -> torch.Tensor:
-    """crop.stitch with the hole at the working size or the scene's size (IMAGE / MASK layouts)."""
-    return C.stitch(plan, scene, generated, hole_in_scene(plan, hole), int(feather), bool(color_match))

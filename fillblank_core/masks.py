@@ -1,13 +1,17 @@
-"""Mask operations and the one place where ComfyUI image/mask layouts are converted.
+"""Masks: the one place for ComfyUI image/mask layout conversion, bounding boxes and dilation.
 
 ComfyUI: IMAGE is [B,H,W,C] float 0..1; MASK is [B,H,W] (or [H,W]) float, 1 = repaint.
 Internally we work in [B,C,H,W] / [B,1,H,W]. LoadImage's MASK is 1 where the PNG is transparent,
-so a target's object is ``1 - mask``.
+so a target's object is ``1 - mask``. Every module of the core converts layouts (``to_bchw``,
+``image_bhwc``, ``mask_b1hw``, ``mask_hw`` …), finds boxes (``mask_box``) and grows masks
+(``grow``) with the functions here.
 """
 
 from __future__ import annotations
 
+import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,6 +30,44 @@ def to_bchw(image: torch.Tensor, name: str = "image") -> torch.Tensor:
 def to_bhwc(image: torch.Tensor) -> torch.Tensor:
     """[B,C,H,W] -> [B,H,W,C] (contiguous, as ComfyUI nodes expect)."""
     return image.permute(0, 2, 3, 1).contiguous()
+
+
+def _tensor(value) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+
+
+def image_bhwc(images, name: str = "image", channels=(1, 3, 4)) -> torch.Tensor:
+    """An IMAGE (tensor or array, [B,H,W,C] or [H,W,C]) as [B,H,W,C], detached, not copied."""
+    t = _tensor(images)
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[-1] not in channels:
+        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got shape {tuple(t.shape)}")
+    return t.detach()
+
+
+def single_image_hwc(image, name: str = "image") -> torch.Tensor:
+    """One image ([H,W,C] or a batch of one) as float32 [H,W,3|4] on the CPU; grey is made RGB."""
+    t = _tensor(image)
+    if t.ndim == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"{name} must be a single image, got a batch of {t.shape[0]}")
+        t = t[0]
+    if t.ndim != 3 or t.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [height, width, channels], got shape {tuple(t.shape)}")
+    t = t.detach().to("cpu", torch.float32)
+    return t.expand(*t.shape[:2], 3) if t.shape[-1] == 1 else t
+
+
+def mask_hw(mask, name: str = "mask", first: bool = False) -> torch.Tensor:
+    """One MASK as float32 [H,W] on the CPU (no copy when it already is). Leading dimensions must
+    be 1, or with ``first`` the first item of a batch is taken."""
+    t = _tensor(mask).detach().to("cpu", torch.float32)
+    while t.ndim > 2 and (first or t.shape[0] == 1):
+        t = t[0]
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be a single MASK [height, width], got shape {tuple(_tensor(mask).shape)}")
+    return t
 
 
 def mask_b1hw(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
@@ -111,15 +153,28 @@ def repeat_batch(t: torch.Tensor, b: int) -> torch.Tensor:
 
 # --- morphology -------------------------------------------------------------------------------
 
-def grow(mask: torch.Tensor, px: int) -> torch.Tensor:
-    """Grow (px > 0) or shrink (px < 0) a [B,1,H,W] mask by |px| pixels (square neighbourhood)."""
+def grow(mask: torch.Tensor, px: int, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """Grow (px > 0) or shrink (px < 0) a [B,1,H,W] mask by |px| pixels (square neighbourhood; the
+    image edge does not shrink it). Growing works only around the mask's pixels > 0 (``box``: their
+    ``mask_box`` when known) and separably, rows then columns: the cost of the grown box, not of
+    the whole image times (2 px + 1)². px = 0: the mask itself; otherwise a new tensor."""
     px = int(px)
     if px == 0:
         return mask
     k = 2 * abs(px) + 1
-    if px > 0:
-        return F.max_pool2d(mask, k, stride=1, padding=abs(px))
-    return 1.0 - F.max_pool2d(1.0 - mask, k, stride=1, padding=abs(px))
+    if px < 0:
+        return 1.0 - F.max_pool2d(1.0 - mask, k, stride=1, padding=-px)
+    box = mask_box(mask) if box is None else box
+    if box is None:
+        return mask.clone()
+    H, W = mask.shape[-2:]
+    x0, y0 = max(0, box[0] - px), max(0, box[1] - px)
+    x1, y1 = min(W, box[2] + px), min(H, box[3] + px)
+    g = F.max_pool2d(mask[..., y0:y1, x0:x1], (1, k), stride=1, padding=(0, px))
+    g = F.max_pool2d(g, (k, 1), stride=1, padding=(px, 0))
+    out = torch.zeros_like(mask)
+    out[..., y0:y1, x0:x1] = g
+    return out
 
 
 def _gauss_kernel(radius: int, device, dtype) -> torch.Tensor:
@@ -154,19 +209,11 @@ def threshold(mask: torch.Tensor, t: float) -> torch.Tensor:
     return (mask > float(t)).to(mask.dtype)
 
 
-def bbox(mask_hw: torch.Tensor) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) half-open box of the nonzero pixels of an [H,W] mask, or None if empty."""
-    ys, xs = torch.nonzero(mask_hw > 0, as_tuple=True)
-    if ys.numel() == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def bbox_mask(mask: torch.Tensor) -> torch.Tensor:
     """Each batch item's mask replaced by its filled bounding box."""
     out = torch.zeros_like(mask)
     for i in range(mask.shape[0]):
-        box = bbox(mask[i, 0])
+        box = mask_box(mask[i, 0])
         if box is not None:
             x0, y0, x1, y1 = box
             out[i, 0, y0:y1, x0:x1] = 1.0
@@ -179,21 +226,28 @@ def union(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 # --- work on the region where a mask is -------------------------------------------------------
 
-def mask_box(mask: torch.Tensor, pad: int = 0, above: float = 0.0) -> tuple[int, int, int, int] | None:
+def mask_box(mask: torch.Tensor, pad: int = 0, above: float = 0.0,
+             within: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) half-open box of the pixels above ``above`` in any item of a mask
-    [..., H, W], grown by ``pad`` and clipped to the image; None when there are none.
+    [..., H, W], grown by ``pad`` and clipped to the image; None when there are none. ``within``:
+    look only inside that box (the result is in the whole image's pixels).
     Reads the mask with reductions only (no full-size temporary)."""
     H, W = mask.shape[-2:]
+    ox, oy = 0, 0
+    if within is not None:
+        ox, oy = int(within[0]), int(within[1])
+        mask = mask[..., oy:int(within[3]), ox:int(within[2])]
+    h, w = mask.shape[-2:]
     if mask.numel() == 0:
         return None
-    m = mask.reshape(-1, H, W)
+    m = mask.reshape(-1, h, w)
     rows = torch.nonzero(m.amax(dim=(0, 2)) > above).flatten()
     if rows.numel() == 0:
         return None
     cols = torch.nonzero(m.amax(dim=(0, 1)) > above).flatten()
     pad = max(0, int(pad))
-    return (max(0, int(cols[0]) - pad), max(0, int(rows[0]) - pad),
-            min(W, int(cols[-1]) + 1 + pad), min(H, int(rows[-1]) + 1 + pad))
+    return (max(0, ox + int(cols[0]) - pad), max(0, oy + int(rows[0]) - pad),
+            min(W, ox + int(cols[-1]) + 1 + pad), min(H, oy + int(rows[-1]) + 1 + pad))
 
 
 def _largest_shrink(mask: torch.Tensor, limit: int) -> int:
@@ -375,3 +429,59 @@ def smooth_fill(image: torch.Tensor, hole: torch.Tensor, smooth_iters: int = 24)
     for _ in range(int(smooth_iters)):
         out = torch.where(inside, box(out) / 9.0, out)
     return torch.where(inside, out, image)
+
+
+# --- room for the shadow --------------------------------------------------------------------------
+
+SHADOW_MODES = ("none", "contact", "cast")
+CONTACT_FRACTION = 0.12  # the contact shadow's height below the base, as a fraction of the object's height
+
+
+def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0.5, cast: bool = True,
+                contact: float = CONTACT_FRACTION) -> torch.Tensor:
+    """Where an object's shadow can fall, [B,1,H,W] binary: the region the hole must include so the
+    model may paint the shadow.
+
+    silhouette [B,1,H,W] (> 0 = object) stands on the ground at its base: per column, its lowest
+    pixel. Contact shadow: a band under the base ``contact`` × the object's height deep (at least 2
+    px) and as wide as the base, with rounded ends. Cast shadow (``cast``): each object pixel h px
+    above its column's base falls on the ground ``length`` × h px from the base toward ``angle``
+    (degrees in the image, clockwise from the right: 0 = to the right, 90 = toward the viewer,
+    straight down the picture, 180 = to the left, 270 = away, up the picture), the vertical part
+    foreshortened by half as the ground recedes; gaps between the cast pixels are closed. The
+    object itself is not part of the zone (``zone ∪ silhouette`` is the hole it needs). Only the
+    objects' box and the shadow's reach are computed; an empty silhouette gives an empty zone."""
+    m = mask_b1hw(silhouette) > 0
+    out = torch.zeros(m.shape, dtype=torch.float32, device=m.device)
+    H, W = m.shape[-2:]
+    theta = math.radians(float(angle))
+    dx, dy = math.cos(theta), 0.5 * math.sin(theta)
+    for b in range(m.shape[0]):
+        box = mask_box(m[b, 0])
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        sub = m[b, 0, y0:y1, x0:x1]
+        height = y1 - y0
+        rows = torch.arange(y0, y1, device=m.device)[:, None].expand_as(sub)
+        base = torch.where(sub, rows, torch.full_like(rows, -1)).amax(dim=0)  # per column; -1: none
+        cols = torch.nonzero(base >= 0).flatten()
+        zone = torch.zeros(H, W, dtype=torch.bool, device=m.device)
+        depth = max(2, math.ceil(contact * height))
+        bx, by = cols + x0, base[cols]
+        for k in range(1, depth + 1):  # contact: under the base, narrowing at the ends (half an ellipse)
+            inset = round(len(cols) / 2 * (1 - math.sqrt(max(0.0, 1 - (k / (depth + 1)) ** 2))))
+            keep = slice(inset, len(cols) - inset if len(cols) - inset > inset else inset + 1)
+            yy = (by[keep] + k).clamp(max=H - 1)
+            zone[yy, bx[keep]] = True
+        if cast and float(length) > 0:
+            ys, xs = torch.nonzero(sub, as_tuple=True)
+            h = (base[xs] - ys - y0).to(torch.float32)  # px above the column's base
+            tx = (xs + x0).to(torch.float32) + float(length) * h * dx
+            ty = base[xs].to(torch.float32) + float(length) * h * dy
+            inside = (tx >= 0) & (tx <= W - 1) & (ty >= 0) & (ty <= H - 1)
+            zone[ty[inside].round().long(), tx[inside].round().long()] = True
+            gap = max(1, math.ceil(float(length) * max(abs(dx), abs(dy))))  # cast pixels this far apart at most
+            zone = grow(zone[None, None].float(), gap)[0, 0] > 0
+        out[b, 0] = (zone & ~m[b, 0]).float()
+    return out

@@ -1,13 +1,12 @@
-"""Placing a target on a scene, and compositing decoded results back into the scene."""
+"""Placing a target on a scene: where it goes (``Placement``), the placed crop, the paste."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 import torch
 
 from . import masks as M
-from . import ranges as R
 
 
 @dataclass(frozen=True)
@@ -21,9 +20,6 @@ class Placement:
     box: tuple[int, int, int, int]
     size: tuple[int, int]  # placed target's (height, width) before clipping
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def place_crop(target: torch.Tensor, object_mask: torch.Tensor, canvas_hw: tuple[int, int],
                x: float = 0.5, y: float = 0.5, scale: float = 0.5, flip: bool = False):
@@ -32,9 +28,7 @@ def place_crop(target: torch.Tensor, object_mask: torch.Tensor, canvas_hw: tuple
     ``Placement.box`` says where the crop goes on the canvas; see ``place_target`` for the rules.
     Only the box is allocated, whatever the canvas size."""
     H, W = int(canvas_hw[0]), int(canvas_hw[1])
-    x = R.X.check("x", x)
-    y = R.Y.check("y", y)
-    scale = R.SCALE.check("scale", scale)
+    x, y, scale = float(x), float(y), float(scale)  # the node's values, checked there (ranges)
     if object_mask.sum() <= 0:
         raise ValueError("the target's object mask is empty: nothing to insert (check the target MASK / alpha channel)")
     h0, w0 = target.shape[-2:]
@@ -112,171 +106,36 @@ def place_on_scene(scene: torch.Tensor, target: torch.Tensor, object_mask: torch
     return image, mask, comp, where
 
 
-def color_match(decoded: torch.Tensor, scene: torch.Tensor, hole: torch.Tensor, ring_px: int = 8) -> torch.Tensor:
-    """Shift/scale the decoded image's colours so its ring around the hole matches the scene's.
+# --- perspective: objects standing on the ground ------------------------------------------------
 
-    Statistics per channel on the ring (grown hole minus hole); applied to the whole decoded image,
-    which only matters inside the hole after compositing.
-    """
-    ring = (M.grow(M.threshold(hole, 0.0), ring_px) - M.threshold(hole, 0.0)).clamp(0, 1)
-    # (composite calls this on the hole's box with a margin: the ring lies inside it)
-    out = []
-    for i in range(decoded.shape[0]):
-        r = ring[min(i, ring.shape[0] - 1), 0] > 0
-        if r.sum() < 4:
-            out.append(decoded[i])
-            continue
-        d = decoded[i][:, r]
-        s = scene[min(i, scene.shape[0] - 1)][:, r]
-        mu_d, mu_s = d.mean(1), s.mean(1)
-        sd_d, sd_s = d.std(1).clamp_min(1e-4), s.std(1)
-        gain = (sd_s / sd_d).clamp(0.5, 2.0)
-        out.append(((decoded[i] - mu_d[:, None, None]) * gain[:, None, None] + mu_s[:, None, None]).clamp(0, 1))
-    return torch.stack(out)
+HORIZON_OFF = 0.0  # the horizon input's "off" (a horizon at the very top edge is not offered)
 
 
-COLOR_RING_PX = 8  # colour matching compares the ring this wide around the hole
+def ground_height(scale_ref: float, y: float, horizon: float) -> float:
+    """The height (a fraction of the scene height) of an object standing on the ground with its
+    centre at ``y``, under a horizon at ``horizon`` (fractions of the scene height from the top).
+
+    The ground-plane rule: an object's height in the picture is proportional to how far its base
+    lies below the horizon. ``scale_ref`` is its height with the base on the bottom edge
+    (base 1); with the base at b = y + h/2 the height is h = scale_ref·(b − horizon)/(1 − horizon),
+    i.e. h = k·(y − horizon)/(1 − k/2) with k = scale_ref/(1 − horizon)."""
+    if not 0.0 < horizon < 1.0:
+        raise ValueError(f"horizon must lie inside the scene (between 0 and 1, as a fraction of its height from the "
+                         f"top), got {horizon!r}")
+    k = scale_ref / (1.0 - horizon)
+    if k >= 2.0:
+        raise ValueError(f"scale {scale_ref:g} is too large for a horizon at {horizon:g}: an object that tall at the "
+                         "bottom edge would reach above the horizon everywhere; lower scale or raise the horizon")
+    if y <= horizon:
+        raise ValueError(f"y {y:g} puts the object at or above the horizon ({horizon:g}); an object standing on the "
+                         "ground has its centre below the horizon: move it down, or set horizon 0 (off)")
+    return k * (y - horizon) / (1.0 - k / 2.0)
 
 
-def _composite_region(out: torch.Tensor, scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor,
-                      feather_px: int, match_colors: bool) -> None:
-    """Write the composite into ``out`` [B,C,H,W] (a view; holds the scene already) where it can
-    differ from the scene: the box of the hole grown by the feather (and colour matching's ring).
-
-    The values are those of compositing the whole image: the box has a margin of one pixel more
-    than the feather (ring) reaches, so the blur's replicate padding and the ring's dilation see
-    the zeros they would see in the whole image; outside the box the feathered hole is 0."""
-    B = out.shape[0]
-    H, W = scene.shape[-2:]
-    h, w = decoded.shape[-2:]
-    box = M.mask_box(hole, pad=max(int(feather_px), COLOR_RING_PX if match_colors else 0) + 1)
-    if box is None:
-        return
-    x0, y0, x1, y1 = box
-    scene_r = M.repeat_batch(scene[..., y0:y1, x0:x1], B)
-    hole_r = M.repeat_batch(hole[..., y0:y1, x0:x1], B)
-    oy, ox = (H - h) // 2, (W - w) // 2
-    if (h, w) == (H, W):
-        dec_r = M.repeat_batch(decoded[..., y0:y1, x0:x1], B)
-    else:  # the VAE's centre crop: the scene around it, as if the crop were pasted into the scene
-        dec_r = scene_r.clone()
-        ix0, iy0, ix1, iy1 = max(x0, ox), max(y0, oy), min(x1, ox + w), min(y1, oy + h)
-        if ix1 > ix0 and iy1 > iy0:
-            dec_r[..., iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = \
-                decoded[..., iy0 - oy:iy1 - oy, ix0 - ox:ix1 - ox].to(dec_r)
-    if match_colors:
-        dec_r = color_match(dec_r, scene_r, hole_r, COLOR_RING_PX)
-    m = M.feather(hole_r.clamp(0, 1), feather_px)
-    blended = scene_r * (1.0 - m) + dec_r * m
-    out[..., y0:y1, x0:x1] = torch.where(m > 0, blended, scene_r)
-
-
-def _check_composite(scene, decoded, hole) -> int:
-    B = M.broadcast_batch(scene=scene.shape[0], decoded=decoded.shape[0], hole=hole.shape[0])
-    H, W = scene.shape[-2:]
-    h, w = decoded.shape[-2:]
-    if (h, w) != (H, W) and (h > H or w > W or H - h >= 64 or W - w >= 64):
-        raise ValueError(f"decoded image is {w}x{h} but the scene is {W}x{H}; they must match "
-                         "(or differ only by the VAE's crop to a multiple of 8)")
-    if hole.shape[-2:] != (H, W):
-        raise ValueError(f"mask is {hole.shape[-1]}x{hole.shape[-2]} but the scene is {W}x{H}; they must be the same size")
-    return B
-
-
-def composite(scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor, feather_px: int = 8,
-              match_colors: bool = False) -> torch.Tensor:
-    """Blend decoded [B,C,h,w] into scene [B,C,H,W] inside the feathered hole [B,1,H,W].
-
-    Outside the feathered hole the result is the scene's own values, exactly. A decoded image
-    that is the VAE's centre crop of the scene (size rounded down to a multiple of 8) is placed
-    back at that crop's offset. Only the feathered hole's box is computed; inputs are unchanged.
-    """
-    B = _check_composite(scene, decoded, hole)
-    out = M.repeat_batch(scene, B).clone(memory_format=torch.contiguous_format)
-    _composite_region(out, scene, decoded, hole, feather_px, match_colors)
-    return out
-
-
-def composite_image(scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor, feather_px: int = 8,
-                    match_colors: bool = False) -> torch.Tensor:
-    """``composite`` in ComfyUI layouts: IMAGEs [B,H,W,C] and a hole [B,1,H,W] in, an IMAGE out.
-
-    Besides the output (a copy of the scene) only the feathered hole's box is allocated."""
-    s, d = M.to_bchw(scene, "scene"), M.to_bchw(decoded, "decoded")
-    B = _check_composite(s, d, hole)
-    out = M.repeat_batch(scene, B).clone(memory_format=torch.contiguous_format)
-    _composite_region(out.permute(0, 3, 1, 2), s, d, hole, feather_px, match_colors)
-    return out
-
-
-@dataclass
-class FillBlankTarget:
-    """What TargetEncoder hands to the sampler (ComfyUI type FILLBLANK_TARGET).
-
-    image: the placed target on an empty canvas [B,H,W,C]; mask: its object mask [B,H,W];
-    composite: the scene with the target pasted in [B,H,W,C]; latent: the VAE latent of the
-    composite [B,C,h,w]; placement: where it went; embeds: optional CLIP image embedding.
-    """
-    image: torch.Tensor
-    mask: torch.Tensor
-    composite: torch.Tensor
-    latent: torch.Tensor
-    placement: Placement
-    embeds: object = None
-
-    @property
-    def scene_hw(self) -> tuple[int, int]:
-        return int(self.composite.shape[1]), int(self.composite.shape[2])
-
-
-def crop_to_multiple(pixels: torch.Tensor, factor: int = 8) -> torch.Tensor:
-    """Centre-crop [B,C,H,W] to a multiple of ``factor``, as ComfyUI's VAEEncode does."""
-    H, W = pixels.shape[-2:]
-    h, w = (H // factor) * factor, (W // factor) * factor
-    if (h, w) == (H, W):
-        return pixels
-    oy, ox = (H % factor) // 2, (W % factor) // 2
-    return pixels[..., oy:oy + h, ox:ox + w]
-
-
-def given_cutout(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
-    """The cut-out the user gave for a target [B,C,h,w], as [B,1,h,w]: a LoadImage-style MASK
-    (1 where transparent, so object = 1 − mask), else the alpha of an RGBA target. None when
-    neither carries one (no mask, LoadImage's 64x64 all-zero placeholder, no or opaque alpha)."""
-    h, w = target.shape[-2:]
-    if mask is not None:
-        m = M.mask_b1hw(mask, "target_mask")
-        if m.any():
-            if tuple(m.shape[-2:]) != (h, w):
-                raise ValueError(f"target_mask is {m.shape[-1]}x{m.shape[-2]} px but the target image is "
-                                 f"{w}x{h} px; Image and mask must be the same size")
-            return (1.0 - m).clamp(0.0, 1.0)
-    if target.shape[1] == 4 and bool((target[:, 3] < 1).any()):
-        return target[:, 3:4].clamp(0.0, 1.0)
-    return None
-
-
-def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Object mask [B,1,h,w]: the given cut-out (mask or alpha), else the whole image."""
-    cut = given_cutout(target, mask)
-    return torch.ones_like(target[:, :1]) if cut is None else cut
-
-
-CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
-
-
-def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
-    """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
-    if cutout == "auto":
-        cutout = "mask or alpha" if given_cutout(target, target_mask) is not None else ("sam" if sam is not None else "whole image")
-    if cutout == "whole image":
-        return torch.ones_like(target[:, :1])
-    if cutout == "mask or alpha":
-        return object_mask_from(target, target_mask)
-    from . import segment
-    rgb_hwc = M.to_bhwc(target[:, :3])
-    if cutout == "border color":
-        return torch.stack([segment.border_color_cutout(im) for im in rgb_hwc])[:, None].float()
-    if sam is None:
-        raise ValueError("cutout 'sam' needs a SAM model on the sam input (Fill-in SAM Loader)")
-    return torch.stack([segment.sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()
+def reference_scale(height: float, y: float, horizon: float) -> float:
+    """The ``scale_ref`` of :func:`ground_height` that gives ``height`` at centre ``y``: what an
+    editor stores when the horizon is turned on for an object already placed."""
+    base = y + height / 2.0
+    if not 0.0 < horizon < base:
+        raise ValueError(f"the object's base ({base:g}) must lie below the horizon ({horizon:g})")
+    return height * (1.0 - horizon) / (base - horizon)

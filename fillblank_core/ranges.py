@@ -65,11 +65,15 @@ Y = Range(-0.5, 1.5, 0.005, meaning="the target's centre as a fraction of the sc
           "outside 0..1 it hangs over the edge")
 # min 0.001: on a 24 MP photo a 0.01 floor would mean objects of at least ~40 px
 SCALE = Range(0.001, 4.0, 0.001, meaning="the target's height as a fraction of the scene height")
+HORIZON = Range(0.0, 0.95, 0.005, meaning="the horizon as a fraction of the scene height from the top; 0 = off")
 
 # --- masks (Fill-in Mask Refiner, Fill-in Composite) -------------------------------------------
 GROW = Range(-128, 128, 1, integer=True, meaning="pixels to grow (positive) or shrink (negative) the mask by")
 FEATHER = Range(0, 128, 1, integer=True, meaning="pixels of soft edge outward")
 THRESHOLD = Range(0.0, 0.99, 0.01, meaning="mask values above it count as inside")
+SHADOW_ANGLE = Range(0.0, 360.0, 1.0, meaning="degrees clockwise from the right: 0 right, 90 toward the viewer, "
+                     "180 left, 270 away")
+SHADOW_LENGTH = Range(0.0, 4.0, 0.05, meaning="the cast shadow's length as a multiple of the object's height")
 
 # --- λ schedule (Fill-in Lambda Schedule) ------------------------------------------------------
 LAMBDA = Range(0.0, 1.0, 0.01, meaning="λ: 0 leaves the model free, 1 copies the target")
@@ -86,11 +90,17 @@ JUMP_LENGTH = Range(1, 10000, 1, integer=True, meaning="RePaint's j, steps per c
 RESAMPLE = Range(1, 100, 1, integer=True, meaning="RePaint's r, passes over each chunk; 1 = no resampling")
 ADAPT = Range(0.0, 1.0, 0.05, meaning="keep ↔ adapt: 0 keeps the pasted target exactly, 1 leaves the model free")
 
-WORKING_SIZE = Range(64, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
+# the defaults that several nodes and the core share: one constant each
+DEFAULT_WORKING_SIZE = 1024
+MIN_WORKING_SIZE = 64
+DEFAULT_CONTEXT = 0.25
+DEFAULT_FEATHER = 8
+WORKING_SIZE = Range(MIN_WORKING_SIZE, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
 CONTEXT = Range(0.0, 4.0, 0.05, meaning="the scene around the hole, per side, as a fraction of the hole's longest side")
 
 WIDGETS = {
-    "x": X, "y": Y, "scale": SCALE,
+    "x": X, "y": Y, "scale": SCALE, "horizon": HORIZON,
+    "shadow_angle": SHADOW_ANGLE, "shadow_length": SHADOW_LENGTH,
     "grow": GROW, "feather": FEATHER, "threshold": THRESHOLD,
     "start": LAMBDA, "end": LAMBDA, "value": LAMBDA, "cutoff": CUTOFF, "rate": RATE,
     "preview_steps": PREVIEW_STEPS,
@@ -103,3 +113,10 @@ WIDGETS = {
 def check_inputs(**values) -> dict:
     """Check named widget values against ``WIDGETS``; returns them converted (int / float)."""
     return {name: WIDGETS[name].check(name, v) for name, v in values.items()}
+
+
+def check_choice(name: str, value, options) -> str:
+    """A combo value (checked here, in one place, for every node's choices): one of ``options``."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value

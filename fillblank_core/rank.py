@@ -4,7 +4,7 @@ score = w_similarity · similarity + w_seam · seam            (default weights 
 
 similarity — the candidate inside the hole against the target:
   * with ``embed_fn`` (images [B,H,W,C] -> embeddings [B,D], e.g. a
-    :class:`fillblank_core.clip.ClipImageEncoder` or ``clip.comfy_embed_fn(CLIP_VISION)``): the
+    :class:`fillblank_lab.clip_encoder.ClipImageEncoder` or ``clip.comfy_embed_fn(CLIP_VISION)``): the
     cosine of the embeddings of a square crop around the hole's bounding box and of the same crop
     of the reference — for a placed target with its mask: the candidate itself with the target
     pasted into the silhouette (so 1.0 means "the target is there, unchanged"); for a placed
@@ -38,6 +38,8 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from . import masks as M
+
 DEFAULT_WEIGHTS = {"similarity": 0.7, "seam": 0.3}
 SEAM_TAU = 0.05
 HIST_BINS = 8
@@ -46,62 +48,23 @@ HIST_BINS = 8
 # --- layout helpers -------------------------------------------------------------------------------
 
 def _bchw(images, name: str) -> torch.Tensor:
-    t = _hwc(images, name).to("cpu", torch.float32)[..., :3]
+    t = M.image_bhwc(images, name).to("cpu", torch.float32)[..., :3]
     if t.shape[-1] == 1:
         t = t.expand(*t.shape[:3], 3)
     return t.permute(0, 3, 1, 2).contiguous()
 
 
-def _first_mask(mask, name: str) -> torch.Tensor:
-    """The first [H,W] of a MASK as float on the CPU (no copy when it already is)."""
-    t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
-    t = t.detach().to("cpu", torch.float32)
-    while t.ndim > 2:
-        t = t[0]
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be a MASK [height, width], got shape {tuple(mask.shape)}")
+def _mask(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
+    """The first [H,W] of a MASK at size hw, float on the CPU; bilinear resize when the size differs
+    (not clamped and not copied at its own size: values are compared with 0.5 only)."""
+    t = M.mask_hw(mask, name, first=True)
+    if tuple(t.shape) != tuple(hw):
+        t = F.interpolate(t[None, None], size=hw, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1)
     return t
 
 
-def _mask(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
-    """A single [H,W] float mask at size hw (bilinear resize when the size differs)."""
-    t = _first_mask(mask, name)
-    if tuple(t.shape) != tuple(hw):
-        t = F.interpolate(t[None, None], size=hw, mode="bilinear", align_corners=False)[0, 0]
-    return t.clamp(0, 1)
-
-
-def _hwc(images, name: str) -> torch.Tensor:
-    """An IMAGE as [B,H,W,C] without copying (the checks of ``_bchw``)."""
-    t = images if isinstance(images, torch.Tensor) else torch.as_tensor(images)
-    if t.ndim == 3:
-        t = t[None]
-    if t.ndim != 4 or t.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got shape {tuple(t.shape)}")
-    return t.detach()
-
-
-def _mask_hw(mask, hw: tuple[int, int], name: str) -> torch.Tensor:
-    """The first [H,W] of a mask at size hw, not clamped and (at its own size) not copied; values
-    are compared with 0.5 only, so this reads as ``_mask``."""
-    t = _first_mask(mask, name)
-    return t if tuple(t.shape) == tuple(hw) else _mask(t, hw, name)
-
-
-def _bbox_of(m: torch.Tensor) -> Optional[tuple[int, int, int, int]]:
-    """``_bbox`` by reductions (no full-size temporary)."""
-    rows = torch.nonzero(m.amax(dim=1) > 0.5).flatten()
-    if rows.numel() == 0:
-        return None
-    cols = torch.nonzero(m.amax(dim=0) > 0.5).flatten()
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
 def _bbox(m: torch.Tensor) -> Optional[tuple[int, int, int, int]]:
-    ys, xs = torch.nonzero(m > 0.5, as_tuple=True)
-    if len(ys) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    return M.mask_box(m, above=0.5)
 
 
 def _square(box, h: int, w: int, pad: float = 0.1) -> tuple[int, int, int, int]:
@@ -210,7 +173,7 @@ def _box_sum(t: torch.Tensor, r: int) -> torch.Tensor:
 
 
 def _dilate(m: torch.Tensor, r: int) -> torch.Tensor:
-    return F.max_pool2d(m[None, None], 2 * r + 1, stride=1, padding=r)[0, 0] if r > 0 else m
+    return M.grow(m[None, None], r)[0, 0]
 
 
 def _steps(img: torch.Tensor, hole: torch.Tensor, r: int, ref: Optional[torch.Tensor] = None,
@@ -297,17 +260,17 @@ def rank_candidates(candidates, target, hole_mask, embed_fn: Optional[Callable] 
     ClipImageEncoder); weights: {"similarity": 0.7, "seam": 0.3} by default.
     parts: similarity, seam, colour, structure (always), clip (with embed_fn), seam_step,
     seam_base, method ("clip" or "pixel"). Ties keep the batch order."""
-    cand_in = _hwc(candidates, "candidates")
+    cand_in = M.image_bhwc(candidates, "candidates")
     n, H, W = cand_in.shape[0], cand_in.shape[1], cand_in.shape[2]
     if n == 0:
         raise ValueError("candidates is an empty batch")
-    tgt_in = _hwc(target, "target")[:1]
+    tgt_in = M.image_bhwc(target, "target")[:1]
     w = _weights(weights)
     r = max(1, int(seam_width))
     # Only the hole's neighbourhood is read: the seam's reach around the hole's box (and the
     # square CLIP sees). The scores are those of working on the whole images.
-    hm = _mask_hw(hole_mask, (H, W), "hole_mask")
-    hb = _bbox_of(hm)
+    hm = _mask(hole_mask, (H, W), "hole_mask")
+    hb = _bbox(hm)
     if hb is None:
         raise ValueError("The hole mask is empty: nothing to compare the candidates with the target in")
     m = 4 * r + 1
@@ -322,7 +285,7 @@ def rank_candidates(candidates, target, hole_mask, embed_fn: Optional[Callable] 
     tgt = _bchw(tgt_in[:, wb[1]:wb[3], wb[0]:wb[2]] if placed else tgt_in, "target")
     tmask = None
     if target_mask is not None:
-        tm = _mask_hw(target_mask, tuple(tgt_in.shape[1:3]), "target_mask")
+        tm = _mask(target_mask, tuple(tgt_in.shape[1:3]), "target_mask")
         if float(tm.amax()) > 0.5:
             tmask = ((cut(tm) if placed else tm) > 0.5).float()
     hb = (hb[0] - wb[0], hb[1] - wb[1], hb[2] - wb[0], hb[3] - wb[1])

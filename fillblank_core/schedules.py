@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from . import ranges as R
+
 KINDS = ("constant", "linear", "cosine", "exponential", "step", "keyframes")
 AXES = ("run", "noise", "steps")
 
@@ -46,7 +48,7 @@ CONTEXT_KEYFRAMES = "0:1, 0.45:1, 0.65:0"
 
 def adapt_keyframes(adapt: float) -> str:
     """The keyframes (axis "run") of a keep ↔ adapt value in [0, 1]."""
-    adapt = _check_unit("adapt", adapt)
+    adapt = R.ADAPT.check("adapt", adapt)
     c = 1.0 + ADAPT_WIDTH / 2 - adapt * (1.0 + ADAPT_WIDTH)
     lo, hi = c - ADAPT_WIDTH / 2, c + ADAPT_WIDTH / 2
 
@@ -124,12 +126,10 @@ class LambdaSchedule:
             raise ValueError(f"schedule kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.axis not in AXES:
             raise ValueError(f"schedule axis must be one of {', '.join(AXES)}, got {self.axis!r}")
-        for name in ("start", "end", "value", "cutoff"):
-            object.__setattr__(self, name, _check_unit(name, getattr(self, name)))
-        rate = float(self.rate)
-        if not math.isfinite(rate) or rate <= 0.0:
-            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
-        object.__setattr__(self, "rate", rate)
+        # the widgets' own ranges (the Lambda Schedule node leaves these checks to the schedule)
+        for name, rng in (("start", R.LAMBDA), ("end", R.LAMBDA), ("value", R.LAMBDA), ("cutoff", R.CUTOFF),
+                          ("rate", R.RATE)):
+            object.__setattr__(self, name, rng.check(name, getattr(self, name)))
         if self.kind == "keyframes":
             object.__setattr__(self, "_frames", tuple(parse_keyframes(self.keyframes)))
 

@@ -8,7 +8,7 @@ Two families:
   ``.safetensors`` copy of one) and detects its type from the state dict;
   :func:`sam_cutout` cuts the target out of its photo (box prompt), :func:`sam_refine` turns a
   rough hole, points or a box on the scene into an object outline.
-* Without SAM: :func:`alpha_cutout` (the alpha channel / LoadImage's mask) and
+* Without SAM: :func:`given_cutout` (the alpha channel / LoadImage's mask) and
   :func:`border_color_cutout`, background removal for studio shots on plain backgrounds.
 
 Images are ComfyUI IMAGE tensors [H,W,C] or [1,H,W,C] float 0..1; masks come back as float32
@@ -26,6 +26,7 @@ import torch
 
 import torch.nn.functional as F
 
+from . import masks as M
 from .checkpoints import describe_mismatch, file_label, printable, read_state_dict
 
 SAM_FOLDER = "models/sams"
@@ -236,45 +237,8 @@ def as_sam(obj):
 
 # --- image and mask helpers ---------------------------------------------------------------------
 
-def _image_hwc(image, name: str = "image") -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
-    if t.ndim == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"{name} must be a single image, got a batch of {t.shape[0]}")
-        t = t[0]
-    if t.ndim != 3 or t.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [height, width, channels], got shape {tuple(t.shape)}")
-    t = t.detach().to("cpu", torch.float32)
-    if t.shape[-1] == 1:
-        t = t.expand(*t.shape[:2], 3)
-    return t
-
-
-def _mask_hw(mask, name: str = "mask") -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
-    while t.ndim > 2 and t.shape[0] == 1:
-        t = t[0]
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be a single MASK [height, width], got shape {tuple(t.shape)}")
-    return t.detach().to("cpu", torch.float32)
-
-
 def _to_uint8(image_hwc: torch.Tensor) -> np.ndarray:
     return (image_hwc[..., :3].clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
-
-
-def _pool_max(m: torch.Tensor, r: int) -> torch.Tensor:
-    return F.max_pool2d(m[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
-
-
-def dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
-    """Binary dilation of an [H,W] mask by a (2r+1)² square."""
-    return mask if r <= 0 else _pool_max(mask.float(), r)
-
-
-def erode(mask: torch.Tensor, r: int) -> torch.Tensor:
-    """Binary erosion of an [H,W] mask by a (2r+1)² square (the image edge does not erode)."""
-    return mask if r <= 0 else 1.0 - _pool_max(1.0 - mask.float(), r)
 
 
 def _label_runs(mask: np.ndarray, eight: bool) -> tuple[np.ndarray, int]:
@@ -412,7 +376,7 @@ def sam_predict(sam, image_hwc, points=None, box=None, multimask: bool = True
     predicted IoUs [K] (K = 3 with ``multimask``, else 1)."""
     from segment_anything import SamPredictor
     model = as_sam(sam)
-    img = _image_hwc(image_hwc)
+    img = M.single_image_hwc(image_hwc)
     coords = labels = None
     if points is not None and len(points):
         coords, labels = _points(points)
@@ -445,7 +409,7 @@ def sam_cutout(sam, image_hwc, box=None, margin: float = 0.01, max_hole_fraction
     predicted IoU, its largest connected component, holes up to ``max_hole_fraction`` of the
     object's area filled. Returns float32 [H,W] (1 = object). ``info`` (a dict) receives the
     predicted IoUs, the chosen index and the box."""
-    img = _image_hwc(image_hwc)
+    img = M.single_image_hwc(image_hwc)
     h, w = img.shape[:2]
     b = default_box(h, w, margin) if box is None else _box_tuple(box, h, w)
     masks, scores = sam_predict(sam, img, box=b, multimask=True)
@@ -481,22 +445,20 @@ def sam_refine(sam, image_hwc, rough_mask=None, points=None, box=None,
     advise for ambiguous prompts) asks for three masks and keeps the best predicted IoU. The result
     keeps the components under the positive points (else the largest) with small holes filled.
     """
-    img = _image_hwc(image_hwc)
+    img = M.single_image_hwc(image_hwc)
     h, w = img.shape[:2]
     pts = list(_points(points)[0].tolist()) if points is not None and len(points) else []
     labels = list(_points(points)[1].tolist()) if pts else []
     b = None if box is None else _box_tuple(box, h, w)
     if rough_mask is not None:
-        rm = _mask_hw(rough_mask, "rough_mask")
+        rm = M.mask_hw(rough_mask, "rough_mask")
         if tuple(rm.shape) != (h, w):
             raise ValueError(f"Image and mask must be the same size: the image is {w}x{h} px, the "
                              f"rough mask {rm.shape[1]}x{rm.shape[0]} px")
         if not (rm > 0.5).any():
             raise ValueError("The rough mask is empty: draw the hole over the object to refine")
         if b is None:
-            ys, xs = torch.nonzero(rm > 0.5, as_tuple=True)
-            b = np.array([xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1],
-                         dtype=np.float32)
+            b = np.array(M.mask_box(rm, above=0.5), dtype=np.float32)
         if not pts:
             pts, labels = [list(_interior_point(rm))], [1]
     if not pts and b is None:
@@ -515,21 +477,6 @@ def sam_refine(sam, image_hwc, rough_mask=None, points=None, box=None,
 
 
 # --- without SAM ----------------------------------------------------------------------------------
-
-def alpha_cutout(image=None, mask=None) -> Optional[torch.Tensor]:
-    """The object from transparency as [H,W]: ``1 − mask`` for a LoadImage MASK (1 where the PNG is
-    transparent), else the alpha channel of an RGBA image. None when neither carries information
-    (see ``placement.given_cutout``, the one rule for this)."""
-    from .placement import given_cutout
-    img = _image_hwc(image) if image is not None else None
-    if img is None:
-        m = _mask_hw(mask, "mask")
-        img = torch.zeros(m.shape[0], m.shape[1], 3)
-    bchw = img.detach().to("cpu", torch.float32).permute(2, 0, 1)[None]
-    m = _mask_hw(mask, "mask")[None, None] if mask is not None else None
-    cut = given_cutout(bchw, m)
-    return None if cut is None else cut[0, 0]
-
 
 def _border_pixels(h: int, w: int, width: int) -> torch.Tensor:
     m = torch.zeros(h, w, dtype=torch.bool)
@@ -557,7 +504,7 @@ def estimate_background(image_hwc, border: Optional[int] = None) -> tuple[torch.
     across the frame (sweeps, vignetting), fitted robustly so that an object touching the border
     (less than half of it) is ignored. Returns (background [H,W,3], noise level: the median
     colour distance of the border pixels to the model)."""
-    img = _image_hwc(image_hwc)[..., :3]
+    img = M.single_image_hwc(image_hwc)[..., :3]
     h, w = img.shape[:2]
     bw = border if border is not None else max(2, round(0.01 * min(h, w)))
     bw = max(1, min(bw, h // 2, w // 2))
@@ -599,7 +546,7 @@ def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int]
     when no pixel stands out from the background."""
     if not (0.0 < float(tolerance) <= 2.0):
         raise ValueError(f"tolerance must be in (0, 2], got {tolerance}")
-    img = _image_hwc(image_hwc)[..., :3]
+    img = M.single_image_hwc(image_hwc)[..., :3]
     bg, noise = estimate_background(img, border)
     d = (img - bg).norm(dim=-1)
     thr = max(float(tolerance), 3.5 * noise)
@@ -611,3 +558,47 @@ def border_color_cutout(image_hwc, tolerance: float = 0.1, border: Optional[int]
     if not (obj > 0.5).any():
         raise ValueError(BORDER_COLOR_NOTHING_FOUND)
     return fill_holes(largest_component(obj), max_hole_fraction)
+
+
+# --- the cut-out a node asks for ---------------------------------------------------------------
+
+def given_cutout(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The cut-out the user gave for a target [B,C,h,w], as [B,1,h,w]: a LoadImage-style MASK
+    (1 where transparent, so object = 1 − mask), else the alpha of an RGBA target. None when
+    neither carries one (no mask, LoadImage's 64x64 all-zero placeholder, no or opaque alpha)."""
+    h, w = target.shape[-2:]
+    if mask is not None:
+        m = M.mask_b1hw(mask, "target_mask")
+        if m.any():
+            if tuple(m.shape[-2:]) != (h, w):
+                raise ValueError(f"target_mask is {m.shape[-1]}x{m.shape[-2]} px but the target image is "
+                                 f"{w}x{h} px; Image and mask must be the same size")
+            return (1.0 - m).clamp(0.0, 1.0)
+    if target.shape[1] == 4 and bool((target[:, 3] < 1).any()):
+        return target[:, 3:4].clamp(0.0, 1.0)
+    return None
+
+
+def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Object mask [B,1,h,w]: the given cut-out (mask or alpha), else the whole image."""
+    cut = given_cutout(target, mask)
+    return torch.ones_like(target[:, :1]) if cut is None else cut
+
+
+CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
+
+
+def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
+    """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
+    if cutout == "auto":
+        cutout = "mask or alpha" if given_cutout(target, target_mask) is not None else ("sam" if sam is not None else "whole image")
+    if cutout == "whole image":
+        return torch.ones_like(target[:, :1])
+    if cutout == "mask or alpha":
+        return object_mask_from(target, target_mask)
+    rgb_hwc = M.to_bhwc(target[:, :3])
+    if cutout == "border color":
+        return torch.stack([border_color_cutout(im) for im in rgb_hwc])[:, None].float()
+    if sam is None:
+        raise ValueError("cutout 'sam' needs a SAM model on the sam input (Fill-in SAM Loader)")
+    return torch.stack([sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()

@@ -132,7 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model = load_toy_denoiser(a.model)
     embed_fn = None
     if a.clip is not None:
-        from fillblank_core.clip import ClipImageEncoder
+        from fillblank_lab.clip_encoder import ClipImageEncoder
         embed_fn = ClipImageEncoder.from_path(a.clip)
     with torch.no_grad():
         res = run_demo(a.seed, a.steps, a.resample, a.jump, model, embed_fn=embed_fn)

@@ -98,6 +98,10 @@ class GaussianPrior:
         self.cov = cov
         self.evals = evals.clamp_min(0.0)
         self.evecs = evecs
+        # the symmetric square root of the covariance: unique, unlike the eigenvectors (their signs and
+        # the basis of a repeated eigenvalue depend on the CPU's LAPACK path), so draws are the same
+        # on every machine
+        self.sqrt_cov = (evecs * self.evals.sqrt()[None]) @ evecs.T
         self.space = space if space is not None else NoiseSpace.eps()
         self.calls = 0
 
@@ -161,7 +165,7 @@ class GaussianPrior:
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """n draws of x0 as a float64 [n, C, H, W] tensor."""
         z = torch.randn(n, self.mean.numel(), generator=generator, dtype=torch.float64)
-        x = self.mean[None] + (z * self.evals.sqrt()[None]) @ self.evecs.T
+        x = self.mean[None] + z @ self.sqrt_cov
         return x.reshape(n, *self.shape)
 
 

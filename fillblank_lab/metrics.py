@@ -163,7 +163,7 @@ def clip_similarity(result: torch.Tensor, target: torch.Tensor, mask: torch.Tens
 
     embed_fn: takes a ComfyUI-layout IMAGE batch [N, h, w, 3] in [0, 1] (it resizes/normalises as
     its model needs) and returns embeddings [N, D] — the same convention as
-    ``fillblank_core.rank``, so a :class:`fillblank_core.clip.ClipImageEncoder` or
+    ``fillblank_core.rank``, so a :class:`fillblank_lab.clip_encoder.ClipImageEncoder` or
     ``clip.comfy_embed_fn(CLIP_VISION)`` can be passed as is.
     """
     r, t, single = _pair(result, target, "result", "target")

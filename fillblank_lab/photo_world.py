@@ -1,4 +1,4 @@
-"""A world of real photographs for the README picture (issue 20, item 4).
+"""A world of real photographs for the README picture .
 
 Pure torch (+ the photos that scikit-image ships; no ComfyUI import). ``scripts/make_readme_picture.py``
 runs it through the real nodes.

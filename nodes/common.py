@@ -1,5 +1,7 @@
-"""Shared node helpers: the V3 schema pieces every node uses (types, names, inputs), checks that
-run before any heavy work, conversions."""
+"""Shared node declarations: the V3 schema pieces every node uses (types, names, widgets, the
+input lists and tooltips that several nodes share), the type checks of IMAGE / MASK inputs that
+run before any heavy work, conversions. Node files import this (and ``guidance``, ``compat``),
+never each other."""
 
 from __future__ import annotations
 
@@ -11,6 +13,11 @@ import torch
 from comfy_api.latest import io  # the V3 node API (ComfyUI 0.3.4x+, 2025); requires-comfyui >= 0.3.75
 
 from ..fillblank_core import masks as M
+from ..fillblank_core import ranges as R
+from ..fillblank_core.placement import ground_height
+from ..fillblank_core.schedules import DEFAULT_ADAPT
+from ..fillblank_core.segment import CUTOUTS
+from . import compat
 
 CATEGORY = "fillblank"
 TARGET = "FILLBLANK_TARGET"
@@ -144,3 +151,119 @@ def mask_input(mask: torch.Tensor, name: str, hw: tuple[int, int] | None = None)
     if m.numel() and (float(m.amin()) < 0.0 or float(m.amax()) > 1.0):
         return m.clamp(0.0, 1.0)
     return m  # already in 0..1: no copy (the caller must not modify it)
+
+
+# --- inputs and tooltips that several nodes declare ----------------------------------------------
+
+TARGET_TIP = "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."
+CUTOUT_TIP = ("How the object is cut out: auto (object_mask or target_mask, else alpha, else SAM if connected, else "
+              "the whole image), mask or alpha, whole image, border color (plain studio background), sam.")
+TARGET_MASK_TIP = ("LoadImage's MASK of the target image: 1 = TRANSPARENT (LoadImage gives 1 − alpha), so the object "
+                   "is where it is 0. For a mask that is 1 on the object (SAM, segmentation nodes) use object_mask.")
+OBJECT_MASK_TIP = ("A mask of the object in the target image: 1 = OBJECT (what SAM, SAM3 and most segmentation nodes "
+                   "give). For LoadImage's MASK output (1 = transparent) use target_mask. Connect one of the two.")
+SAM_TIP = "Optional SAM model (Fill-in SAM Loader) for an automatic cut-out of the target."
+WORKING_SIZE_TIP = ("Working resolution: the longest side, in pixels, of the crop around the hole as the model "
+                    "sees it (snapped to a multiple of 8, at least 64). Pick your model's own resolution: SD1.5 "
+                    "512–768, SDXL / Flux / SD3 1024. The crop is resized to it (a small hole is enlarged at most "
+                    "4×, a large one reduced), so any photo size costs the same.")
+
+_COST_TIP = ("Cost: model evaluations = steps + ⌈(steps − j)/j⌉·(r − 1)·j for one-evaluation samplers "
+             "(euler, dpmpp_2m, …; about twice that for heun, dpm_2, …), about r × steps; e.g. 30 steps, "
+             "j 10, r 4: 90. Above 5 × steps a warning is logged.")
+JUMP_TOOLTIP = ("RePaint's j: steps per chunk before travelling back. Unused when resample is 1; a value above "
+                "the step count counts as the step count (one chunk: no travelling back). " + _COST_TIP)
+RESAMPLE_TOOLTIP = "RePaint's r: passes over each chunk (1 = no resampling). " + _COST_TIP
+BLEND_TOOLTIP = ("matched: the model sees the noised target inside its silhouette (as ComfyUI's known region, "
+                 "weighted by λ) and its prediction is pulled there too; keeps the noise level; works with every "
+                 "sampler. independent: inject freshly noised target after each step (paper-style; lowers the "
+                 "noise in the target).")
+SCHEDULE_TOOLTIP = ("λ schedule (Fill-in Lambda Schedule), for experts; when connected it replaces adapt. Unconnected: "
+                    "the schedule that adapt sets.")
+ADAPT_TOOLTIP = ("Keep ↔ adapt: how much the model may re-render the object. 0 keeps the pasted target exactly "
+                 "(no relighting), 1 leaves the model free (the target is not pulled; below denoise 1 a run that starts "
+                 "from the pasted scene still shows it). In between the target is held while "
+                 "the model decides what the object is, then let go so the model lights, shades and blends it; higher "
+                 "lets go earlier. Used when no schedule is connected.")
+TARGET_TOOLTIP = "From Fill-in Target Encoder."
+
+
+def adapt_input():
+    """The keep ↔ adapt widget (optional, so prompts written before it existed keep running)."""
+    return number("adapt", R.ADAPT, DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
+
+
+def sampler_inputs(denoise_tip: str) -> list:
+    """seed … resample: the same widgets, in the same order, on Sampler and Insert."""
+    return [
+        number("seed", R.SEED, 0, "Noise seed; the same seed gives the same result.", control_after_generate=True),
+        number("steps", R.STEPS, 30, "Denoising steps (before resampling)."),
+        number("cfg", R.CFG, 7.0, "Classifier-free guidance scale.", round=0.01),
+        combo("sampler_name", compat.sampler_names(), None, "Base sampler used inside every chunk."),
+        combo("scheduler", compat.scheduler_names(), None, "Sigma schedule."),
+        number("denoise", R.DENOISE, 1.0, denoise_tip),
+        number("jump_length", R.JUMP_LENGTH, 10, JUMP_TOOLTIP, advanced=True),
+        number("resample", R.RESAMPLE, 1, RESAMPLE_TOOLTIP, advanced=True),
+    ]
+
+
+def placement_inputs(tip_suffix: str = "") -> list:
+    """x, y, scale, flip, cutout: the same widgets on Target Encoder and Insert."""
+    return [
+        number("x", R.X, 0.5, "Horizontal centre of the target as a fraction of the scene width (0 = left edge, "
+               "1 = right edge)" + tip_suffix + "."),
+        number("y", R.Y, 0.5, "Vertical centre of the target as a fraction of the scene height (0 = top, "
+               "1 = bottom)" + tip_suffix + "."),
+        number("scale", R.SCALE, 0.4, "Height of the target as a fraction of the scene height" + tip_suffix + "."),
+        boolean("flip", False, "Mirror the target horizontally."),
+        combo("cutout", CUTOUTS, "auto", CUTOUT_TIP),
+    ]
+
+
+def mask_inputs() -> tuple:
+    """target_mask and object_mask (Target Encoder, Insert)."""
+    return (io.Mask.Input("target_mask", optional=True, tooltip=TARGET_MASK_TIP),
+            io.Mask.Input("object_mask", optional=True, tooltip=OBJECT_MASK_TIP))
+
+
+ADD_TO_TIP = ("Optional: the target output of another Fill-in Target Encoder on the same scene. This target is "
+              "added to it (drawn over the earlier ones) and all of them are inserted in one sampling run.")
+HORIZON_TIP = ("Perspective (0 = off): the horizon as a fraction of the scene height from the top. With it on, the "
+               "object stands on the ground: scale is its height with its base on the bottom edge, and as you move it "
+               "up toward the horizon it shrinks by the ground-plane rule (height ∝ distance of its base below the "
+               "horizon).")
+SHADOW_TIP = ("Room for the shadow: adds to the hole the region where the object's shadow falls, so the model may "
+              "paint it. none; contact (a soft band under its base); cast (contact plus the shadow cast toward "
+              "shadow_angle, shadow_length × its height long).")
+
+
+def perspective_inputs() -> list:
+    """horizon (Target Encoder, Insert): optional, added after the first release."""
+    return [number("horizon", R.HORIZON, 0.0, HORIZON_TIP, optional=True)]
+
+
+def shadow_inputs(default: str = "none") -> list:
+    """shadow, shadow_angle, shadow_length (Mask Refiner, Insert): optional, added after the first release."""
+    return [combo("shadow", M.SHADOW_MODES, default, SHADOW_TIP, optional=True),
+            number("shadow_angle", R.SHADOW_ANGLE, 45.0, "Direction the cast shadow falls, in degrees clockwise from "
+                   "the right: 0 right, 45 down-right (light from the upper left), 90 toward the viewer, 180 left, "
+                   "270 away.", optional=True),
+            number("shadow_length", R.SHADOW_LENGTH, 0.5, "Length of the cast shadow as a multiple of the object's "
+                   "height (shadow cast).", optional=True)]
+
+
+def placed_height(scale: float, y: float, horizon: float) -> float:
+    """The target's height: scale, or with a horizon the ground-plane height at y (placement.ground_height)."""
+    return scale if horizon <= 0 else ground_height(scale, y, horizon)
+
+
+def working_size_input():
+    return number("working_size", R.WORKING_SIZE, R.DEFAULT_WORKING_SIZE, WORKING_SIZE_TIP)
+
+
+def context_input(tooltip: str):
+    return number("context", R.CONTEXT, R.DEFAULT_CONTEXT, tooltip)
+
+
+def feather_input(tooltip: str, default: int = R.DEFAULT_FEATHER):
+    return number("feather", R.FEATHER, default, tooltip)

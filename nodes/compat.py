@@ -1,4 +1,5 @@
-"""The ComfyUI sampling APIs the nodes use, in one place; a shim is marked with the ComfyUI date it
+"""The ComfyUI APIs that differ between ComfyUI versions or that need a rule of the pack's (sigmas,
+sampler and scheduler lists, the VAE's downscale); a shim is marked with the ComfyUI date it
 bridges. Supported: ComfyUI 0.3.75 (Dec 2025) and newer (the 2024 shims went with the 2024 host).
 """
 
@@ -19,11 +20,10 @@ def calculate_sigmas(model, scheduler: str, steps: int) -> torch.Tensor:
 
 
 def sigmas_for(model, scheduler: str, steps: int, denoise: float) -> torch.Tensor:
-    """Like KSampler.set_steps: with denoise < 1 the tail of a longer schedule."""
+    """The sigmas of ``steps`` steps; with denoise < 1 (checked by the node: > 0) the last steps of a
+    schedule of steps / denoise steps, as ComfyUI's KSampler takes them."""
     if denoise >= 0.9999:
         return calculate_sigmas(model, scheduler, steps).cpu()
-    if denoise <= 0.0:
-        raise ValueError(f"denoise must be greater than 0, got {denoise:g}")
     total = int(steps / denoise)
     return calculate_sigmas(model, scheduler, total).cpu()[-(steps + 1):]
 

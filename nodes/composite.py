@@ -6,9 +6,8 @@ from comfy_api.latest import io
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
-from ..fillblank_core.insert import stitch_back
-from ..fillblank_core.placement import composite_image
-from .common import Stitch, batch_of, boolean, mask_input, number, rgb, schema
+from ..fillblank_core.composite import composite_image, stitch_back
+from .common import Stitch, batch_of, boolean, feather_input, mask_input, rgb, schema
 
 
 class FillBlankComposite(io.ComfyNode):
@@ -22,7 +21,7 @@ class FillBlankComposite(io.ComfyNode):
                 io.Image.Input("scene", tooltip="The original scene."),
                 io.Image.Input("image", tooltip="VAE Decode of Fill-in Sampler's latent."),
                 io.Mask.Input("mask", tooltip="The hole used for sampling."),
-                number("feather", R.FEATHER, 8, "Soft edge outward over this many pixels."),
+                feather_input("Soft edge outward over this many pixels."),
                 boolean("color_match", False, "Match the inserted region's colour statistics to the ring around "
                         "the hole."),
                 Stitch.Input("stitch", optional=True, tooltip="From Fill-in Crop: image (and mask) are the crop's, at "

@@ -6,11 +6,10 @@ import torch
 
 from comfy_api.latest import io
 
-from ..fillblank_core import ranges as R
 from ..fillblank_core import crop as C
+from ..fillblank_core import ranges as R
 from ..fillblank_core.insert import scene_hole
-from .common import Stitch, mask_input, number, rgb, schema
-from .insert import WORKING_SIZE_TIP
+from .common import Stitch, context_input, mask_input, rgb, schema, working_size_input
 
 
 class FillBlankCrop(io.ComfyNode):
@@ -23,9 +22,9 @@ class FillBlankCrop(io.ComfyNode):
             inputs=[
                 io.Image.Input("scene", tooltip="The full-size photo."),
                 io.Mask.Input("hole", tooltip="Where to repaint (1 = repaint), at the scene's size."),
-                number("working_size", R.WORKING_SIZE, 1024, WORKING_SIZE_TIP),
-                number("context", R.CONTEXT, 0.25, "Scene around the hole kept in the crop, on each side, as a "
-                       "fraction of the hole's longest side (plus 8 pixels)."),
+                working_size_input(),
+                context_input("Scene around the hole kept in the crop, on each side, as a fraction of the hole's "
+                              "longest side (plus 8 pixels)."),
                 io.Image.Input("target", optional=True, tooltip="Optional image of the scene's size to crop the same "
                                "way (e.g. the scene with the target pasted in)."),
                 io.Mask.Input("silhouette", optional=True, tooltip="Optional mask of the scene's size (e.g. where the "
@@ -46,7 +45,7 @@ class FillBlankCrop(io.ComfyNode):
 
     @classmethod
     def execute(cls, scene, hole, working_size, context, target=None, silhouette=None) -> io.NodeOutput:
-        R.check_inputs(working_size=working_size, context=context)
+        v = R.check_inputs(working_size=working_size, context=context)
         s = rgb(scene, "scene")
         hw = tuple(s.shape[-2:])
         h = mask_input(hole, "hole", hw)
@@ -54,7 +53,7 @@ class FillBlankCrop(io.ComfyNode):
         if target is not None and tuple(rgb(target, "target").shape[-2:]) != hw:
             raise ValueError(f"target is {target.shape[2]}x{target.shape[1]} px but the scene is {hw[1]}x{hw[0]} px; "
                              "the target input must have the scene's size")
-        plan = C.plan_crop(hw, h, sil, context=context, working_size=working_size)
+        plan = C.plan_crop(hw, h, sil, context=v["context"], working_size=v["working_size"])
         work = C.crop_inputs(plan, scene, h, target, sil)
         empty = torch.zeros(h.shape[0], *plan.working_hw)
         return io.NodeOutput(work.scene, work.hole, work.scene if work.target is None else work.target,

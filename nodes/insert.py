@@ -7,20 +7,17 @@ import torch
 from comfy_api.latest import io
 
 from ..fillblank_core import insert as I
-from ..fillblank_core import placement as P
+from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
-from ..fillblank_core.crop import stitch
-from ..fillblank_core.placement import cut_out
+from ..fillblank_core.composite import stitch
 from ..fillblank_core.schedules import DEFAULT_ADAPT
+from ..fillblank_core.segment import CUTOUTS, cut_out
+from ..fillblank_core.target import check_same_scene
 from . import compat
-from .common import Lambda, SamModel, boolean, combo, number, schema
-from .sampler import SCHEDULE_TOOLTIP, adapt_input, guided_sample, sampler_inputs, validate
-from .target_encoder import SAM_TIP, TARGET_TIP, mask_inputs, placement_inputs, target_inputs
-
-WORKING_SIZE_TIP = ("Working resolution: the longest side, in pixels, of the crop around the hole as the model "
-                    "sees it (snapped to a multiple of 8, at least 64). Pick your model's own resolution: SD1.5 "
-                    "512–768, SDXL / Flux / SD3 1024. The crop is resized to it (a small hole is enlarged at most "
-                    "4×, a large one reduced), so any photo size costs the same.")
+from .common import (ADD_TO_TIP, SAM_TIP, SCHEDULE_TOOLTIP, TARGET_TIP, Lambda, SamModel, Target, adapt_input,
+                     batch_of, boolean, combo, context_input, feather_input, mask_inputs, perspective_inputs,
+                     placed_height, placement_inputs, sampler_inputs, schema, shadow_inputs, working_size_input)
+from .guidance import check_target, guided_sample, schedule_for, target_inputs, warn_cost
 
 
 class FillBlankInsert(io.ComfyNode):
@@ -45,11 +42,11 @@ class FillBlankInsert(io.ComfyNode):
                 *placement_inputs("; fit x-y-scale"),
                 *sampler_inputs("Fraction of the schedule to run (1 = from pure noise in the hole; below 1 the "
                                 "hole starts from the pasted target)."),
-                number("working_size", R.WORKING_SIZE, 1024, WORKING_SIZE_TIP),
-                number("context", R.CONTEXT, 0.25, "Scene around the hole the model sees, on each side, as a fraction "
-                       "of the hole's longest side (plus a few pixels). More context: better blending, less "
-                       "resolution for the object."),
-                number("feather", R.FEATHER, 8, "Soft edge of the stitch outward over this many scene pixels."),
+                working_size_input(),
+                context_input("Scene around the hole the model sees, on each side, as a fraction of the hole's "
+                              "longest side (plus a few pixels). More context: better blending, less resolution "
+                              "for the object."),
+                feather_input("Soft edge of the stitch outward over this many scene pixels."),
                 boolean("color_match", False, "Match the inserted region's colour statistics to the ring around "
                         "the hole."),
                 target_mask,
@@ -61,6 +58,9 @@ class FillBlankInsert(io.ComfyNode):
                 # after the inputs of workflows saved before it existed, so their slots stay in place
                 object_mask,
                 adapt_input(),
+                Target.Input("add_to", optional=True, tooltip=ADD_TO_TIP),
+                *perspective_inputs(),
+                *shadow_inputs(),
             ],
             outputs=[
                 io.Image.Output(display_name="image", tooltip="The full-size scene with the inserted object "
@@ -75,30 +75,45 @@ class FillBlankInsert(io.ComfyNode):
     def execute(cls, model, vae, positive, negative, scene, target, fit, x, y, scale, flip, cutout, seed, steps, cfg,
                 sampler_name, scheduler, denoise, jump_length, resample, working_size, context, feather, color_match,
                 target_mask=None, hole=None, sam=None, schedule=None, object_mask=None,
-                adapt=DEFAULT_ADAPT) -> io.NodeOutput:
-        # every check before any model work (SAM, VAE, sampling)
-        R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
-                       jump_length=jump_length, resample=resample, working_size=working_size, context=context,
-                       feather=feather, adapt=adapt)
-        scene_c, tgt, target_mask = target_inputs(scene, target, cutout, target_mask, object_mask)
-        I.check_options(fit=fit, working_size=working_size, context=context, feather=feather, steps=steps,
-                        jump_length=jump_length, resample=resample, denoise=denoise)
+                adapt=DEFAULT_ADAPT, add_to=None, horizon=0.0, shadow="none", shadow_angle=45.0,
+                shadow_length=0.5) -> io.NodeOutput:
+        # every check once, before any model work (SAM, VAE, sampling): the numbers, the choices, the tensors
+        v = R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
+                           jump_length=jump_length, resample=resample, working_size=working_size, context=context,
+                           feather=feather, horizon=horizon, shadow_angle=shadow_angle, shadow_length=shadow_length)
+        R.check_choice("fit", fit, I.FITS)
+        R.check_choice("cutout", cutout, CUTOUTS)
+        R.check_choice("shadow", shadow, M.SHADOW_MODES)
+        scene_c, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
         hole = I.scene_hole(hole, tuple(scene_c.shape[-2:]))
+        earlier = None
+        if add_to is not None:  # targets placed on this scene before: drawn under this one, sampled with it
+            check_target(add_to, "add_to")
+            M.broadcast_batch(scene=batch_of(scene), add_to=batch_of(add_to))
+            check_same_scene(add_to, scene)
+            earlier = (add_to.image, add_to.mask, add_to.composite)
+        placed_by_xy = fit == "x-y-scale" or hole is None
+        height = placed_height(v["scale"], v["y"], v["horizon"]) if placed_by_xy else v["scale"]
+        sched = schedule_for(schedule, adapt)
+        warn_cost("Fill-in Insert", v["steps"], v["jump_length"], v["resample"], sampler_name)
+
         obj = cut_out(tgt, target_mask, cutout, sam)
-        prep = I.prepare(scene_c, tgt[:, :3], obj, hole, fit=fit, x=x, y=y, scale=scale, flip=flip,
-                         working_size=working_size, context=context, feather=feather, color_match=color_match,
-                         vae_factor=compat.vae_downscale(vae))
-        # encode the crop once; sample as Fill-in Sampler does; decode; stitch into the full scene.
-        # The VAE may sample its posterior from torch's global generator: seed it, as prepare_noise
-        # does right after, so that the same seed gives the same image.
-        torch.manual_seed(seed)
+        prep = I.prepare(scene_c, tgt[:, :3], obj, hole, fit=fit, x=v["x"], y=v["y"], scale=height, flip=flip,
+                         working_size=v["working_size"], context=v["context"], feather=v["feather"],
+                         color_match=color_match, vae_factor=compat.vae_downscale(vae), earlier=earlier,
+                         shadow=shadow, shadow_angle=v["shadow_angle"], shadow_length=v["shadow_length"])
+        # encode the crop once (it is the target latent and the scene latent at once); sample as
+        # Fill-in Sampler does; decode; stitch into the full scene. The VAE may sample its posterior
+        # from torch's global generator: seed it, as prepare_noise does right after, so that the
+        # same seed gives the same image.
+        torch.manual_seed(v["seed"])
         latent = {"samples": vae.encode(prep.composite).float().cpu()}
-        record = P.FillBlankTarget(image=prep.target, mask=prep.silhouette, composite=prep.composite,
-                                   latent=latent["samples"], placement=prep.placement)
-        samples, h_lat = validate(latent, record, prep.work_hole, steps, jump_length, resample, "matched",
-                                  adapt=adapt)
-        out = guided_sample(model, positive, negative, latent, samples, h_lat, record, seed, steps, cfg,
-                            sampler_name, scheduler, denoise, jump_length, resample, "matched", schedule, adapt)
+        h_lat = M.latent_hole(M.mask_b1hw(prep.work_hole), latent["samples"].shape[-2:])
+        out = guided_sample(model=model, positive=positive, negative=negative, latent_image=latent, hole_latent=h_lat,
+                            target_latent=latent["samples"], target_mask=prep.silhouette, schedule=sched,
+                            seed=v["seed"], steps=v["steps"], cfg=v["cfg"], sampler_name=sampler_name,
+                            scheduler=scheduler, denoise=v["denoise"], jump_length=v["jump_length"],
+                            resample=v["resample"], blend="matched")
         generated = vae.decode(out)
-        image = stitch(prep.plan, scene, generated, prep.hole, int(feather), bool(color_match))
+        image = stitch(prep.plan, scene, generated, prep.hole, v["feather"], bool(color_match))
         return io.NodeOutput(image, prep.composite, prep.hole)

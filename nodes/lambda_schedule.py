@@ -62,7 +62,7 @@ class FillBlankLambdaSchedule(io.ComfyNode):
 
     @classmethod
     def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis=AXIS_DEFAULT) -> io.NodeOutput:
-        R.check_inputs(start=start, end=end, value=value, cutoff=cutoff, rate=rate, preview_steps=preview_steps)
+        R.check_inputs(preview_steps=preview_steps)  # the schedule checks its own values (ranges)
         sched = LambdaSchedule(kind=kind, axis=axis, start=start, end=end, value=value, cutoff=cutoff,
                                rate=rate, keyframes=keyframes if kind == "keyframes" else "")
         plot = np.asarray(sched.plot(int(preview_steps)), dtype=np.float32) / 255.0

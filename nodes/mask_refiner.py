@@ -11,18 +11,26 @@ from comfy_api.latest import io
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
-from .common import SamModel, Target, batch_of, combo, mask_input, number, rgb, schema
+from .common import (SamModel, Target, batch_of, combo, feather_input, mask_input, number, rgb, schema,
+                     shadow_inputs)
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]
 logger = logging.getLogger(__name__)
 
 
-def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> tuple:
+def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None, shadow="none",
+           shadow_angle=45.0, shadow_length=0.5) -> tuple:
     """The refined mask [N,1,H,W] and the box where it can be non-zero (checks first, then
-    threshold → combine → grow → feather, on the region of the hole)."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    v = R.check_inputs(grow=grow, feather=feather, threshold=threshold)
+    threshold → combine (with the shadow zone) → grow → feather, on the region of the hole)."""
+    v = R.check_inputs(grow=grow, feather=feather, threshold=threshold, shadow_angle=shadow_angle,
+                       shadow_length=shadow_length)
+    R.check_choice("mode", mode, MODES)
+    R.check_choice("shadow", shadow, M.SHADOW_MODES)
+    if shadow != "none" and target is None:
+        raise ValueError(f"shadow '{shadow}' needs the target input (the shadow falls from the target's silhouette): "
+                         "connect Fill-in Target Encoder's target output, or set shadow to none")
+    zone = {} if shadow == "none" else {"the shadow zone": M.shadow_zone(
+        M.mask_b1hw(target.mask), v["shadow_angle"], v["shadow_length"], cast=shadow == "cast")}
     hw = target.scene_hw if target is not None else (tuple(scene.shape[1:3]) if scene is not None else None)
     if M.is_placeholder(hole, hw):  # nothing painted: LoadImage's empty placeholder means no hole
         if mode == "union" and target is not None:
@@ -49,7 +57,10 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
         if not bool(painted.all()):
             item = f" (item {int((~painted).nonzero()[0]) + 1} of {h.shape[0]})" if h.shape[0] > 1 else ""
             raise ValueError(f"hole{item} is empty (all zeros): {M.PAINT_HINT}, or use mode silhouette")
-    refined = partial(M.refine_hole, grow_px=v["grow"], feather_px=v["feather"], batch=n)
+    fine = partial(M.refine_hole, grow_px=v["grow"], feather_px=v["feather"], batch=n)
+
+    def refined(parts, threshold_value, **kw):
+        return fine({**parts, **zone}, threshold_value, **kw)
     if mode == "hole":
         return refined({"hole": h}, v["threshold"], what="the hole")
     if mode == "sam":
@@ -85,7 +96,7 @@ class FillBlankMaskRefiner(io.ComfyNode):
                 combo("mode", MODES, "union", "hole: the mask as drawn; silhouette: the target's outline; box: its "
                       "bounding box; union: hole ∪ silhouette; sam: the hole refined to an object outline by SAM."),
                 number("grow", R.GROW, 8, "Grow (positive) or shrink (negative) the mask by this many pixels."),
-                number("feather", R.FEATHER, 0, "Soft edge outward over this many pixels (the hole itself stays 1)."),
+                feather_input("Soft edge outward over this many pixels (the hole itself stays 1).", default=0),
                 number("threshold", R.THRESHOLD, 0.0, "Pixels above this value count as inside before growing "
                        "(0 = any touched pixel).", advanced=True),
                 io.Mask.Input("hole", optional=True, tooltip="The hole drawn by you (1 = repaint), e.g. LoadImage's "
@@ -94,6 +105,8 @@ class FillBlankMaskRefiner(io.ComfyNode):
                              "silhouette, box, union)."),
                 SamModel.Input("sam", optional=True, tooltip="SAM model (Fill-in SAM Loader) for mode 'sam'."),
                 io.Image.Input("scene", optional=True, tooltip="The scene, for mode 'sam' when no target is connected."),
+                # added after the first release: last and optional
+                *shadow_inputs(),
             ],
             outputs=[
                 io.Mask.Output(display_name="mask", tooltip="The hole (1 = repaint), at the scene's size."),
@@ -102,7 +115,8 @@ class FillBlankMaskRefiner(io.ComfyNode):
             ])
 
     @classmethod
-    def execute(cls, mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None) -> io.NodeOutput:
-        m, box = refine(mode, grow, feather, threshold, hole, target, sam, scene)
+    def execute(cls, mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None, shadow="none",
+                shadow_angle=45.0, shadow_length=0.5) -> io.NodeOutput:
+        m, box = refine(mode, grow, feather, threshold, hole, target, sam, scene, shadow, shadow_angle, shadow_length)
         base = target.composite if target is not None else torch.tensor(0.15).expand(1, *m.shape[-2:], 3)
         return io.NodeOutput(M.mask_bhw(m), M.overlay(base, m, box=box))

@@ -5,57 +5,14 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..fillblank_core import masks as M
-from ..fillblank_core import placement as P
 from ..fillblank_core import ranges as R
-from ..fillblank_core.placement import CUTOUTS, cut_out
-from .common import SamModel, Target, batch_of, boolean, combo, mask_input, number, rgb, schema
+from ..fillblank_core.placement import place_on_scene
+from ..fillblank_core.segment import CUTOUTS, cut_out
+from ..fillblank_core.target import FillBlankTarget, check_same_scene, crop_to_multiple, over
+from .common import (ADD_TO_TIP, SAM_TIP, TARGET_TIP, SamModel, Target, batch_of, mask_inputs, perspective_inputs,
+                     placed_height, placement_inputs, schema)
 from .compat import vae_downscale
-
-TARGET_TIP = "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."
-CUTOUT_TIP = ("How the object is cut out: auto (object_mask or target_mask, else alpha, else SAM if connected, else "
-              "the whole image), mask or alpha, whole image, border color (plain studio background), sam.")
-TARGET_MASK_TIP = ("LoadImage's MASK of the target image: 1 = TRANSPARENT (LoadImage gives 1 − alpha), so the object "
-                   "is where it is 0. For a mask that is 1 on the object (SAM, segmentation nodes) use object_mask.")
-OBJECT_MASK_TIP = ("A mask of the object in the target image: 1 = OBJECT (what SAM, SAM3 and most segmentation nodes "
-                   "give). For LoadImage's MASK output (1 = transparent) use target_mask. Connect one of the two.")
-SAM_TIP = "Optional SAM model (Fill-in SAM Loader) for an automatic cut-out of the target."
-
-
-def target_inputs(scene, target, cutout: str, target_mask=None, object_mask=None):
-    """The checks of a scene / target / cut-out / mask input set (Target Encoder, Insert):
-    (scene [B,3,H,W], target [B,3|4,h,w], target_mask [B,1,h,w] (1 = transparent) or None).
-    ``object_mask`` (1 = object) is turned into the target_mask convention."""
-    scene_c = rgb(scene, "scene")
-    tgt = rgb(target, "target", allow_alpha=True)
-    if cutout not in CUTOUTS:
-        raise ValueError(f"cutout must be one of {', '.join(CUTOUTS)}, got {cutout!r}")
-    if target_mask is not None and object_mask is not None:
-        raise ValueError("target_mask and object_mask are both connected; connect one: target_mask is LoadImage's "
-                         "MASK (1 = transparent), object_mask a mask that is 1 on the object (SAM, segmentation)")
-    name, given = ("object_mask", object_mask) if object_mask is not None else ("target_mask", target_mask)
-    m = mask_input(given, name) if given is not None else None
-    M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), **{name: batch_of(given)})
-    if m is not None and name == "object_mask":
-        m = 1.0 - m  # a new tensor: the input is untouched
-    return scene_c, tgt, m
-
-
-def placement_inputs(tip_suffix: str = "") -> list:
-    """x, y, scale, flip, cutout: the same widgets on Target Encoder and Insert."""
-    return [
-        number("x", R.X, 0.5, "Horizontal centre of the target as a fraction of the scene width (0 = left edge, "
-               "1 = right edge)" + tip_suffix + "."),
-        number("y", R.Y, 0.5, "Vertical centre of the target as a fraction of the scene height (0 = top, "
-               "1 = bottom)" + tip_suffix + "."),
-        number("scale", R.SCALE, 0.4, "Height of the target as a fraction of the scene height" + tip_suffix + "."),
-        boolean("flip", False, "Mirror the target horizontally."),
-        combo("cutout", CUTOUTS, "auto", CUTOUT_TIP),
-    ]
-
-
-def mask_inputs() -> tuple:
-    return (io.Mask.Input("target_mask", optional=True, tooltip=TARGET_MASK_TIP),
-            io.Mask.Input("object_mask", optional=True, tooltip=OBJECT_MASK_TIP))
+from .guidance import check_target, target_inputs
 
 
 class FillBlankTargetEncoder(io.ComfyNode):
@@ -75,14 +32,18 @@ class FillBlankTargetEncoder(io.ComfyNode):
                 SamModel.Input("sam", optional=True, tooltip=SAM_TIP),
                 io.ClipVision.Input("clip_vision", optional=True, tooltip="Optional CLIP vision model: outputs the "
                                     "cut-out target's CLIP_VISION_OUTPUT."),
-                # after the inputs of workflows saved before it existed, so their slots stay in place
+                # after the inputs of workflows saved before they existed, so their slots stay in place
                 object_mask,
+                Target.Input("add_to", optional=True, tooltip=ADD_TO_TIP),
+                *perspective_inputs(),
             ],
             outputs=[
                 Target.Output(display_name="target", tooltip="The placed, encoded target for Fill-in Sampler / "
-                              "Fill-in Sampler Select."),
-                io.Image.Output(display_name="preview", tooltip="The scene with the target pasted in (before sampling)."),
-                io.Mask.Output(display_name="silhouette", tooltip="The target's silhouette on the scene (1 = object)."),
+                              "Fill-in Sampler Select (with add_to: all the chained targets)."),
+                io.Image.Output(display_name="preview", tooltip="The scene with the target(s) pasted in (before "
+                                "sampling)."),
+                io.Mask.Output(display_name="silhouette", tooltip="The silhouette of the target(s) on the scene "
+                               "(1 = object)."),
                 io.ClipVisionOutput.Output(display_name="clip_vision_output", tooltip="The cut-out target's CLIP image "
                                            "embedding (for unCLIPConditioning, IPAdapter, StyleModelApply); needs the "
                                            "clip_vision input."),
@@ -90,16 +51,27 @@ class FillBlankTargetEncoder(io.ComfyNode):
 
     @classmethod
     def execute(cls, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None,
-                clip_vision=None, object_mask=None) -> io.NodeOutput:
-        R.check_inputs(x=x, y=y, scale=scale)
-        scene_c, tgt, target_mask = target_inputs(scene, target, cutout, target_mask, object_mask)
+                clip_vision=None, object_mask=None, add_to=None, horizon=0.0) -> io.NodeOutput:
+        v = R.check_inputs(x=x, y=y, scale=scale, horizon=horizon)
+        R.check_choice("cutout", cutout, CUTOUTS)
+        _, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
+        height = placed_height(v["scale"], v["y"], v["horizon"])
+        base = scene
+        if add_to is not None:  # drawn over the targets placed before, on their composite
+            check_target(add_to, "add_to")
+            n = M.broadcast_batch(scene=batch_of(scene), add_to=batch_of(add_to))
+            check_same_scene(add_to, scene)
+            base = M.repeat_batch(add_to.composite.to(scene), n)
         obj = cut_out(tgt, target_mask, cutout, sam)
-        image, mask, comp, where = P.place_on_scene(scene, tgt[:, :3], obj, x, y, scale, flip)
-        pixels = P.crop_to_multiple(comp.permute(0, 3, 1, 2), vae_downscale(vae)).permute(0, 2, 3, 1)
+        image, mask, comp, where = place_on_scene(base, tgt[:, :3], obj, v["x"], v["y"], height, flip)
+        if add_to is not None:
+            image, mask = over(add_to.image, add_to.mask, image, mask)
+        pixels = crop_to_multiple(comp.permute(0, 3, 1, 2), vae_downscale(vae)).permute(0, 2, 3, 1)
         latent = vae.encode(pixels)
         clip_out = None
         if clip_vision is not None:  # the object on neutral grey, so the background does not count
             clip_out = clip_vision.encode_image(M.to_bhwc(tgt[:, :3] * obj + 0.5 * (1.0 - obj)))
-        record = P.FillBlankTarget(image=image, mask=mask, composite=comp, latent=latent.float().cpu(),
-                                   placement=where, embeds=clip_out)
+        record = FillBlankTarget(image=image, mask=mask, composite=comp, latent=latent.float().cpu(),
+                                 placement=where, embeds=clip_out if clip_out is not None or add_to is None
+                                 else add_to.embeds, earlier=() if add_to is None else add_to.placements)
         return io.NodeOutput(record, record.composite, record.mask, clip_out)

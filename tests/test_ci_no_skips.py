@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 import _browser
-import _needs
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"

@@ -1,4 +1,4 @@
-"""Image work on regions (issue 13, the pack's own memory): placing, pasting, refining masks,
+"""Image work on regions (the pack's own memory): placing, pasting, refining masks,
 previews and compositing touch only the target's box / the hole's box, with the results of doing
 the same on the whole image. References here are the whole-image formulas.
 
@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from fillblank_core import masks as M
+from fillblank_core import composite as K
 from fillblank_core import placement as P
 
 ROUNDING = 3e-7
@@ -34,7 +35,7 @@ def _cases(n=40, seed=0):
 
 
 def _full_composite(scene, decoded, hole, feather, match):
-    """The whole-image composite (fillblank before issue 13)."""
+    """The whole-image composite (fillblank before the work on regions)."""
     B = max(scene.shape[0], decoded.shape[0], hole.shape[0])
     H, W = scene.shape[-2:]
     h, w = decoded.shape[-2:]
@@ -45,7 +46,7 @@ def _full_composite(scene, decoded, hole, feather, match):
         decoded = full
     s, d, m0 = (t.expand(B, -1, -1, -1) for t in (scene, decoded, hole))
     if match:
-        d = P.color_match(d, s, m0)
+        d = K.color_match(d, s, m0)
     m = M.feather(m0.clamp(0, 1), feather)
     return torch.where(m > 0, s * (1.0 - m) + d * m, s), m
 
@@ -59,8 +60,8 @@ def test_composite_on_the_feathered_hole_box_equals_the_whole_image():
         f, match = rng.choice([0, 1, 4, 8, 20]), rng.random() < 0.5
         want, m = _full_composite(scene, decoded, hole, f, match)
         before = (scene.clone(), decoded.clone(), hole.clone())
-        got = P.composite(scene, decoded, hole, f, match)
-        got_img = P.composite_image(scene.permute(0, 2, 3, 1).contiguous(), decoded.permute(0, 2, 3, 1).contiguous(),
+        got = K.composite(scene, decoded, hole, f, match)
+        got_img = K.composite_image(scene.permute(0, 2, 3, 1).contiguous(), decoded.permute(0, 2, 3, 1).contiguous(),
                                      hole, f, match)
         assert torch.equal(got.permute(0, 2, 3, 1), got_img)
         outside = (m == 0).expand_as(got)

@@ -587,7 +587,7 @@ def test_lambda_one_holds_the_target_like_the_known_region(space_name, sampler, 
         assert e.abs().max() < 6.0 and abs(float(e.mean())) < 1.0
 
 
-# --- no host reads between model calls (issue 10) -------------------------------------------------------
+# --- no host reads between model calls ------------------------------------------------------------------
 
 class _HostReads:
     """Counts Python-level reads of tensor values (item/float/int/bool/tolist/numpy) while armed."""

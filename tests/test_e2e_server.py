@@ -23,7 +23,7 @@ import make_workflows as mw  # noqa: E402  (the examples' keys and file names)
 
 pytestmark = pytest.mark.host
 EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
-# the example workflows exactly as saved before the V3 node schema (issue 11): users' saved graphs
+# the example workflows exactly as saved before the V3 node schema: users' saved graphs
 # must keep loading and running whatever the node classes become
 SAVED = sorted((REPO / "tests" / "saved_workflows").glob("*.json"))
 # the example workflows' API prompts as first released (scripts/old_api_prompts.py recovered them from
@@ -68,7 +68,7 @@ def server(comfy_host, tmp_path_factory):
     (work / "models" / "sams").mkdir(parents=True)
     # a tiny real SAM under the example's file name (its type is detected as "custom")
     import torch
-    from test_segment import make_tiny_sam
+    from test_core_segment import make_tiny_sam
     torch.save(make_tiny_sam(0).state_dict(), work / "models" / "sams" / "sam_vit_b_01ec64.pth")
     srv = ComfyServer(comfy_host, work)
     srv.start()
@@ -135,7 +135,8 @@ def test_example_a_end_to_end(server, info, artifacts):
     # the hole used: union of the painted hole and the target's silhouette, grown 8 px, feathered 8 px
     import torch
     from fillblank_core import masks as M
-    from fillblank_core.placement import object_mask_from, place_target
+    from fillblank_core.placement import place_target
+    from fillblank_core.segment import object_mask_from
     hole = torch.from_numpy((scene_rgba[..., 3] == 0).astype(np.float32))[None, None]
     tgt = torch.from_numpy(np.asarray(Image.open(server.input_dir / "fillblank_target.png")).astype(np.float32) / 255)
     tgt = tgt.permute(2, 0, 1)[None]
@@ -258,7 +259,7 @@ def _bad_cases(info):
     case("refiner mode without its input", ["needs the target input"],
          lambda p: (p[ref]["inputs"].pop("target"), p[ref]["inputs"].update(mode="silhouette")))
 
-    # --- issue 13, round 2: the nine cases that fell short -------------------------------------
+    # --- the nine cases that once fell short ------------------------------------------------------
     case("scene empty batch", ["FillBlankTargetEncoder", "scene", "empty batch"],
          lambda p: p[enc]["inputs"].update(scene=image_node(p, "907", W, H, 3, 0)), never=["NoneType"])
 
@@ -312,7 +313,6 @@ BAD_CASES = ["hole of another size", "empty hole", "hole covering everything", "
              "scale 0", "malformed keyframes", "keyframe value out of range", "scene batch 2, target batch 3",
              "grayscale target", "RGBA scene", "latent of another size", "NaN in the latent", "resample 0",
              "jump_length 0", "refiner mode without its input",
-             # issue 13 (round 2)
              "scene empty batch", "target empty batch", "rank images empty batch", "latent empty batch",
              "hole batch 2 with latent batch 1", "grow -128 shrinks the hole to nothing",
              "select without Set Latent Noise Mask", "select 16-channel latent, 4-channel target",

@@ -181,7 +181,7 @@ def test_keep_adapt_ends_are_paste_and_no_target_and_it_is_monotonic():
         prev = cur
     assert LambdaSchedule.default() == LambdaSchedule.adapt(DEFAULT_ADAPT)
     assert lam(DEFAULT_ADAPT)[-1] == 0.0
-    with pytest.raises(ValueError, match="adapt must be in"):
+    with pytest.raises(ValueError, match="adapt must be a number between 0 and 1"):
         adapt_keyframes(1.5)
 
 

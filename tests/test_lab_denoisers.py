@@ -270,9 +270,10 @@ RUNS = 1000
 # the Euler (ancestral) step, the known-region replacement and the re-noising, while every draw of
 # noise enters additively with mean 0 — so the sampler's expected output is its output with every
 # draw set to 0. Measured (exact) bias of that mean at j=1, r=10, in conditional stds per pixel:
-# max 0.282 (eps) and 0.377 (flow). The bound below is that value plus 10%: a regression bound on
+# max 0.454 (eps) and 0.579 (flow). The bound below is that value plus 10%: a regression bound on
 # an exact number (no statistical slack needed), so a change that makes RePaint condition worse fails.
-REPAINT_BIAS_MAX = {"eps": 0.31, "flow": 0.42}
+# (The scene is a prior draw through the covariance's symmetric square root: the same on every machine.)
+REPAINT_BIAS_MAX = {"eps": 0.50, "flow": 0.64}
 SPREAD = {"eps": 0.91, "flow": 1.02}
 
 

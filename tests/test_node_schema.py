@@ -46,10 +46,12 @@ def test_host_lists_are_named_not_listed(pack):
 
 
 # inputs added after the first release (git history of nodes/: axis in 47fe917, adapt in 2b5e156,
-# the optional sockets clip_vision, stitch and object_mask)
+# the optional sockets clip_vision, stitch and object_mask; several targets, perspective and the shadow zone)
+SHADOW = ["shadow", "shadow_angle", "shadow_length"]
 LATER = {"FillBlankLambdaSchedule": ["axis"], "FillBlankSampler": ["adapt"], "FillBlankSamplerSelect": ["adapt"],
-         "FillBlankInsert": ["object_mask", "adapt"], "FillBlankTargetEncoder": ["clip_vision", "object_mask"],
-         "FillBlankComposite": ["stitch"]}
+         "FillBlankInsert": ["object_mask", "adapt", "add_to", "horizon", *SHADOW],
+         "FillBlankTargetEncoder": ["clip_vision", "object_mask", "add_to", "horizon"],
+         "FillBlankMaskRefiner": SHADOW, "FillBlankComposite": ["stitch"]}
 
 
 @pytest.mark.parametrize("node", list(LATER))

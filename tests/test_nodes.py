@@ -184,7 +184,7 @@ def _no_evaluation(model):
 
 @pytest.mark.parametrize("case", ["no noise mask", "16 channels", "other size", "empty noise mask"])
 def test_sampler_select_checks_before_the_first_evaluation(env, comfy_host, case):
-    """Issue 13: what only SamplerCustom knows (the latent, its noise mask) is checked when the
+    """What only SamplerCustom knows (the latent, its noise mask) is checked when the
     SAMPLER is called, before the model is evaluated once; the message names the input and what
     to do. Through comfy.sample.sample_custom, as SamplerCustom(Advanced) calls it."""
     import comfy.sample

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from test_segment import make_tiny_sam
+from test_core_segment import make_tiny_sam
 
 pytestmark = pytest.mark.host
 

@@ -1,5 +1,5 @@
 """LoadImage's empty placeholder MASK (64×64 zeros when nothing was painted) means "no hole" on every
-node that takes a hole (issue 22): Mask Refiner's union falls back to the silhouette with one log
+node that takes a hole: Mask Refiner's union falls back to the silhouette with one log
 line, modes that need a painted hole and Fill-in Sampler say to paint it; an all-zero hole of the
 scene's size is refused with the same advice."""
 

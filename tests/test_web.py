@@ -1070,7 +1070,8 @@ def test_lambda_schedule_reloads_with_its_widgets(ui, placed):
 def test_saved_workflow_runs_unchanged_over_api(ui, server, placed):
     import torch
     from fillblank_core import masks as M
-    from fillblank_core.placement import object_mask_from, place_target
+    from fillblank_core.placement import place_target
+    from fillblank_core.segment import object_mask_from
 
     enc = placed["ids"]["enc"]
     want = ui.widgets(enc)

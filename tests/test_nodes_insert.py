@@ -81,7 +81,7 @@ def _same_where(a, b, where):
 
 def _box(mask):
     from fillblank_core import masks as M
-    return M.bbox((M.mask_b1hw(mask) > 0).any(dim=0)[0])
+    return M.mask_box(M.mask_b1hw(mask))
 
 
 def test_insert_on_a_4096x3072_scene_samples_at_the_working_size_and_keeps_the_scene(env):
@@ -297,7 +297,7 @@ def test_sampler_without_latent_and_without_target_names_the_target(env):
 
 def test_insert_takes_an_object_mask_like_the_complementary_target_mask(env):
     H, W = 256, 320
-    scene, hole = _scene(H, W, 5), _rect(H, W, 100, 80, 200, 180)
+    scene = _scene(H, W, 5)
     t = _target()
     obj = t[..., 3].clone()
     a = _insert(env, scene, t[..., :3].contiguous(), object_mask=obj)

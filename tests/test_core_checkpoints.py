@@ -1,4 +1,4 @@
-"""What refusals say (issue 15).
+"""What refusals say.
 
 A refused SAM / CLIP vision file: the message names the file, says why it was not loaded (empty,
 corrupt or truncated, not a plain tensor checkpoint, not a SAM / CLIP vision model) and what to do
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from fillblank_core import clip as C
+from fillblank_lab import clip_encoder as C
 from fillblank_core import segment as S
 
 FORBIDDEN_WORDS = ("weights_only", "two options", "trusted source", "trust the source")
@@ -167,7 +167,7 @@ def test_sam_missing_file(tmp_path):
 
 
 def test_sam_mismatch_is_worded_without_torchs_text(tmp_path):
-    from test_segment import make_tiny_sam
+    from test_core_segment import make_tiny_sam
     sd = dict(make_tiny_sam(0).state_dict())
     sd.pop("mask_decoder.iou_token.weight")
     sd["extra.weight"] = torch.zeros(2)
@@ -192,7 +192,7 @@ def test_good_files_are_not_blamed(tmp_path):
 
 
 def test_names_from_the_file_are_made_printable(tmp_path):
-    from test_segment import make_tiny_sam
+    from test_core_segment import make_tiny_sam
     sd = dict(make_tiny_sam(0).state_dict())
     sd["\x1b[31mred\x1b[0m.weight"] = torch.zeros(2)  # tensor names are the file's text
     path = tmp_path / "odd_names.pth"

@@ -489,16 +489,16 @@ def test_border_color_cutout_validates_tolerance():
         S.border_color_cutout(torch.rand(16, 16, 3), tolerance=0)
 
 
-def test_alpha_cutout():
+def test_given_cutout():
     load_image_mask = torch.zeros(1, 20, 30)
     load_image_mask[:, :5] = 1  # transparent top rows
-    img = torch.rand(1, 20, 30, 3)
-    obj = S.alpha_cutout(img, load_image_mask)
-    assert torch.equal(obj, 1 - load_image_mask[0])
-    assert S.alpha_cutout(img, torch.zeros(64, 64)) is None  # LoadImage's placeholder: no alpha
-    rgba = torch.cat([img, torch.ones(1, 20, 30, 1)], -1)
-    rgba[0, 10:, :, 3] = 0.25
-    assert torch.equal(S.alpha_cutout(rgba), rgba[0, ..., 3])
-    assert S.alpha_cutout(torch.ones(1, 20, 30, 4)) is None
+    img = torch.rand(1, 3, 20, 30)
+    obj = S.given_cutout(img, load_image_mask)
+    assert torch.equal(obj[0, 0], 1 - load_image_mask[0])
+    assert S.given_cutout(img, torch.zeros(64, 64)) is None  # LoadImage's placeholder: no alpha
+    rgba = torch.cat([img, torch.ones(1, 1, 20, 30)], 1)
+    rgba[0, 3, 10:] = 0.25
+    assert torch.equal(S.given_cutout(rgba)[0, 0], rgba[0, 3])
+    assert S.given_cutout(torch.ones(1, 4, 20, 30)) is None  # opaque alpha: no cut-out
     with pytest.raises(ValueError, match="same size"):
-        S.alpha_cutout(img, torch.ones(10, 10))
+        S.given_cutout(img, torch.ones(10, 10))

@@ -1,4 +1,4 @@
-"""Issue 15, items 2 and 3: ranges said as they are, and a warning for settings that cost hours.
+"""Ranges said as they are, each value checked once, and a warning for settings that cost hours.
 
 Every numeric widget of every node has the range of fillblank_core.ranges (one source for the
 widget and the message), and a value outside it is refused with a message that states exactly the
@@ -123,16 +123,36 @@ def test_out_of_range_values_state_exactly_the_widgets_range(pack, env):
     assert failures == [], "\n".join(failures)
 
 
-def test_placement_range_is_the_widgets(env):
-    """The old core check allowed x, y in -1..2 (and said so) while the widget allowed -0.5..1.5."""
-    from fillblank_core.placement import place_target
-    t, m = torch.ones(1, 3, 8, 8), torch.ones(1, 1, 8, 8)
-    for name in ("x", "y"):
-        with pytest.raises(ValueError, match=rf"^{name} must be a number between -0\.5 and 1\.5 "):
-            place_target(t, m, (H, W), **{"x": 0.5, "y": 0.5, "scale": 2.0, name: 1.6})
-        place_target(t, m, (H, W), **{"x": 0.5, "y": 0.5, "scale": 2.0, name: 1.5})  # the widget's max is fine
-    with pytest.raises(ValueError, match=r"scale must be a number between 0\.001 and 4 "):
-        place_target(t, m, (H, W), scale=0.0)
+NODES_WITH_CALLERS = ("FillBlankTargetEncoder", "FillBlankMaskRefiner", "FillBlankLambdaSchedule", "FillBlankSampler",
+                      "FillBlankSamplerSelect", "FillBlankComposite", "FillBlankInsert", "FillBlankCrop")
+
+
+@pytest.mark.parametrize("node_id", NODES_WITH_CALLERS)
+def test_each_value_is_checked_once(pack, env, monkeypatch, node_id):
+    """Every numeric widget and every choice a node checks is checked exactly once on the way to the
+    model (the node, the shared glue and the core together): counted at the one range check
+    (ranges.Range.check) and the one choice check (ranges.check_choice) of the loaded pack."""
+    import importlib
+    PR = importlib.import_module(pack.__name__ + ".fillblank_core.ranges")
+    counts = {}
+    check, choice = PR.Range.check, PR.check_choice
+
+    def counting_check(self, name, value):
+        counts[name] = counts.get(name, 0) + 1
+        return check(self, name, value)
+
+    def counting_choice(name, value, options):
+        counts[name] = counts.get(name, 0) + 1
+        return choice(name, value, options)
+    monkeypatch.setattr(PR.Range, "check", counting_check)
+    monkeypatch.setattr(PR, "check_choice", counting_choice)
+    try:
+        call_with(env, node_id)
+    except AssertionError as e:  # the node reached the model: every check is behind it
+        assert "model work started" in str(e), e
+    numeric = {name for nid, name, _, _ in numeric_widgets(env["nodes"]) if nid == node_id}
+    assert numeric <= set(counts), f"{node_id}: not checked: {sorted(numeric - set(counts))}"
+    assert {k: n for k, n in counts.items() if n != 1} == {}, f"{node_id}: checked more than once: {counts}"
 
 
 # --- cost warning -----------------------------------------------------------------------------------
@@ -173,7 +193,7 @@ def test_no_cost_warning_for_the_defaults(env, caplog, pack):
 ])
 def test_cost_warning_threshold_is_five_times_the_steps(pack, caplog, sampler, steps, j, r, warn):
     import importlib
-    S = importlib.import_module(pack.__name__ + ".nodes.sampler")
+    S = importlib.import_module(pack.__name__ + ".nodes.guidance")
     want = count_model_evaluations(steps, j, r, sampler) if sampler in SAMPLER_COST else count_steps(steps, j, r)
     with caplog.at_level(logging.WARNING):
         assert S.warn_cost("Fill-in Sampler", steps, j, r, sampler) == want

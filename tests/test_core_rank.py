@@ -82,7 +82,7 @@ def test_placed_target_with_mask_similarity_parts(batch):
 @pytest.fixture(scope="module")
 def tiny_clip():
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-    from fillblank_core.clip import ClipImageEncoder
+    from fillblank_lab.clip_encoder import ClipImageEncoder
     torch.manual_seed(0)
     model = CLIPVisionModelWithProjection(CLIPVisionConfig(
         hidden_size=64, intermediate_size=128, projection_dim=16, num_hidden_layers=2,

@@ -1,4 +1,4 @@
-"""fillblank_core.clip: a tiny CLIPVisionModelWithProjection loaded from a save_pretrained folder and
+"""fillblank_lab.clip_encoder: a tiny CLIPVisionModelWithProjection loaded from a save_pretrained folder and
 from ComfyUI-style clip_vision files (config detected from shapes), preprocessing, errors."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fillblank_core import clip as C
+from fillblank_core import clip as CC
+from fillblank_lab import clip_encoder as C
 
 # width 128 -> 2 heads by the hidden_size // 64 rule for non-published widths
 TINY = dict(hidden_size=128, intermediate_size=256, projection_dim=24, num_hidden_layers=2,
@@ -230,17 +231,17 @@ def test_embed_from_comfy_output_and_embed_fn():
             return getattr(self, k)
     o = Output()
     o.image_embeds = torch.tensor([[3.0, 4.0]], dtype=torch.float16)
-    assert torch.allclose(C.embed_from_comfy_output(o), torch.tensor([[0.6, 0.8]]))
-    assert torch.allclose(C.embed_from_comfy_output({"image_embeds": torch.tensor([0.0, 2.0])}),
+    assert torch.allclose(CC.embed_from_comfy_output(o), torch.tensor([[0.6, 0.8]]))
+    assert torch.allclose(CC.embed_from_comfy_output({"image_embeds": torch.tensor([0.0, 2.0])}),
                           torch.tensor([[0.0, 1.0]]))
     with pytest.raises(ValueError, match="CLIP_VISION_OUTPUT"):
-        C.embed_from_comfy_output({"last_hidden_state": torch.zeros(1, 2)})
+        CC.embed_from_comfy_output({"last_hidden_state": torch.zeros(1, 2)})
 
     class FakeClipVision:
         def encode_image(self, images):
             o = Output()
             o.image_embeds = images.mean(dim=(1, 2))
             return o
-    fn = C.comfy_embed_fn(FakeClipVision())
+    fn = CC.comfy_embed_fn(FakeClipVision())
     e = fn(torch.rand(4, 8, 8, 3))
     assert e.shape == (4, 3) and torch.allclose(e.norm(dim=-1), torch.ones(4))

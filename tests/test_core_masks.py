@@ -1,0 +1,79 @@
+"""fillblank_core.masks: room for the shadow (the zone where an object's contact and cast shadow fall)
+and the one bounding box / dilation the core uses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fillblank_core import masks as M
+
+
+def _pole(H=96, W=128, x0=60, x1=64, y0=20, y1=70):
+    m = torch.zeros(1, 1, H, W)
+    m[..., y0:y1, x0:x1] = 1.0
+    return m
+
+
+def test_contact_shadow_lies_under_the_base_and_not_on_the_object():
+    m = _pole()
+    z = M.shadow_zone(m, cast=False)
+    assert not bool((z * m).any())  # the object is not part of the zone
+    ys, xs = torch.nonzero(z[0, 0] > 0, as_tuple=True)
+    depth = math.ceil(M.CONTACT_FRACTION * 50)
+    assert int(ys.min()) == 70 and int(ys.max()) == 69 + depth  # from right under the base, depth rows deep
+    assert 60 <= int(xs.min()) and int(xs.max()) < 64  # as wide as the base at most
+    assert bool(z[0, 0, 70, 60:64].any())  # right under the base
+
+
+@pytest.mark.parametrize("angle,direction", [(0, (0, 1)), (180, (0, -1)), (90, (1, 0)), (270, (-1, 0))])
+def test_cast_shadow_falls_toward_the_angle_with_its_length(angle, direction):
+    m = _pole()
+    length = 0.6
+    z = M.shadow_zone(m, angle=angle, length=length, cast=True, contact=0.0)
+    ys, xs = torch.nonzero(z[0, 0] > 0, as_tuple=True)
+    base_y = 69
+    # the tip: the top pixel (49 px above the base) lands length · 49 px away (vertical: half of it)
+    reach = length * 49
+    if direction == (0, 1):
+        assert abs(int(xs.max()) - (63 + reach)) <= 2 and int(xs.min()) >= 60 - 2
+    elif direction == (0, -1):
+        assert abs(int(xs.min()) - (60 - reach)) <= 2 and int(xs.max()) <= 63 + 2
+    elif direction == (1, 0):
+        assert abs(int(ys.max()) - (base_y + reach / 2)) <= 2
+    else:  # away from the viewer: up the picture, behind the object (the object itself is not in the zone)
+        assert int(ys.min()) <= base_y - reach / 2 + 2
+    # a connected band (gaps closed): every row / column between base and tip is reached
+    if direction[0] == 0:
+        span = range(int(xs.min()), int(xs.max()) + 1)
+        assert all(bool((xs == c).any()) for c in span)
+    longer = M.shadow_zone(m, angle=angle, length=2 * length, cast=True, contact=0.0)
+    assert int(longer.sum()) > int(z.sum())
+
+
+def test_shadow_zone_per_item_and_empty():
+    m = torch.cat([_pole(), torch.zeros(1, 1, 96, 128), _pole(x0=10, x1=30, y0=50, y1=90)])
+    z = M.shadow_zone(m, angle=0, length=0.5)
+    assert z.shape == m.shape and z.dtype == torch.float32
+    assert not bool(z[1].any())
+    assert torch.equal(z[0], M.shadow_zone(m[:1], angle=0, length=0.5)[0])
+    assert bool(z[2].any()) and not torch.equal(z[0], z[2])
+    assert torch.equal(M.shadow_zone(torch.zeros(1, 1, 8, 8)), torch.zeros(1, 1, 8, 8))
+
+
+def test_one_bounding_box_and_dilation():
+    m = torch.zeros(2, 1, 20, 30)
+    m[0, 0, 3:5, 4:9] = 1
+    m[1, 0, 10:12, 20:22] = 0.3
+    assert M.mask_box(m) == (4, 3, 22, 12)
+    assert M.mask_box(m, above=0.5) == (4, 3, 9, 5)
+    assert M.mask_box(m, within=(15, 0, 30, 20)) == (20, 10, 22, 12)
+    assert M.mask_box(m, pad=2) == (2, 1, 24, 14)
+    assert M.mask_box(torch.zeros(3, 3)) is None
+    for px in (1, 2, 5):
+        assert torch.equal(M.grow(m, px), F.max_pool2d(m, 2 * px + 1, stride=1, padding=px))
+        assert torch.equal(M.grow(m, -px), 1 - F.max_pool2d(1 - m, 2 * px + 1, stride=1, padding=px))
+    assert M.grow(m, 0) is m
