@@ -16,7 +16,7 @@ export const ALIASES = {
     FillBlankLambdaSchedule: ["lambda schedule", "guidance schedule"],
     FillBlankComposite: ["paste back", "stitch", "inpaint composite"],
     FillBlankCrop: ["inpaint crop", "crop and stitch"],
-    FillBlankSAMLoader: ["SAM", "segment anything", "SAM model"],
+    FillBlankSAMLoader: ["segment anything", "SAM model"],
     FillBlankRank: ["CLIP score", "best of batch"],
 };
 
