@@ -588,10 +588,83 @@ def object_mask_from(target: torch.Tensor, mask: torch.Tensor | None = None) -> 
 CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
 
 
+# A border is "one plain colour" when its pixels lie this close to the fitted background: the median
+# (the noise) and nine in ten of them. A photo's border (texture, objects, light) is far above both;
+# a studio backdrop or a PNG's transparent area (its stored colour, one value) is below. A border
+# whose noise is below KEY_NOISE is one exact colour (a PNG's transparent area, a drawn backdrop):
+# that colour is keyed out, every part of the object kept as it is.
+PLAIN_BORDER_NOISE = 0.02
+PLAIN_BORDER_SPREAD = 0.08
+KEY_NOISE = 1.5 / 255
+KEY_TOLERANCE = 0.1
+
+
+def _border_stats(img: torch.Tensor) -> tuple[float, float]:
+    """(noise, 90th percentile) of the border pixels' colour distance to the fitted background."""
+    h, w = img.shape[:2]
+    bg, noise = estimate_background(img)
+    bw = max(1, min(max(2, round(0.01 * min(h, w))), h // 2, w // 2))
+    d = (img - bg).norm(dim=-1)[_border_pixels(h, w, bw)]
+    return noise, float(d.quantile(0.9))
+
+
+def plain_border(image_hwc) -> bool:
+    """True when the border of an RGB image [H,W,C] is one plain colour (gradients allowed): a studio
+    backdrop, or the transparent area of a PNG whose alpha was dropped (LoadImage's IMAGE without
+    its MASK keeps the colour stored under the transparency, often black or white)."""
+    img = M.single_image_hwc(image_hwc)[..., :3]
+    if min(img.shape[:2]) < 8:
+        return False
+    noise, spread = _border_stats(img)
+    return noise <= PLAIN_BORDER_NOISE and spread <= PLAIN_BORDER_SPREAD
+
+
+def key_color_cutout(image_hwc, tolerance: float = KEY_TOLERANCE) -> torch.Tensor:
+    """The object of an image whose background is one exact colour (a PNG's transparent area after its
+    alpha was dropped): every pixel farther than ``tolerance`` from the border's median colour, all
+    parts kept, holes left as they are (they are background too). [H,W] float32, 1 = object; raises
+    ValueError (:data:`BORDER_COLOR_NOTHING_FOUND`) when nothing differs."""
+    img = M.single_image_hwc(image_hwc)[..., :3]
+    h, w = img.shape[:2]
+    bw = max(1, min(max(2, round(0.01 * min(h, w))), h // 2, w // 2))
+    key = img[_border_pixels(h, w, bw)].median(dim=0).values
+    obj = ((img - key).norm(dim=-1) > float(tolerance)).float()
+    if not (obj > 0.5).any():
+        raise ValueError(BORDER_COLOR_NOTHING_FOUND)
+    return obj
+
+
+def auto_cutout(target: torch.Tensor, target_mask=None, sam=None) -> str:
+    """The cut-out ``auto`` stands for on this target [B,C,h,w]: "mask or alpha" when a mask or alpha
+    is given, else "sam" when a SAM model is connected, else, when every image's border is one plain
+    colour and something differs from it, "color key" (one exact colour: a PNG's transparent area)
+    or "border color" (a studio backdrop), else "whole image"."""
+    if given_cutout(target, target_mask) is not None:
+        return "mask or alpha"
+    if sam is not None:
+        return "sam"
+    kinds = set()
+    for im in M.to_bhwc(target[:, :3]):
+        if min(im.shape[:2]) < 8:
+            return "whole image"
+        noise, spread = _border_stats(im)
+        if noise > PLAIN_BORDER_NOISE or spread > PLAIN_BORDER_SPREAD:
+            return "whole image"
+        kind = "color key" if noise <= KEY_NOISE else "border color"
+        try:
+            (key_color_cutout if kind == "color key" else border_color_cutout)(im)
+        except ValueError:  # nothing differs from the border: the image is all backdrop
+            return "whole image"
+        kinds.add(kind)
+    return "border color" if "border color" in kinds else "color key"
+
+
 def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.Tensor:
-    """Object mask [B,1,h,w]. auto: the mask or alpha if given, else SAM if connected, else the whole image."""
+    """Object mask [B,1,h,w]. auto: see ``auto_cutout`` (the mask or alpha if given, else SAM if
+    connected, else the border's colour cut away when the border is one plain colour, else the whole
+    image)."""
     if cutout == "auto":
-        cutout = "mask or alpha" if given_cutout(target, target_mask) is not None else ("sam" if sam is not None else "whole image")
+        cutout = auto_cutout(target, target_mask, sam)
     if cutout == "whole image":
         return torch.ones_like(target[:, :1])
     if cutout == "mask or alpha":
@@ -599,6 +672,8 @@ def cut_out(target: torch.Tensor, target_mask, cutout: str, sam=None) -> torch.T
     rgb_hwc = M.to_bhwc(target[:, :3])
     if cutout == "border color":
         return torch.stack([border_color_cutout(im) for im in rgb_hwc])[:, None].float()
+    if cutout == "color key":  # only what auto picks (not a choice of the widget)
+        return torch.stack([key_color_cutout(im) for im in rgb_hwc])[:, None].float()
     if sam is None:
         raise ValueError("cutout 'sam' needs a SAM model on the sam input (Fill-in SAM Loader)")
     return torch.stack([sam_cutout(sam, im) for im in rgb_hwc])[:, None].float()

@@ -157,7 +157,9 @@ def mask_input(mask: torch.Tensor, name: str, hw: tuple[int, int] | None = None)
 
 TARGET_TIP = "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."
 CUTOUT_TIP = ("How the object is cut out: auto (object_mask or target_mask, else alpha, else SAM if connected, else "
-              "the whole image), mask or alpha, whole image, border color (plain studio background), sam.")
+              "the border's colour when the border is one plain colour — a studio backdrop, or the transparent "
+              "area of a PNG whose mask is not connected — else the whole image), mask or alpha, whole image, "
+              "border color (plain studio background), sam. The placement editor shows the cut-out the run uses.")
 TARGET_MASK_TIP = ("LoadImage's MASK of the target image: 1 = TRANSPARENT (LoadImage gives 1 − alpha), so the object "
                    "is where it is 0. For a mask that is 1 on the object (SAM, segmentation nodes) use object_mask.")
 OBJECT_MASK_TIP = ("A mask of the object in the target image: 1 = OBJECT (what SAM, SAM3 and most segmentation nodes "

@@ -39,6 +39,9 @@ class Mutant:
 
 
 MUTANTS = [
+    Mutant("auto takes the whole rectangle of a PNG loaded without its mask", "fillblank_core/segment.py",
+           'kind = "color key" if noise <= KEY_NOISE else "border color"', 'return "whole image"',
+           "tests/test_core_segment.py"),
     # the breakages a review found uncaught (issue 21), then the design of issue 20, then the rest
     Mutant("noise axis ignores a(σ)", "fillblank_core/schedules.py",
            "lg = np.log2(s) - np.log2(a)", "lg = np.log2(s)"),

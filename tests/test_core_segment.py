@@ -502,3 +502,75 @@ def test_given_cutout():
     assert S.given_cutout(torch.ones(1, 4, 20, 30)) is None  # opaque alpha: no cut-out
     with pytest.raises(ValueError, match="same size"):
         S.given_cutout(img, torch.ones(10, 10))
+
+
+# --- what cutout = auto stands for ----------------------------------------------------------------
+
+def _logo_rgba() -> np.ndarray:
+    """skimage's RGBA logo with its white ground made transparent (as the browser tests' target)."""
+    from skimage import data
+    logo = data.logo().copy()
+    logo[..., 3] = np.where(logo[..., :3].min(-1) > 235, 0, 255)
+    return logo
+
+
+def _as_loadimage(rgba: np.ndarray, stored=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """LoadImage's IMAGE (RGB: the colour stored under the transparency stays) and MASK (1 − alpha),
+    as [B,C,H,W] / [B,H,W]; ``stored`` replaces the colour under the fully transparent pixels."""
+    rgba = rgba.copy()
+    if stored is not None:
+        rgba[rgba[..., 3] == 0, :3] = stored
+    t = torch.from_numpy(rgba).float() / 255.0
+    return t[..., :3].permute(2, 0, 1)[None].contiguous(), 1.0 - t[..., 3][None]
+
+
+@pytest.mark.parametrize("stored", [(0, 0, 0), (255, 255, 255), None], ids=["black", "white", "as saved"])
+def test_auto_cuts_out_a_transparent_png_loaded_without_its_mask(stored):
+    """The most natural wiring: only LoadImage's IMAGE on target (no alpha, the mask left off). The
+    transparent area is one stored colour; auto cuts it away instead of pasting the whole rectangle."""
+    rgba = _logo_rgba()
+    rgb, mask = _as_loadimage(rgba, stored)
+    alpha = torch.from_numpy(rgba[..., 3] > 0)
+    assert S.auto_cutout(rgb, None) == "color key"
+    got = S.cut_out(rgb, None, "auto")[0, 0] > 0.5
+    iou = (got & alpha).sum() / (got | alpha).sum()
+    assert iou > 0.9, float(iou)
+    # the same with the mask connected: the mask, exactly
+    assert S.auto_cutout(rgb, mask) == "mask or alpha"
+    assert torch.equal(S.cut_out(rgb, mask, "auto")[0, 0], (1.0 - mask[0]).clamp(0, 1))
+
+
+def test_auto_cuts_out_a_studio_shot_on_a_plain_background():
+    from skimage import data
+    logo = data.logo()[..., :3]  # the logo on its opaque white ground, no alpha at all
+    rgb = torch.from_numpy(logo.copy()).float().permute(2, 0, 1)[None] / 255.0
+    assert S.auto_cutout(rgb) == "color key"  # a drawn, exactly white ground
+    # photographed: the backdrop has sensor noise
+    rgb = (rgb + 0.012 * torch.randn(rgb.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert S.auto_cutout(rgb) == "border color"
+    obj = S.cut_out(rgb, None, "auto")
+    assert 0.05 < float(obj.mean()) < 0.9
+
+
+@pytest.mark.parametrize("photo", ["chelsea", "astronaut", "coffee"])
+def test_auto_keeps_a_photo_whole(photo):
+    """A photo's border is texture and light, not one colour: the whole image, as before."""
+    from skimage import data
+    rgb = torch.from_numpy(getattr(data, photo)().copy()).float().permute(2, 0, 1)[None] / 255.0
+    assert not S.plain_border(rgb[0].permute(1, 2, 0))
+    assert S.auto_cutout(rgb) == "whole image"
+    assert torch.equal(S.cut_out(rgb, None, "auto"), torch.ones_like(rgb[:, :1]))
+
+
+def test_auto_keeps_a_plain_image_whole_and_prefers_a_connected_sam():
+    flat = torch.full((1, 3, 32, 32), 0.4)
+    assert S.plain_border(flat[0].permute(1, 2, 0)) and S.auto_cutout(flat) == "whole image"
+    noisy = (flat + 0.01 * torch.randn(flat.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert torch.equal(S.cut_out(flat, None, "auto"), torch.ones_like(flat[:, :1]))
+    square = flat.clone()
+    square[..., 8:24, 8:24] = 0.9
+    assert S.auto_cutout(square) == "color key"  # one exact colour around it
+    assert torch.equal(S.cut_out(square, None, "auto")[0, 0] > 0.5, square[0, 0] > 0.5)
+    noisy[..., 8:24, 8:24] = 0.9
+    assert S.auto_cutout(noisy) == "border color"  # a backdrop with noise: the border-colour cut-out
+    assert S.auto_cutout(square, sam=object()) == "sam"  # a SAM model connected: the user asked for it

@@ -1356,3 +1356,33 @@ def test_search_finds_the_pack_by_a_users_words(ui, words):
     where = next((i for i, t in enumerate(found) if t.startswith(name + "fillblank") or t.startswith(name + " ")), None)
     assert where is not None and where <= place, f"{words!r}: {name} at {where} in {found[:12]}"
     assert _errors(ui) == []
+
+
+# --- a calm resize handle -----------------------------------------------------------------------
+
+def test_handle_resizes_calmly(ui, placed):
+    """A 20 px drag of the corner handle changes the target's drawn height by at most 20 px (it
+    changed 0.45 -> 0.70 of the scene, about 50 px, when the size followed the ratio of distances
+    from the centre), and dragging back returns to the size it had."""
+    enc = placed["ids"]["enc"]
+    ui.set_widget(enc, "scale", 0.2)  # a small target: where the old rule jumped most
+    ui.settle(0.3)
+    L = _editor(ui, enc)
+    h = L["handle"]
+    hx, hy = h["x"] + h["w"] / 2, h["y"] + h["h"] / 2
+    s0 = ui.widgets(enc)["scale"]
+    start = _screen(ui, enc, hx, hy)
+    m = ui.page.mouse
+    m.move(*start)
+    m.down()
+    m.move(start[0] + 14, start[1] + 14, steps=6)  # 19.8 px along the diagonal
+    ui.settle(0.1)
+    s1 = ui.widgets(enc)["scale"]
+    m.move(*start, steps=6)
+    m.up()
+    ui.settle(0.1)
+    s2 = ui.widgets(enc)["scale"]
+    grew_px = (s1 - s0) * L["fit"]["h"]
+    assert 5 < grew_px <= 20.5, f"a 20 px drag changed the height by {grew_px:.1f} px ({s0} -> {s1})"
+    assert abs(s2 - s0) < 0.002, (s0, s1, s2)
+    assert ui.errors == []

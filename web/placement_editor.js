@@ -171,8 +171,10 @@ function startDrag(node, pos) {
     const cx = L.rect.x + L.rect.w / 2, cy = L.rect.y + L.rect.h / 2;
     if (inside(pos, L.handle)) {
         if (linked(node, "scale")) return false;
-        const d0 = Math.hypot(pos[0] - cx, pos[1] - cy);
-        node.__fillblankDrag = { mode: "scale", cx, cy, d0: Math.max(d0, 1), scale0: p.scale };
+        // the direction from the centre to the handle; the drag's length along it sets the size
+        const d0 = Math.max(Math.hypot(pos[0] - cx, pos[1] - cy), 1);
+        node.__fillblankDrag = { mode: "scale", start: [pos[0], pos[1]], ux: (pos[0] - cx) / d0, uy: (pos[1] - cy) / d0,
+            fh: L.fit.h, scale0: p.scale };
     } else {
         if (linked(node, "x") || linked(node, "y")) return false;
         let x0 = p.x, y0 = p.y;
@@ -192,8 +194,10 @@ function moveDrag(node, pos) {
     const d = node.__fillblankDrag;
     if (!d) return;
     if (d.mode === "scale") {
-        const dist = Math.hypot(pos[0] - d.cx, pos[1] - d.cy);
-        setNumber(node, "scale", d.scale0 * dist / d.d0);
+        // calm: the target's height changes by as many px as the pointer moved along the diagonal
+        // (a ratio of distances from the centre made a 20 px drag of a small target 0.45 -> 0.70)
+        const along = (pos[0] - d.start[0]) * d.ux + (pos[1] - d.start[1]) * d.uy;
+        setNumber(node, "scale", d.scale0 + along / d.fh);
     } else {
         setNumber(node, "x", d.x0 + (pos[0] - d.start[0]) / d.fw);
         setNumber(node, "y", d.y0 + (pos[1] - d.start[1]) / d.fh);
