@@ -608,15 +608,25 @@ def _border_stats(img: torch.Tensor) -> tuple[float, float]:
     return noise, float(d.quantile(0.9))
 
 
-def plain_border(image_hwc) -> bool:
-    """True when the border of an RGB image [H,W,C] is one plain colour (gradients allowed): a studio
-    backdrop, or the transparent area of a PNG whose alpha was dropped (LoadImage's IMAGE without
-    its MASK keeps the colour stored under the transparency, often black or white)."""
+def border_kind(image_hwc) -> str | None:
+    """What the border of an RGB image [H,W,C] is: "color key" when at least half of it is one exact
+    colour (a PNG's transparent area once LoadImage dropped its alpha: the colour stored there, often
+    black or white; the object may touch the other half), "border color" when nearly all of it is one
+    plain colour with noise (a studio backdrop, gradients allowed), else None (a photo)."""
     img = M.single_image_hwc(image_hwc)[..., :3]
     if min(img.shape[:2]) < 8:
-        return False
+        return None
     noise, spread = _border_stats(img)
-    return noise <= PLAIN_BORDER_NOISE and spread <= PLAIN_BORDER_SPREAD
+    if noise <= KEY_NOISE:  # the median distance: half the border lies this close to one colour
+        return "color key"
+    if noise <= PLAIN_BORDER_NOISE and spread <= PLAIN_BORDER_SPREAD:
+        return "border color"
+    return None
+
+
+def plain_border(image_hwc) -> bool:
+    """True when the border of an RGB image is one plain colour (``border_kind`` is not None)."""
+    return border_kind(image_hwc) is not None
 
 
 def key_color_cutout(image_hwc, tolerance: float = KEY_TOLERANCE) -> torch.Tensor:
@@ -645,12 +655,9 @@ def auto_cutout(target: torch.Tensor, target_mask=None, sam=None) -> str:
         return "sam"
     kinds = set()
     for im in M.to_bhwc(target[:, :3]):
-        if min(im.shape[:2]) < 8:
+        kind = border_kind(im)
+        if kind is None:
             return "whole image"
-        noise, spread = _border_stats(im)
-        if noise > PLAIN_BORDER_NOISE or spread > PLAIN_BORDER_SPREAD:
-            return "whole image"
-        kind = "color key" if noise <= KEY_NOISE else "border color"
         try:
             (key_color_cutout if kind == "color key" else border_color_cutout)(im)
         except ValueError:  # nothing differs from the border: the image is all backdrop

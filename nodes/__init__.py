@@ -11,6 +11,7 @@ from .rank import FillBlankRank
 from .sam_loader import FillBlankSAMLoader
 from .sampler import FillBlankSampler, FillBlankSamplerSelect
 from .target_encoder import FillBlankTargetEncoder
+from .web import register_routes
 
 # in the order of the "Add Node" menu: the one-node path first, then the modular chain
 NODES: list[type[io.ComfyNode]] = [
@@ -30,7 +31,12 @@ NODES_BY_ID = {cls.__name__: cls for cls in NODES}
 
 
 class FillBlankExtension(ComfyExtension):
+    async def on_load(self) -> None:
+        register_routes()  # the placement editor's cut-out preview
+
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        # ComfyUI 0.3.75 (Dec 2025) never calls on_load; its server adds the route table after this
+        register_routes()
         return list(NODES)
 
 

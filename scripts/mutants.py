@@ -40,7 +40,7 @@ class Mutant:
 
 MUTANTS = [
     Mutant("auto takes the whole rectangle of a PNG loaded without its mask", "fillblank_core/segment.py",
-           'kind = "color key" if noise <= KEY_NOISE else "border color"', 'return "whole image"',
+           'if noise <= KEY_NOISE:  # the median distance', 'if False:  # the median distance',
            "tests/test_core_segment.py"),
     # the breakages a review found uncaught (issue 21), then the design of issue 20, then the rest
     Mutant("noise axis ignores a(σ)", "fillblank_core/schedules.py",

@@ -574,3 +574,15 @@ def test_auto_keeps_a_plain_image_whole_and_prefers_a_connected_sam():
     noisy[..., 8:24, 8:24] = 0.9
     assert S.auto_cutout(noisy) == "border color"  # a backdrop with noise: the border-colour cut-out
     assert S.auto_cutout(square, sam=object()) == "sam"  # a SAM model connected: the user asked for it
+
+
+def test_auto_cuts_out_a_tight_png_whose_object_touches_the_border():
+    """A cut-out saved tight to the object (it touches the edges): half the border is still the one
+    colour stored under the transparency, and that is keyed out."""
+    from PIL import Image
+    rgba = np.asarray(Image.fromarray(_logo_rgba()).resize((96, 96), Image.LANCZOS)).copy()
+    rgb, _mask = _as_loadimage(rgba)
+    assert S.border_kind(rgb[0].permute(1, 2, 0)) == "color key"
+    got = S.cut_out(rgb, None, "auto")[0, 0] > 0.5
+    alpha = torch.from_numpy(rgba[..., 3] > 127)
+    assert (got & alpha).sum() / (got | alpha).sum() > 0.85

@@ -117,9 +117,10 @@ def test_shipped_comfyui_layer_never_imports_the_lab():
     assert not offenders(files, set(DEV_ONLY)), offenders(files, set(DEV_ONLY))
 
 
-# the node layer's shared modules: declarations (common), glue (guidance), ComfyUI shims (compat) and
-# the package's registration (__init__); every other file in nodes/ holds node classes
-NODE_SHARED = {"__init__", "common", "guidance", "compat"}
+# the node layer's shared modules: declarations (common), glue (guidance), ComfyUI shims (compat), the
+# server routes of the web editors (web) and the package's registration (__init__); every other file in
+# nodes/ holds node classes
+NODE_SHARED = {"__init__", "common", "guidance", "compat", "web"}
 
 
 def node_file_imports(files: list[Path]) -> list[str]:

@@ -1358,15 +1358,122 @@ def test_search_finds_the_pack_by_a_users_words(ui, words):
     assert _errors(ui) == []
 
 
+# --- the cut-out the editor shows is the one the run uses -----------------------------------------
+
+CUTOUT_GRAPH = """(scale) => {
+    """ + CLEAN + """
+    const add = (type, pos, widgets = {}) => {
+        const n = LiteGraph.createNode(type);
+        n.pos = pos;
+        app.graph.add(n);
+        for (const [k, v] of Object.entries(widgets)) {
+            const w = n.widgets.find(w => w.name === k);
+            w.value = v;
+            w.callback?.(v);
+        }
+        return n;
+    };
+    const scene = add("LoadImage", [20, 40], {image: "fillblank_web_scene.png"});
+    const target = add("LoadImage", [20, 420], {image: "fillblank_web_target.png"});
+    const enc = add("FillBlankTargetEncoder", [400, 40], {scale});
+    target.connect(0, enc, "target");  // the most natural wiring: IMAGE only, the MASK left off
+    scene.connect(0, enc, "scene");
+    return {enc: enc.id, scene: scene.id, target: target.id};
+}"""
+
+
+def _cutout_state(ui, enc, want="", timeout=20):
+    """The editor's cut-out once the server answered for a query holding `want`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = ui.js("""(id) => { const c = app.graph.getNodeById(id).__fillblankCutout;
+            return c && !c.pending ? {label: c.label, img: !!c.img, key: c.key} : null; }""", enc)
+        if st and want in urllib.parse.unquote_plus(st["key"]):
+            ui.settle(0.3)
+            return st
+        ui.settle(0.2)
+    raise AssertionError("the editor never got its cut-out")
+
+
+def _corners(ui, enc, name):
+    """Mean colour of the four corners of the target's box in the editor (the PNG's transparent area)."""
+    r = _editor(ui, enc)["rect"]
+    img = ui.shot(ui.editor_box(enc, PLACEMENT_WIDGET, [r["x"], r["y"], r["w"], r["h"]]), name)
+    k, m = max(2, img.shape[0] // 12), 4  # inside the dashed outline
+    return np.concatenate([img[m:m + k, m:m + k], img[m:m + k, -m - k:-m], img[-m - k:-m, m:m + k],
+                           img[-m - k:-m, -m - k:-m]]).reshape(-1, 3).mean(0)
+
+
+def test_editor_previews_the_cutout_the_run_uses(ui):
+    """A transparent PNG on target with only LoadImage's IMAGE connected: the run keys out its
+    transparent area (cutout auto, fillblank_core.segment.auto_cutout), and the editor shows that,
+    says so, and shows the black box for cutout = whole image, and the mask when it is connected."""
+    ids = ui.js(CUTOUT_GRAPH, 0.8)
+    enc = ids["enc"]
+    assert _wait_editor(ui, enc)
+    st = _cutout_state(ui, enc, "cutout=auto")
+    assert st["img"] and "keyed out (auto)" in st["label"], st
+    keyed = _corners(ui, enc, "cutout_auto.png")
+    ui.set_widget(enc, "cutout", "whole image")
+    st = _cutout_state(ui, enc, "cutout=whole image")
+    assert st["label"] == "whole image", st
+    whole = _corners(ui, enc, "cutout_whole.png")
+    # the colour LoadImage's IMAGE keeps under the transparency (black here) is what the run pastes
+    assert whole.max() < 20, whole
+    assert keyed.mean() > whole.mean() + 40, (keyed, whole)  # the scene shows through
+    ui.set_widget(enc, "cutout", "auto")
+    ui.js("([t, e]) => app.graph.getNodeById(t).connect(1, app.graph.getNodeById(e), 'target_mask')",
+          [ids["target"], enc])
+    st = _cutout_state(ui, enc, "mask=1")
+    assert st["label"].startswith("target_mask"), st
+    ui.shot(ui.node_box(enc, margin=4), "cutout_node.png")
+    assert ui.errors == []
+
+
+INSERT_GRAPH = """() => {
+    """ + CLEAN + """
+    const scene = LiteGraph.createNode("LoadImage"); scene.pos = [20, 40]; app.graph.add(scene);
+    const ins = LiteGraph.createNode("FillBlankInsert"); ins.pos = [400, 40]; app.graph.add(ins);
+    return {ins: ins.id, scene: scene.id};
+}"""
+
+
+def test_insert_shows_placement_widgets_and_editor_only_when_they_apply(ui):
+    """Fill-in Insert: x / y / scale / flip and the drag-to-place editor show without a hole or with
+    fit = x-y-scale; with a hole and fit = into hole they are hidden (the hole places the target)."""
+    ids = ui.js(INSERT_GRAPH)
+    ins = ids["ins"]
+    ui.settle(0.5)
+    placing = {"x", "y", "scale", "flip", PLACEMENT_WIDGET}
+    assert placing <= set(ui.shown_widgets(ins)), "no hole: x / y / scale place the target"
+    ui.js("([s, i]) => app.graph.getNodeById(s).connect(1, app.graph.getNodeById(i), 'hole')",
+          [ids["scene"], ins])
+    ui.settle(0.5)
+    assert not placing & set(ui.shown_widgets(ins)), ui.shown_widgets(ins)
+    ui.set_widget(ins, "fit", "x-y-scale")
+    ui.settle(0.5)
+    assert placing <= set(ui.shown_widgets(ins)), ui.shown_widgets(ins)
+    ui.shot(ui.node_box(ins, margin=4), "insert_xy.png")
+    # saved and loaded again: the same widgets show
+    wf = ui.js("() => app.graph.serialize()")
+    ui.js("async (wf) => { app.clean(); await app.loadGraphData(wf); }", wf)
+    ui.settle(0.5)
+    assert placing <= set(ui.shown_widgets(ins))
+    ui.set_widget(ins, "fit", "into hole")
+    ui.settle(0.5)
+    assert not placing & set(ui.shown_widgets(ins))
+    assert ui.errors == []
+
+
 # --- a calm resize handle -----------------------------------------------------------------------
 
-def test_handle_resizes_calmly(ui, placed):
+def test_handle_resizes_calmly(ui):
     """A 20 px drag of the corner handle changes the target's drawn height by at most 20 px (it
     changed 0.45 -> 0.70 of the scene, about 50 px, when the size followed the ratio of distances
     from the centre), and dragging back returns to the size it had."""
-    enc = placed["ids"]["enc"]
-    ui.set_widget(enc, "scale", 0.2)  # a small target: where the old rule jumped most
-    ui.settle(0.3)
+    enc = ui.js(CUTOUT_GRAPH, 0.2)["enc"]  # a small target: where the old rule jumped most
+    assert _wait_editor(ui, enc)
+    _cutout_state(ui, enc)
     L = _editor(ui, enc)
     h = L["handle"]
     hx, hy = h["x"] + h["w"] / 2, h["y"] + h["h"] / 2

@@ -8,10 +8,13 @@
 // change, so the placement is saved with the workflow and sent to the server like any widget value.
 import { app } from "../../scripts/app.js";
 import { fitRect, placementBox, widgetNumber } from "./placement_math.js";
-import { addCanvasWidget, chain, fitText, forwardWheelToCanvas, inputSource, linked, report, roundRect, widget,
-    widgetValue, wrapText } from "./fillblank_ui.js";
+import { addCanvasWidget, chain, fitText, forwardWheelToCanvas, inputSource, linked, report, roundRect, showOnly,
+    widget, widgetValue, wrapText } from "./fillblank_ui.js";
 
 const NODE = "FillBlankTargetEncoder";
+const INSERT = "FillBlankInsert"; // the same editor, shown while x / y / scale place the target
+const PLACEMENT = ["x", "y", "scale", "flip"];
+const ROUTE = "/fillblank/cutout_preview"; // nodes/web.py
 export const EDITOR = "placement"; // the DOM widget's name
 const MIN_H = 210; // px of the editor
 const MIN_W = 320; // px, width of a new node
@@ -54,6 +57,63 @@ function upstreamImage(node, inputName) {
     return null;
 }
 
+// --- the cut-out the run will use -------------------------------------------------------------------
+
+const typeOf = (n) => n?.comfyClass ?? n?.type;
+
+/**
+ * What the editor can tell about the cut-out: {query} for a target read from a LoadImage (the server
+ * cuts it out by the core's rule, nodes/web.py), or {label} where only the run can tell.
+ */
+function cutoutSource(node) {
+    const src = inputSource(node, "target");
+    if (!src) return null;
+    if (linked(node, "object_mask")) return { label: "object_mask (applied when the workflow runs)" };
+    const own = typeOf(src.node) === "LoadImage" && src.slot === 0 ? widgetValue(src.node, "image", null) : null;
+    const m = inputSource(node, "target_mask");
+    const mask = !!m && m.node === src.node && m.slot === 1;
+    if (m && !mask) return { label: "target_mask (applied when the workflow runs)" };
+    if (!own) return { label: `${widgetValue(node, "cutout", "auto")}: known when the workflow runs` };
+    const q = new URLSearchParams({ image: String(own), cutout: String(widgetValue(node, "cutout", "auto")),
+        mask: mask ? "1" : "0", sam: linked(node, "sam") ? "1" : "0" });
+    return { query: q.toString() };
+}
+
+/** The cut-out for the current wiring: {key, label, img?, w, h} once the server answered, asking it when needed. */
+function cutout(node) {
+    const want = cutoutSource(node);
+    if (!want) return null;
+    if (!want.query) return { key: want.label, label: want.label };
+    const have = node.__fillblankCutout;
+    if (have?.key === want.query) return have;
+    const entry = { key: want.query, label: "…", pending: true };
+    node.__fillblankCutout = entry;
+    app.api.fetchApi(`${ROUTE}?${want.query}`).then((r) => r.json()).then((body) => {
+        if (node.__fillblankCutout !== entry) return;
+        entry.label = body.label ?? body.error ?? "unknown";
+        if (body.error) {
+            entry.error = body.error;
+            entry.pending = false;
+            node.__fillblankPlacement?.redraw();
+            return;
+        }
+        const img = new Image();
+        img.onload = () => {
+            entry.img = img;
+            entry.w = body.width;
+            entry.h = body.height;
+            entry.pending = false;
+            node.__fillblankPlacement?.redraw();
+        };
+        img.src = body.png;
+    }).catch((err) => {
+        entry.label = "preview unavailable";
+        entry.pending = false;
+        report("cut-out preview", err);
+    });
+    return entry;
+}
+
 function placementOf(node) {
     return {
         x: Number(widgetValue(node, "x", 0.5)),
@@ -82,16 +142,19 @@ function setNumber(node, name, value) {
 function layout(node, w, h) {
     const area = { x: 0, y: 0, w, h };
     const scene = upstreamImage(node, "scene");
-    const target = upstreamImage(node, "target");
-    if (!scene) return { area, scene: null, target };
+    const cut = cutout(node);
+    // what the run pastes: the server's cut-out once it answered, else the target's picture
+    const target = cut?.img ?? upstreamImage(node, "target");
+    if (!scene) return { area, scene: null, target, cut };
     const W = scene.naturalWidth, H = scene.naturalHeight;
-    const fit = fitRect(W, H, 4, 4, w - 8, h - 22);
-    const tw = target ? target.naturalWidth : 1, th = target ? target.naturalHeight : 1;
+    const fit = fitRect(W, H, 4, 4, w - 8, h - 36);
+    const tw = cut?.img ? cut.w : target ? target.naturalWidth : 1;
+    const th = cut?.img ? cut.h : target ? target.naturalHeight : 1;
     const p = placementOf(node);
     const box = placementBox(W, H, tw, th, p.x, p.y, p.scale);
     const bx = fit.x + box.left * fit.k, by = fit.y + box.top * fit.k;
     const bw = box.width * fit.k, bh = box.height * fit.k;
-    return { area, scene, target, W, H, fit, p, box, rect: { x: bx, y: by, w: bw, h: bh },
+    return { area, scene, target, cut, W, H, fit, p, box, rect: { x: bx, y: by, w: bw, h: bh },
         handle: { x: bx + bw - HANDLE / 2, y: by + bh - HANDLE / 2, w: HANDLE, h: HANDLE } };
 }
 
@@ -141,7 +204,9 @@ function drawEditor(node, ctx, w, h) {
     ctx.fillRect(L.handle.x, L.handle.y, L.handle.w, L.handle.h);
     ctx.fillStyle = TEXT;
     ctx.textAlign = "left";
-    const ty = area.y + area.h - 9;
+    const ty = area.y + area.h - 23;
+    // which cut-out the picture shows: the one the run uses
+    if (L.cut) fitText(ctx, `cut-out: ${L.cut.label}`, area.x + 8, area.y + area.h - 9, area.w - 16);
     if (!L.target) {
         fitText(ctx, "connect a LoadImage to target to see it here", area.x + 8, ty, area.w - 16);
         return;
@@ -160,7 +225,26 @@ function drawEditor(node, ctx, w, h) {
 function signature(node) {
     const img = (i) => (i ? `${i.src}:${i.naturalWidth}x${i.naturalHeight}` : "-");
     const p = placementOf(node);
-    return JSON.stringify([p, img(upstreamImage(node, "scene")), img(upstreamImage(node, "target"))]);
+    const cut = cutout(node);
+    return JSON.stringify([p, img(upstreamImage(node, "scene")), img(upstreamImage(node, "target")),
+        cut ? [cut.key, cut.label, !!cut.img] : null, insertSync(node)]);
+}
+
+// --- Fill-in Insert: placement widgets and the editor only where x / y / scale place the target ---
+
+/** True when x / y / scale / flip are used: fit = x-y-scale, or no hole connected. */
+function placesByXY(node) {
+    return typeOf(node) !== INSERT || widgetValue(node, "fit", "into hole") === "x-y-scale" || !linked(node, "hole");
+}
+
+/** Insert: show the placement widgets and the editor only when they apply; "" elsewhere. */
+function insertSync(node) {
+    if (typeOf(node) !== INSERT) return "";
+    const on = placesByXY(node);
+    const ed = node.__fillblankPlacement;
+    showOnly(node, [...PLACEMENT, EDITOR], new Set(on ? [...PLACEMENT, EDITOR] : []), !node.__fillblankLoading);
+    if (ed) ed.element.style.display = on ? "" : "none";
+    return on ? "xy" : "hole";
 }
 
 // --- dragging ---------------------------------------------------------------------------------
@@ -266,7 +350,7 @@ app.registerExtension({
         window.addEventListener("wheel", onWindowWheel, { capture: true, passive: false });
     },
     nodeCreated(node) {
-        if (node?.comfyClass !== NODE && node?.type !== NODE) return;
+        if (typeOf(node) !== NODE && typeOf(node) !== INSERT) return;
         try {
             const ed = addCanvasWidget(node, {
                 name: EDITOR,
@@ -291,6 +375,25 @@ app.registerExtension({
                 if (w !== ed.widget) chain(w, "callback", () => ed.redraw());
             }
             chain(node, "onConnectionsChange", () => ed.check());
+            if (typeOf(node) === INSERT) {
+                // a saved workflow's links and values arrive after creation, through configure: sync
+                // once they are in, without resizing the node (its size was saved with them)
+                const configure = node.configure;
+                node.configure = function () {
+                    node.__fillblankLoading = true;
+                    try {
+                        return configure.apply(this, arguments);
+                    } finally {
+                        try {
+                            insertSync(node);
+                        } catch (err) {
+                            report("insert configure", err);
+                        }
+                        node.__fillblankLoading = false;
+                    }
+                };
+                insertSync(node);
+            }
         } catch (err) {
             report("placement editor setup", err);
         }
