@@ -107,7 +107,7 @@ def test_sam_pickle_payload_is_refused_without_running_it_or_torchs_advice(tmp_p
     assert not marker.exists(), "loading the checkpoint ran its pickled payload"
     assert _payload_is_live(tmp_path, legacy), "the control payload did not run: the test proves nothing"
     assert "not a plain tensor checkpoint" in msg
-    assert "test_messages._booby_trap" in msg, "the message names what the pickle refers to"
+    assert f"{__name__}._booby_trap" in msg, "the message names what the pickle refers to"
 
 
 def test_sam_pickle_refusal_never_passes_on_torchs_text_of_any_version(tmp_path, monkeypatch):

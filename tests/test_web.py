@@ -1046,7 +1046,7 @@ def test_placement_survives_save_and_reload(ui, placed):
     assert got["type"] == "FillBlankTargetEncoder"
     assert {k: v for k, v in got["widgets"].items() if k != PLACEMENT_WIDGET} == want
     # the editor saves nothing of its own: the workflow holds exactly the node's widget values
-    assert got["saved"] == [want["x"], want["y"], want["scale"], want["flip"], want["cutout"]]
+    assert got["saved"] == [want["x"], want["y"], want["scale"], want["flip"], want["cutout"], want["horizon"]]
     assert _wait_editor(ui, enc), "the editor comes back with the reloaded workflow"
     ui.shot(ui.editor_box(enc, PLACEMENT_WIDGET), "placement_reloaded.png")
     assert ui.errors == []
