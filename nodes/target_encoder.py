@@ -24,8 +24,11 @@ class FillBlankTargetEncoder(io.ComfyNode):
             "Cuts the target object out, places it on the scene and encodes the composite with your VAE, so the "
             "sampler can pull the hole toward it.",
             inputs=[
-                io.Image.Input("target", tooltip=TARGET_TIP),
+                # scene, then target, as on every node that takes both. Saved workflows keep their
+                # links: the frontend restores a node's input list as it was saved (names with their
+                # slots), and API prompts name their inputs
                 io.Image.Input("scene", tooltip="The scene to insert the object into."),
+                io.Image.Input("target", tooltip=TARGET_TIP),
                 io.Vae.Input("vae", tooltip="The VAE of your checkpoint; encodes the scene with the target pasted in."),
                 *placement_inputs(),
                 target_mask,
