@@ -97,6 +97,11 @@ class ComfyServer:
                "--output-directory", str(self.output_dir), "--temp-directory", str(self.workdir / "temp"),
                "--user-directory", str(self.workdir / "user"), "--database-url", "sqlite:///:memory:",
                "--disable-auto-launch", "--extra-model-paths-config", str(cfg)]
+        # another frontend build to test against (e.g. an older comfyui-frontend-package unpacked
+        # elsewhere): its static folder, as tests/_browser.py reads it too
+        static = os.environ.get("FILLBLANK_FRONTEND_STATIC")
+        if static:
+            cmd += ["--front-end-root", static]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.log = open(self.log_path, "w")
         ensure_host_custom_node_folders(self.comfy_path)

@@ -94,7 +94,12 @@ export function showOnly(node, names, visible, resize = true) {
     }
     if (!changes.length) return false;
     const before = resize ? minHeight(node) : null;
-    for (const [w, hide] of changes) w.hidden = hide;
+    for (const [w, hide] of changes) {
+        w.hidden = hide;
+        // frontend 1.35.x (Dec 2025) Vue nodes ignore `hidden` and leave out a widget whose
+        // options.hidden is set; 1.5x has the visibility API (`hidden` is its extension switch)
+        if (!("visibility" in w) && w.options) w.options.hidden = hide;
+    }
     if (resize) followHeight(node, before);
     return true;
 }
