@@ -66,3 +66,16 @@ def test_preview_reads_only_comfyuis_folders(pack, input_dir):
     with pytest.raises(FileNotFoundError):
         pack.nodes.web.cutout_preview("../../../etc/passwd", "auto", False, False)
     assert "error" in pack.nodes.web.cutout_preview("t.png", "no such choice", False, False)
+
+
+def test_sam_is_shown_as_its_box_until_a_run(pack, input_dir):
+    """With a SAM model connected, auto means SAM; the editor shows the box SAM is prompted with
+    (segment.default_box): running the model belongs to the run."""
+    from fillblank_core import segment as S
+    _transparent_png(input_dir / "t.png")
+    preview = pack.nodes.web.cutout_preview("t.png", "auto", False, sam=True)
+    assert preview["rule"] == "sam" and "box" in preview["label"]
+    x0, y0, x1, y1 = (int(round(v)) for v in S.default_box(120, 120))
+    want = np.zeros((120, 120), np.float32)
+    want[y0:y1, x0:x1] = 1.0
+    np.testing.assert_array_equal(_png_alpha(preview["png"]), want)
