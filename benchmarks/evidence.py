@@ -137,7 +137,12 @@ CELLS = (
     Cell("flux shift 3 euler simple 4", "flux", True, "euler", "simple", 4, sampling=("sd3", 3.0),
          note="4-step distilled flow"),
 )
-CELL_BY_NAME = {c.name: c for c in CELLS}
+# cells outside the table, for --limit / --cells: the few-step runs at 8 steps
+EXTRA_CELLS = (
+    Cell("sd15 lcm sgm_uniform 8", "sd15", False, "lcm", "sgm_uniform", 8, note="LCM-style 8 steps"),
+    Cell("flux shift 3 euler simple 8", "flux", True, "euler", "simple", 8, sampling=("sd3", 3.0)),
+)
+CELL_BY_NAME = {c.name: c for c in (*CELLS, *EXTRA_CELLS)}
 
 
 # --- the host ---------------------------------------------------------------------------------------
@@ -695,14 +700,15 @@ def probe_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def limit_run(cells, blocks: int) -> None:
+def limit_run(cells, blocks: int, out: Path | None = None) -> None:
     """``--limit``: the default, paste + img2img 0.3 and the ``LIMIT`` methods on ``blocks`` × 24 seeds
-    (block 0 = the main table's seeds); writes results/evidence_limit.csv (shown in the section)."""
+    (block 0 = the main table's seeds); writes ``out`` (default results/evidence_limit.csv, which the
+    section shows)."""
     t0 = time.time()
     rows = evaluate(None, None, cells, LIMIT_METHODS, 24 * blocks, progress=False)
     for r in rows:
         r["block"] = (int(r["seed"]) - 1000) // 24
-    write_csv(rows, RESULTS / "evidence_limit.csv")
+    write_csv(rows, out or RESULTS / "evidence_limit.csv")
     for line in limit_lines(rows, time.time() - t0):
         print(line)
 
@@ -812,7 +818,7 @@ def main(argv=None):
         return
     cells = [c.strip() for c in args.cells.split(",") if c.strip()] or None
     if args.limit:
-        limit_run(cells or [c.name for c in CELLS if c.steps <= 4], args.blocks)
+        limit_run(cells or [c.name for c in CELLS if c.steps <= 4], args.blocks, Path(args.out) if args.out else None)
         return
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) or None
     schedule = parse_schedule(args.schedule) if args.schedule else None
