@@ -1,4 +1,4 @@
-"""Evidence that can fail (issue 20): a target OFF the model's data, through the real nodes, against
+"""Evidence that can fail: a target OFF the model's data, through the real nodes, against
 the baselines a user has, in the same run with the same seeds.
 
 The world is fillblank_lab/evidence.py: an exact-posterior exemplar model whose data show every object
@@ -566,7 +566,7 @@ def write_section(rows: list[dict], seeds: int, seconds: float, head: str) -> No
     stats = summarise(rows)
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
-    lines = ["## Evidence: a target off the model's data, against the user's baselines (issue 20)", "",
+    lines = ["## Evidence: a target off the model's data, against the user's baselines", "",
              f"`python benchmarks/evidence.py --seeds {seeds}` "
              f"({'time: see the csv' if math.isnan(seconds) else f'{seconds / 60:.0f} min on the shared 2-core CPU'}; "
              f"code at `{head}`). World: fillblank_lab/evidence.py — exact-posterior exemplar model whose data "
@@ -764,7 +764,7 @@ def adapt_curve(values: list[float], seeds: int) -> None:
     def rate(a, c, key):
         rs = [r for r in rows if r["adapt"] == a and r["cell"] == c]
         return sum(bool(r[key]) for r in rs) / len(rs)
-    lines = ["## Keep ↔ adapt: the measured curve (issue 20)", "",
+    lines = ["## Keep ↔ adapt: the measured curve", "",
              f"`python benchmarks/evidence.py --adapt-curve {','.join(f'{v:g}' for v in values)} --seeds {seeds}` "
              f"({(time.time() - t0) / 60:.0f} min on the shared 2-core CPU, main at `{_git_head()}`). The evidence "
              "world above; Fill-in Sampler with every widget at its default but `adapt` (schedule unconnected). "

@@ -39,7 +39,7 @@ class Mutant:
 
 
 MUTANTS = [
-    # the breakages a review found uncaught (issue 21), then the design of issue 20, then the rest
+    # the breakages a review found uncaught, then the guidance design, then the rest
     Mutant("noise axis ignores a(σ)", "fillblank_core/schedules.py",
            "lg = np.log2(s) - np.log2(a)", "lg = np.log2(s)"),
     Mutant("default released earlier", "fillblank_core/schedules.py",
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     killed = sum(v == "killed" for _, v, _ in results)
     print(f"{killed} of {len(results)} mutants killed")
     if not args.k and not args.no_section:
-        lines = ["## Mutation check of the core (issue 21)", "",
+        lines = ["## Mutation check of the core", "",
                  f"`python scripts/mutants.py`: {len(results)} one-line breakages of fillblank_core, each run "
                  f"against the tests that guard it; **{killed} of {len(results)} killed** "
                  f"({100 * killed / max(1, len(results)):.0f} %).", "",

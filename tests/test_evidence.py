@@ -1,4 +1,4 @@
-"""Evidence that can fail (issue 20): the CI subset of benchmarks/evidence.py.
+"""Evidence that can fail: the CI subset of benchmarks/evidence.py.
 
 A target OFF the model's data (the object in neutral light as a cut-out, ±10 % size and ±3 px off,
 without its shadow; the model's data show it under the scene's warm / cool / dim light with a
