@@ -1,4 +1,4 @@
-"""Evidence that can fail (issue 20): a target OFF the model's data, through the real nodes, against
+"""Evidence that can fail: a target OFF the model's data, through the real nodes, against
 the baselines a user has, in the same run with the same seeds.
 
 The world is fillblank_lab/evidence.py: an exact-posterior exemplar model whose data show every object
@@ -20,7 +20,9 @@ Mask on VAE Encode of the Target Encoder's preview, denoise D: the recipe every 
 guidance made by patching GuidedDenoiser: ``broken_no_noise`` (no noise term in the guided model
 input), ``broken_double_noise`` (twice the noise term), ``broken_pred_only`` (the model sees the
 unguided state; only its prediction is pulled), ``broken_raw_target`` (the target latent not put
-through the model's process_latent_in).
+through the model's process_latent_in). ``--limit`` (the few-step cells, several blocks of seeds):
+the default's last model call changed — shown the right answer itself (``last_call_ceiling``: what
+no guidance whose pull ends inside the run can beat) or two candidate designs (``LIMIT``).
 
 Metrics (fillblank_lab/evidence.py): identity (nearest decoded exemplar inside the repainted region,
 over every class, light and variant — never sees the target), harmony (object nearer the lit
@@ -30,6 +32,7 @@ A cell is VALID when paste and every broken variant stay below the bar (joint < 
 Run (needs a ComfyUI checkout):
     COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py [--seeds 48] [--cells a,b] [--methods ...]
         [--schedule KIND/AXIS/ARGS] [--adapt X] [--touched]
+    COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py --limit [--blocks 6]
 writes benchmarks/results/evidence.csv and benchmarks/sections/30_evidence.md (only for a full run
 of the default methods; a --schedule / --adapt run writes evidence_candidate.csv and prints).
 From Python: ``evaluate(schedule=LambdaSchedule(...), sampler_kwargs={"adapt": 0.3})``.
@@ -76,6 +79,15 @@ METHODS = ("default", "no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG), 
 UNSEEN = ("broken_no_noise", "broken_double_noise", "broken_pred_only")
 MUST_FAIL = ("paste", *(m for m in BROKEN if m not in UNSEEN))  # the cell is valid only if these stay below
 BASELINES = ("no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG), "prev_default")  # what a user has
+# The limit of a run whose last model call is at high noise (``--limit``): the default's schedule with
+# its last model call changed. ``last_call_ceiling``: the whole hole shown the RIGHT answer (the lit
+# exemplar of the target's class, with its shadow) at full input weight, the prediction returned
+# unpulled — no design whose output pull ends inside the run can give the last call a better input;
+# ``last_call_input``: the decoupled design (the last call sees the guidance — target in the object,
+# scene continuation around it — at full input weight, its prediction not pulled);
+# ``context_to_end``: the rest of the hole held like the object (CONTEXT_KEYFRAMES = the default's).
+LIMIT = ("last_call_ceiling", "last_call_input", "context_to_end")
+LIMIT_METHODS = ("default", "img2img_0.3", *LIMIT)
 
 
 @contextlib.contextmanager
@@ -125,7 +137,12 @@ CELLS = (
     Cell("flux shift 3 euler simple 4", "flux", True, "euler", "simple", 4, sampling=("sd3", 3.0),
          note="4-step distilled flow"),
 )
-CELL_BY_NAME = {c.name: c for c in CELLS}
+# cells outside the table, for --limit / --cells: the few-step runs at 8 steps
+EXTRA_CELLS = (
+    Cell("sd15 lcm sgm_uniform 8", "sd15", False, "lcm", "sgm_uniform", 8, note="LCM-style 8 steps"),
+    Cell("flux shift 3 euler simple 8", "flux", True, "euler", "simple", 8, sampling=("sd3", 3.0)),
+)
+CELL_BY_NAME = {c.name: c for c in (*CELLS, *EXTRA_CELLS)}
 
 
 # --- the host ---------------------------------------------------------------------------------------
@@ -269,6 +286,49 @@ def broken_guidance(pack, kind: str, latent_out=None):
         raise RuntimeError(f"{kind}: the patch of GuidedDenoiser never engaged (no 'eps'/'model' attribute?)")
 
 
+@contextlib.contextmanager
+def last_call_variant(pack, kind: str, steps: int, lit_exemplar=None):
+    """Patch the pack's guidance for one of the ``LIMIT`` methods of a run of ``steps`` steps with one
+    model call per step. ``lit_exemplar(target, mask) -> [1, C, h, w]``: the right answer in model space
+    (for ``last_call_ceiling``)."""
+    sampling = sys.modules[pack.__name__ + ".fillblank_core.sampling"]
+    schedules = sys.modules[pack.__name__ + ".fillblank_core.schedules"]
+    if kind == "context_to_end":
+        old = sampling.CONTEXT_KEYFRAMES
+        sampling.CONTEXT_KEYFRAMES = schedules.adapt_keyframes(schedules.DEFAULT_ADAPT)
+        try:
+            yield
+        finally:
+            sampling.CONTEXT_KEYFRAMES = old
+        return
+    if kind not in ("last_call_ceiling", "last_call_input"):
+        raise ValueError(f"unknown limit method {kind!r}")
+    gd = sampling.GuidedDenoiser
+    orig = gd.__call__
+    engaged = [0]
+
+    def call(self, x, sigma, **kwargs):
+        d = self.__dict__
+        if d.get("target") is None or d.get("span", (0, 0))[0] + d.get("span_calls", 0) != steps - 1:
+            return orig(self, x, sigma, **kwargs)
+        engaged[0] += 1
+        d["span_calls"] += 1
+        hole = self.mask if self.context is None else (self.mask + self.context).clamp(0.0, 1.0)
+        target = lit_exemplar(self.target, self.mask).to(x) if kind == "last_call_ceiling" else self.target
+        a, s = self.space.coefficients_like(sigma, x)
+        x_in = torch.lerp(x, (a * target).to(x), hole.to(x)) + (s * self.eps) * torch.sqrt(hole * (2.0 - hole))
+        x0 = self.model(x_in, sigma, **kwargs)  # not pulled: the output pull ends inside the run
+        d.update(last_x0=x0, last_w=torch.zeros_like(hole))
+        return x0
+    gd.__call__ = call
+    try:
+        yield
+    finally:
+        gd.__call__ = orig
+    if engaged[0] == 0:
+        raise RuntimeError(f"{kind}: the last model call was never reached (a sampler with several calls per step?)")
+
+
 # --- one family's bench -----------------------------------------------------------------------------
 
 @dataclass
@@ -347,13 +407,26 @@ class Bench:
             kw["schedule"] = LS.constant(1.0)
         elif method == "prev_default":
             kw["schedule"] = LS(kind="keyframes", axis="noise", keyframes=PREV_KEYFRAMES)
-        elif method not in ("default", *BROKEN):
+        elif method not in ("default", *BROKEN, *LIMIT):
             raise ValueError(f"unknown method {method!r}")
-        ctx = broken_guidance(self.pack, method, self.world.spec.process_out) if method in BROKEN \
-            else contextlib.nullcontext()
+        if method in BROKEN:
+            ctx = broken_guidance(self.pack, method, self.world.spec.process_out)
+        elif method in LIMIT:
+            ctx = last_call_variant(self.pack, method, cell.steps, lambda t, m: self.lit_exemplar(cls, light, t, m))
+        else:
+            ctx = contextlib.nullcontext()
         with ctx:
             return self.smp.execute(model=model, positive=pos, negative=neg, latent_image=scene_latent,
                                     target=p.record, hole=p.hole, **kw)[0]["samples"]
+
+    def lit_exemplar(self, cls: str, light: str, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The model's datum for this run (class and light), in model space: the variant nearest the
+        placed target inside the object's cells."""
+        ex = self.denoiser.images
+        idx = [self.world.index(cls, light, v) for v in range(len(E.VARIANTS))]
+        t, m = target[:1].to(ex), mask[:1].to(ex)
+        d = [float((((ex[i] - t[0]) ** 2) * m[0]).sum()) for i in idx]
+        return ex[idx[min(range(len(d)), key=d.__getitem__)]][None]
 
     def score(self, out: torch.Tensor, cls: str, light: str, seed: int) -> dict:
         p = self.prepare(cls, light, seed)
@@ -493,7 +566,7 @@ def write_section(rows: list[dict], seeds: int, seconds: float, head: str) -> No
     stats = summarise(rows)
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
-    lines = ["## Evidence: a target off the model's data, against the user's baselines (issue 20)", "",
+    lines = ["## Evidence: a target off the model's data, against the user's baselines", "",
              f"`python benchmarks/evidence.py --seeds {seeds}` "
              f"({'time: see the csv' if math.isnan(seconds) else f'{seconds / 60:.0f} min on the shared 2-core CPU'}; "
              f"code at `{head}`). World: fillblank_lab/evidence.py — exact-posterior exemplar model whose data "
@@ -552,6 +625,9 @@ def write_section(rows: list[dict], seeds: int, seconds: float, head: str) -> No
     probe = RESULTS / "evidence_probe.csv"
     if probe.exists():
         lines += probe_lines(read_csv(probe))
+    limit = RESULTS / "evidence_limit.csv"
+    if limit.exists():
+        lines += limit_lines(read_csv(limit))
     out = HERE / "sections" / "30_evidence.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
@@ -624,6 +700,51 @@ def probe_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def limit_run(cells, blocks: int, out: Path | None = None) -> None:
+    """``--limit``: the default, paste + img2img 0.3 and the ``LIMIT`` methods on ``blocks`` × 24 seeds
+    (block 0 = the main table's seeds); writes ``out`` (default results/evidence_limit.csv, which the
+    section shows)."""
+    t0 = time.time()
+    rows = evaluate(None, None, cells, LIMIT_METHODS, 24 * blocks, progress=False)
+    for r in rows:
+        r["block"] = (int(r["seed"]) - 1000) // 24
+    write_csv(rows, out or RESULTS / "evidence_limit.csv")
+    for line in limit_lines(rows, time.time() - t0):
+        print(line)
+
+
+def limit_lines(rows: list[dict], seconds: float = float("nan")) -> list[str]:
+    """The section's table of the few-step limit (evidence_limit.csv)."""
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    methods = [m for m in LIMIT_METHODS if any(r["method"] == m for r in rows)]
+    blocks = sorted({int(r["block"]) for r in rows})
+    names = {"default": "default", "img2img_0.3": "paste + img2img 0.3",
+             "last_call_ceiling": "ceiling: last call shown the right answer",
+             "last_call_input": "design: last call sees the guidance, output free",
+             "context_to_end": "design: rest of the hole held like the object"}
+    took = "" if math.isnan(seconds) else f", {seconds / 60:.0f} min"
+    lines = ["", "### The few-step limit: what the last model call can give", "",
+             f"`python benchmarks/evidence.py --limit --blocks {len(blocks)}` ({len(blocks)} × 24 seeds{took}; "
+             "block 0 = the seeds of the table above). In these runs the last model call is at noise-to-signal "
+             "0.7 (SD1.5 LCM) or 1 (Flux shift 3), and with the output pull ended there the result is that "
+             "call's prediction: for an exact posterior, its mean over every datum still plausible at that "
+             "noise, which blurs a thin object's 27 positions and sizes and its shadow. The ceiling run shows "
+             "the model the right answer itself (the lit exemplar of the target's class, with its shadow, over "
+             "the whole hole) at its last call: no guidance whose pull ends inside the run can hand the last "
+             "call a better input. Entry: joint (identity / harmony) over all runs, then joint per block of 24.",
+             "", "| cell | method | joint, all runs | per block |", "|---|---|---|---|"]
+    for c in cells:
+        for m in methods:
+            rs = [r for r in rows if r["cell"] == c and r["method"] == m]
+            if not rs:
+                continue
+            per = [sum(bool(r["joint"]) for r in rs if int(r["block"]) == b) /
+                   max(1, sum(1 for r in rs if int(r["block"]) == b)) for b in blocks]
+            lines.append(f"| {c} | {names.get(m, m)} | {_rate(rs, 'joint'):.2f} ({_rate(rs, 'identity'):.2f} / "
+                         f"{_rate(rs, 'harmony'):.2f}) | {' '.join(f'{v:.2f}' for v in per)} |")
+    return lines
+
+
 def _git_head() -> str:
     import subprocess
     return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -643,7 +764,7 @@ def adapt_curve(values: list[float], seeds: int) -> None:
     def rate(a, c, key):
         rs = [r for r in rows if r["adapt"] == a and r["cell"] == c]
         return sum(bool(r[key]) for r in rs) / len(rs)
-    lines = ["## Keep ↔ adapt: the measured curve (issue 20)", "",
+    lines = ["## Keep ↔ adapt: the measured curve", "",
              f"`python benchmarks/evidence.py --adapt-curve {','.join(f'{v:g}' for v in values)} --seeds {seeds}` "
              f"({(time.time() - t0) / 60:.0f} min on the shared 2-core CPU, main at `{_git_head()}`). The evidence "
              "world above; Fill-in Sampler with every widget at its default but `adapt` (schedule unconnected). "
@@ -679,6 +800,10 @@ def main(argv=None):
     ap.add_argument("--adapt-curve", default="", metavar="A,B,…",
                     help="keep ↔ adapt: run Fill-in Sampler with each adapt value (default schedule unconnected) on "
                          "every cell; writes results/evidence_adapt.csv and sections/31_keep_adapt.md")
+    ap.add_argument("--limit", action="store_true", help="the few-step limit: default, img2img 0.3 and the "
+                    "last-call ceiling and designs on --blocks × 24 seeds of the few-step cells (or --cells); "
+                    "writes results/evidence_limit.csv (shown in the section)")
+    ap.add_argument("--blocks", type=int, default=6, help="with --limit: blocks of 24 seeds")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -692,6 +817,9 @@ def main(argv=None):
         write_section(rows, len({(r["cls"], r["light"], r["seed"]) for r in rows}), args.seconds, head)
         return
     cells = [c.strip() for c in args.cells.split(",") if c.strip()] or None
+    if args.limit:
+        limit_run(cells or [c.name for c in CELLS if c.steps <= 4], args.blocks, Path(args.out) if args.out else None)
+        return
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) or None
     schedule = parse_schedule(args.schedule) if args.schedule else None
     kwargs = {"adapt": args.adapt} if args.adapt is not None else None

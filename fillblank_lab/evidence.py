@@ -1,4 +1,4 @@
-"""The evidence world (issue 20): a target OFF the model's data, a non-linear VAE, real latent formats.
+"""The evidence world: a target OFF the model's data, a non-linear VAE, real latent formats.
 
 Pure torch (no ComfyUI import); ``benchmarks/evidence.py`` runs it through the real nodes.
 

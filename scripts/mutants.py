@@ -39,10 +39,7 @@ class Mutant:
 
 
 MUTANTS = [
-    Mutant("auto takes the whole rectangle of a PNG loaded without its mask", "fillblank_core/segment.py",
-           'if noise <= KEY_NOISE:  # the median distance', 'if False:  # the median distance',
-           "tests/test_core_segment.py"),
-    # the breakages a review found uncaught (issue 21), then the design of issue 20, then the rest
+    # the breakages a review found uncaught, then the guidance design, then the rest
     Mutant("noise axis ignores a(σ)", "fillblank_core/schedules.py",
            "lg = np.log2(s) - np.log2(a)", "lg = np.log2(s)"),
     Mutant("default released earlier", "fillblank_core/schedules.py",
@@ -96,6 +93,9 @@ MUTANTS = [
            "out[:, y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1, :] = region.permute(0, 2, 3, 1)",
            "out[:, y0 + ry0 + 1:y0 + ry1 + 1, x0 + rx0:x0 + rx1, :] = region.permute(0, 2, 3, 1)[:, :ry1 - ry0 - 1]",
            tests="tests/test_core_crop.py tests/test_nodes_insert.py"),
+    Mutant("auto takes the whole rectangle of a PNG loaded without its mask", "fillblank_core/segment.py",
+           'if noise <= KEY_NOISE:  # the median distance', 'if False:  # the median distance',
+           "tests/test_core_segment.py"),
 ]
 
 
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     killed = sum(v == "killed" for _, v, _ in results)
     print(f"{killed} of {len(results)} mutants killed")
     if not args.k and not args.no_section:
-        lines = ["## Mutation check of the core (issue 21)", "",
+        lines = ["## Mutation check of the core", "",
                  f"`python scripts/mutants.py`: {len(results)} one-line breakages of fillblank_core, each run "
                  f"against the tests that guard it; **{killed} of {len(results)} killed** "
                  f"({100 * killed / max(1, len(results)):.0f} %).", "",

@@ -1,4 +1,4 @@
-"""The guidance design of issue 20, each property checked where it can fail:
+"""The guidance design, each property checked where it can fail:
 
 * λ's default axis is the run the user asked for: it holds the target at the run's first model
   call and has let go by its last, on every schedule (SD1.5-style eps normal / karras / 4-step,
