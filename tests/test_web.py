@@ -1325,8 +1325,11 @@ def _search(ui, words: str) -> list[str]:
     """The node search box's results for `words`, as a user opens it (double-click on the canvas)."""
     _fresh_canvas(ui)
     box = ui.page.locator("input[placeholder='Add a node...']")
-    for _ in range(5):  # a double-click right after the canvas was cleared may go unseen
-        ui.page.mouse.dblclick(700, 600)
+    for attempt in range(6):  # a double-click right after the canvas was cleared may go unseen
+        if attempt < 3:
+            ui.page.mouse.dblclick(700, 600)
+        else:  # the same search box through its command (what the keyboard shortcut runs)
+            ui.js("() => app.extensionManager.command.execute('Workspace.SearchBox.Toggle')")
         try:
             box.wait_for(timeout=3_000)
             break
@@ -1334,10 +1337,17 @@ def _search(ui, words: str) -> list[str]:
             ui.page.keyboard.press("Escape")
             ui.settle(0.5)
     box.fill(words)
-    ui.settle(0.8)
-    found = ui.js("""() => { const box = document.querySelector("input[placeholder='Add a node...']");
+    read = """() => { const box = document.querySelector("input[placeholder='Add a node...']");
         const list = document.getElementById(box.getAttribute('aria-controls'));
-        return [...list.querySelectorAll('[role=option]')].map(e => e.textContent.replace(/\\s+/g, ' ').trim()); }""")
+        return [...list.querySelectorAll('[role=option]')].map(e => e.textContent.replace(/\\s+/g, ' ').trim()); }"""
+    ui.settle(0.8)
+    found, deadline = ui.js(read), time.time() + 5
+    while time.time() < deadline:  # the list is filtered as the frontend gets to it: read it once it holds still
+        ui.settle(0.4)
+        again = ui.js(read)
+        if again == found:
+            break
+        found = again
     ui.page.keyboard.press("Escape")
     return found
 
@@ -1354,6 +1364,9 @@ def test_search_finds_the_pack_by_a_users_words(ui, words):
     of ALIASES (web/search_words.js). "sam": frontend 1.58.1 ranks by name and display name only
     (a prefix match first: every core Sampler* node), so the SAM Loader comes after those."""
     name, place = SEARCHES[words]
+    if words == "inpaint":  # the definitions refreshed (Refresh Node Definitions, R): the words stay
+        ui.js("() => app.refreshComboInNodes()")
+        ui.settle(0.5)
     found = _search(ui, words)
     where = next((i for i, t in enumerate(found) if t.startswith(name + "fillblank") or t.startswith(name + " ")), None)
     assert where is not None and where <= place, f"{words!r}: {name} at {where} in {found[:12]}"

@@ -2,9 +2,9 @@
 // Frontend 1.58.1 searches a node's name, display name and search_aliases, not its description or
 // category. ComfyUI sends search_aliases in /object_info only once its V3 Schema has them (after
 // 0.3.75, 2026); on 0.3.75 (Dec 2025) and older hosts this extension puts the same words on our node
-// definitions before the frontend indexes them (addCustomNodeDefs), and leaves them alone where the
-// server sent its own. The table is nodes/common.py's ALIASES (tests/test_web_first_use.py checks
-// that the two are equal).
+// definitions before the frontend indexes them (addCustomNodeDefs, refreshComboInNodes), and leaves
+// them alone where the server sent its own. The table is nodes/common.py's ALIASES (tests/test_web.py
+// checks that the two are equal).
 import { app } from "../../scripts/app.js";
 
 export const ALIASES = {
@@ -20,12 +20,17 @@ export const ALIASES = {
     FillBlankRank: ["CLIP score", "best of batch"],
 };
 
+function addWords(defs) {
+    for (const [name, words] of Object.entries(ALIASES)) {
+        const def = defs?.[name];
+        if (def && !(Array.isArray(def.search_aliases) && def.search_aliases.length)) def.search_aliases = [...words];
+    }
+}
+
 app.registerExtension({
     name: "fillblank.searchWords",
-    addCustomNodeDefs(defs) {
-        for (const [name, words] of Object.entries(ALIASES)) {
-            const def = defs?.[name];
-            if (def && !(Array.isArray(def.search_aliases) && def.search_aliases.length)) def.search_aliases = [...words];
-        }
-    },
+    // the definitions as the page loads them, and again when they are refreshed (Refresh Node
+    // Definitions, the R key): both reach the frontend's search index after these hooks
+    addCustomNodeDefs: addWords,
+    refreshComboInNodes: addWords,
 });
