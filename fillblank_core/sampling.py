@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import masks
+from .ranges import check_choice
 from .schedules import CONTEXT_KEYFRAMES, LambdaSchedule
 from .spaces import NoiseSpace, space_for
 
@@ -49,25 +50,15 @@ def derive_seed(seed: int, index: int) -> int:
 
 # --- planning and counting ---------------------------------------------------------------------
 
-def _check_int(name: str, value, low: int, high: Optional[int] = None, hint: str = "") -> int:
-    if isinstance(value, bool) or not float(value).is_integer():
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {rng}{hint}, got {v}")
-    return v
-
-
 def plan_chunks(steps: int, jump_length: int, resample: int) -> list[tuple[int, int, int]]:
     """[(start, end, passes)]: chunks of ``jump_length`` steps; all but the last get ``resample`` passes.
 
     With resample == 1 there is a single chunk over all steps (no time travel, j unused). A
     jump_length above the step count is clamped to it (few-step models): one chunk, no travel.
     """
-    steps = _check_int("steps", steps, 1)
-    j = min(_check_int("jump_length", jump_length, 1), steps)  # j > steps: one chunk of all steps
-    r = _check_int("resample", resample, 1, hint=" (1 means no resampling)")
+    # whole numbers >= 1, checked by the node (ranges.STEPS / JUMP_LENGTH / RESAMPLE) before any work
+    steps, r = max(1, int(steps)), max(1, int(resample))
+    j = min(max(1, int(jump_length)), steps)  # j > steps: one chunk of all steps
     if r == 1:
         return [(0, steps, 1)]
     chunks = []
@@ -106,10 +97,12 @@ class _Wrapper:
     """Forwards unknown attributes to the wrapped denoiser (samplers look for ``inner_model``)."""
 
     def __init__(self, model):
-        self.__dict__["model"] = model
+        self.model = model
 
-    def __getattr__(self, name):
-        return getattr(self.__dict__["model"], name)
+    def __getattr__(self, name):  # only for attributes the wrapper does not have itself
+        if name == "model":  # not set (yet): no forwarding loop
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
 
 def _interp(x: torch.Tensor, knots: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -147,9 +140,10 @@ class GuidedDenoiser(_Wrapper):
         dev = None
         if table is not None:  # the λ(σ) knots, on the host and (once) on the target's device
             dev = tuple(torch.tensor(v, dtype=torch.float32, device=target.device) for v in table)
-        self.__dict__.update(target=target, mask=mask, table=table, device_table=dev, space=space,
-                             blend=blend, context=context, eps=None, last_x0=None, last_w=None,
-                             step_values=None, per_step=1, span=(0, 0), span_calls=0)
+        self.target, self.mask, self.table, self.device_table = target, mask, table, dev
+        self.space, self.blend, self.context = space, blend, context
+        self.eps = self.last_x0 = self.last_w = self.step_values = None
+        self.per_step, self.span, self.span_calls = 1, (0, 0), 0
 
     def per_step_weights(self, sigmas: Sequence[float], calls_per_step: int) -> None:
         """Hold λ for all model calls of a step at its value at the step's start sigma.
@@ -167,11 +161,11 @@ class GuidedDenoiser(_Wrapper):
             rows.append([float(np.interp(v, self.table[0], self.table[2])) for v in sig])
         # in the mask's dtype and on its device once, so the per-call path only indexes it
         dev = torch.tensor(rows, dtype=self.mask.dtype, device=self.mask.device)
-        self.__dict__.update(step_values=dev, per_step=int(calls_per_step))
+        self.step_values, self.per_step = dev, int(calls_per_step)
 
     def begin(self, lo: int, hi: int) -> None:
         """A base-sampler call over steps lo..hi starts (its model calls are counted from 0)."""
-        self.__dict__.update(span=(int(lo), int(hi)), span_calls=0)
+        self.span, self.span_calls = (int(lo), int(hi)), 0
 
     def lam_at(self, sigma: float) -> float:
         """λ at a host sigma (for work planned before sampling)."""
@@ -200,10 +194,10 @@ class GuidedDenoiser(_Wrapper):
 
     def __call__(self, x, sigma, **kwargs):
         call = self.span_calls
-        self.__dict__["span_calls"] = call + 1
+        self.span_calls = call + 1
         if self.target is None or self.blend != "matched":
             x0 = self.model(x, sigma, **kwargs)
-            self.__dict__["last_x0"] = x0
+            self.last_x0 = x0
             return x0
         w = self.weight(sigma, call)
         a, s = self.space.coefficients_like(sigma, x)
@@ -214,7 +208,7 @@ class GuidedDenoiser(_Wrapper):
             kwargs = dict(kwargs, model_options=_pulled_post_cfg(options, self.target, w))
         x0 = self.model(x_in, sigma, **kwargs)
         x0 = torch.lerp(x0, self.target.to(x0), w.to(x0))
-        self.__dict__.update(last_x0=x0, last_w=w)
+        self.last_x0, self.last_w = x0, w
         return x0
 
 
@@ -256,8 +250,8 @@ class KnownRegionDenoiser(_Wrapper):
 
     def __init__(self, model, latent: torch.Tensor, noise: torch.Tensor, space: NoiseSpace):
         super().__init__(model)
-        self.__dict__.update(latent=latent, noise=noise, space=space)
-        self.__dict__["inner_model"] = getattr(model, "inner_model", model)
+        self.latent, self.noise, self.space = latent, noise, space
+        self.inner_model = getattr(model, "inner_model", model)
 
     def __call__(self, x, sigma, denoise_mask=None, **kwargs):
         if denoise_mask is not None:
@@ -400,8 +394,7 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
     n = len(sigmas) - 1
     if n < 1:
         return x
-    if blend not in BLENDS:
-        raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
+    check_choice("blend", blend, BLENDS)  # for callers without a node; the nodes check it first
     chunks = plan_chunks(n, jump_length, resample)
     base = sample_euler if sampler is None else sampler
     base_opts = dict(sampler_options or {})
@@ -468,7 +461,7 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
     def run_span(x, lo, hi):
         if inject is None:
             if guided.target is not None:
-                guided.__dict__["eps"] = fresh(x.shape)  # the guidance noise of this pass
+                guided.eps = fresh(x.shape)  # the guidance noise of this pass
             return run(x, lo, hi)
         noises = fresh((hi - lo,) + tuple(x.shape))  # one transfer per pass, none per step
         for i in range(lo, hi):  # independent: one step at a time, inject after each

@@ -163,19 +163,15 @@ def test_plan_chunks_layout():
     assert plan_chunks(6, 3, 2) == [(0, 3, 2), (3, 6, 1)]
 
 
-def test_bad_jump_length_and_resample_raise_naming_the_argument():
-    for fn in (plan_chunks, count_steps, count_model_evaluations):
-        with pytest.raises(ValueError, match="jump_length"):
-            fn(5, 0, 2)
-        with pytest.raises(ValueError, match="resample"):
-            fn(5, 2, 0)
-        with pytest.raises(ValueError, match="resample"):
-            fn(5, 2, -3)
+def test_counts_take_the_nodes_checked_values_and_blend_is_refused():
+    """steps, jump_length and resample are checked once, by the node (ranges; tests/test_core_ranges.py):
+    the core's planning takes them as whole numbers >= 1 and does not check them again. An unknown
+    blend, which the core could not interpret, is refused by the one choice check."""
+    assert plan_chunks(5, 2, 2) == plan_chunks(5.0, 2.0, 2.0)
+    assert count_steps(5, 9, 3) == 5  # j above the steps: one chunk, no travelling back
     x = torch.zeros(1, 1, 2, 2)
-    with pytest.raises(ValueError, match="jump_length"):
-        sample_fillblank(shrink, x, karras(5), jump_length=0, resample=2)
-    with pytest.raises(ValueError, match="resample"):
-        sample_fillblank(shrink, x, karras(5), jump_length=2, resample=0)
+    with pytest.raises(ValueError, match="blend must be one of 'matched', 'independent', got 'mixed'"):
+        sample_fillblank(shrink, x, karras(5), blend="mixed")
 
 
 @pytest.mark.parametrize("steps", [1, 2, 4, 8])
