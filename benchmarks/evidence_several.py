@@ -21,9 +21,9 @@ inside the hole), joint; ``both`` = joint at both places.
 ``--shadow``: the one-place world and the default chain, with the hole a user gets without drawing
 room for the shadow (Mask Refiner ``silhouette``, or ``union`` with a tight drawn box, default grow
 8, ``shadow`` none) against the same with ``shadow`` contact / cast at the default angle (45°) and
-length (0.5), and the drawn hole with room (the main table's) as the reference; ``silhouette_grow0``
-(no grow, no zone) shows whether the metric can say no. The shadow is asked for wherever the world's
-truth has it (``harmony(shadow_where="image")``): outside the hole the result is the scene's own
+length (0.5), and the drawn hole with room (the main table's) as the reference; ``silhouette_grow4*``
+(no grow) without and with the zone: whether the metric can say no, and the zone where the hole is
+tight. The shadow is asked for wherever the world's truth has it (``harmony(shadow_where="image")``): outside the hole the result is the scene's own
 pixels, so a hole without room fails instead of not being asked.
 """
 
@@ -49,7 +49,7 @@ BAR = EV.BAR
 SEVERAL_METHODS = ("default", "no_target", "paste", "img2img_0.3", "two_runs", "broken_no_over")
 SEVERAL_MUST_FAIL = ("paste", "broken_no_over")        # the world must say no to these (joint at both places)
 SHADOW_METHODS = ("drawn", "silhouette", "tight_box", "silhouette_contact", "silhouette_cast", "tight_box_contact",
-                  "tight_box_cast", "silhouette_grow0", "paste_cast")
+                  "tight_box_cast", "silhouette_grow4", "silhouette_grow4_contact", "silhouette_grow4_cast", "paste_cast")
 # hole variant: (Mask Refiner mode, drawn hole with room? (None: no drawn hole), shadow, grow or None = default)
 HOLES = {
     "drawn": ("union", True, "none", None),
@@ -59,7 +59,9 @@ HOLES = {
     "silhouette_cast": ("silhouette", None, "cast", None),
     "tight_box_contact": ("union", False, "contact", None),
     "tight_box_cast": ("union", False, "cast", None),
-    "silhouette_grow0": ("silhouette", None, "none", 0),
+    "silhouette_grow4": ("silhouette", None, "none", 4),
+    "silhouette_grow4_contact": ("silhouette", None, "contact", 4),
+    "silhouette_grow4_cast": ("silhouette", None, "cast", 4),
     "paste_cast": ("silhouette", None, "cast", None),
 }
 
@@ -345,7 +347,8 @@ def shadow_table(rows: list[dict], cells=None) -> list[str]:
     names = {"drawn": "drawn with room (reference)", "silhouette": "silhouette, no zone", "tight_box":
              "tight box, no zone", "silhouette_contact": "silhouette + contact", "silhouette_cast": "silhouette + cast",
              "tight_box_contact": "tight box + contact", "tight_box_cast": "tight box + cast",
-             "silhouette_grow0": "silhouette, grow 0, no zone", "paste_cast": "paste (λ 1), silhouette + cast"}
+             "silhouette_grow4": "silhouette, grow 4, no zone", "silhouette_grow4_contact": "silhouette, grow 4 + contact",
+             "silhouette_grow4_cast": "silhouette, grow 4 + cast", "paste_cast": "paste (λ 1), silhouette + cast"}
     lines = ["| cell | " + " | ".join(names[m] for m in methods) + " |", "|---|" + "---|" * len(methods)]
     for c in cells:
         entries = []

@@ -471,6 +471,18 @@ def place_scene(place: int, cls: str, light_name: str, variant=VARIANTS[0]):
     return (bg * (1 - a[..., None]) + col * a[..., None])[None], a, sh
 
 
+def two_place_picture(classes: tuple[str, str], light_name: str, variants=(VARIANTS[0], VARIANTS[0])) -> torch.Tensor:
+    """[1,SCENE,WIDE,3]: one of the model's data — an object at each place, both lit, both shadows."""
+    alphas = [object_alpha(k, v, (SCENE, WIDE), c) for k, v, c in zip(classes, variants, PLACES)]
+    a = sum(alphas).clamp(0, 1)
+    sh = shadow_of(a) * (1 - a)
+    img = light(background(SCENE, WIDE), light_name) * (1 - sh)[..., None]
+    for k, al in zip(classes, alphas):
+        col = light(torch.tensor(CLASSES[k][1]).expand(1, 1, 3), light_name)[0, 0]
+        img = img * (1 - al[..., None]) + col * al[..., None]
+    return img[None]
+
+
 class _Decoded:
     """decoded[i] of one place: exemplar i's half, decoded on demand (the wide latent rebuilt)."""
 
