@@ -346,9 +346,9 @@ class Prepared:
 class Bench:
     """The world of one latent format / noise space, its ComfyUI model and the user's nodes."""
 
-    def __init__(self, pack, host_nodes, fmt: str, flow: bool):
+    def __init__(self, pack, host_nodes, fmt: str, flow: bool, shadow: str = "contact"):
         self.pack, self.host_nodes, self.fmt, self.flow = pack, host_nodes, fmt, flow
-        self.world = E.EvidenceWorld(fmt)
+        self.world = E.EvidenceWorld(fmt, shadow=shadow)
         space = NoiseSpace.flow() if flow else NoiseSpace.eps()
         self.denoiser = ExemplarDenoiser(self.world.exemplars, space, log_prior=self.world.log_prior)
         self.base_model = comfy_model(self.denoiser, fmt, flow)
@@ -374,7 +374,7 @@ class Bench:
             pl = E.Placement.for_seed(seed)
             d = dict(self.defaults["FillBlankTargetEncoder"], x=pl.x, y=pl.y, scale=pl.scale)
             record = self.enc.execute(target=img, scene=w.scenes[light], vae=w.vae, target_mask=mask, **d)[0]
-            hole = self.ref.execute(hole=E.drawn_hole(), target=record,
+            hole = self.ref.execute(hole=E.drawn_hole(shadow=w.shadow_kind), target=record,
                                     **dict(self.defaults["FillBlankMaskRefiner"]))[0]
             h_lat = latent_hole(hole, (E.SCENE // 8, E.SCENE // 8))
             hole_px = h_lat.repeat_interleave(8, -1).repeat_interleave(8, -2).reshape(1, E.SCENE, E.SCENE)
@@ -457,10 +457,11 @@ def runs_for(seeds: int, classes) -> list[tuple[str, str, int]]:
 _BENCHES: dict = {}
 
 
-def bench_for(pack, host_nodes, cell: Cell) -> Bench:
-    key = (cell.fmt, cell.flow)
+def bench_for(pack, host_nodes, cell: Cell, shadow: str = "contact") -> Bench:
+    """The cell's bench (cached); ``shadow``: the world's shadow ("cast": the cast-shadow variant)."""
+    key = (cell.fmt, cell.flow, shadow)
     if key not in _BENCHES:
-        _BENCHES[key] = Bench(pack, host_nodes, cell.fmt, cell.flow)
+        _BENCHES[key] = Bench(pack, host_nodes, cell.fmt, cell.flow, shadow)
     return _BENCHES[key]
 
 
@@ -811,6 +812,9 @@ def main(argv=None):
                     "results/evidence_several.csv and sections/32_several_shadow.md")
     ap.add_argument("--shadow", action="store_true", help="room for the shadow: Mask Refiner's hole without a zone "
                     "vs shadow contact / cast vs the drawn hole; writes results/evidence_shadow.csv and the section")
+    ap.add_argument("--cast-shadow", action="store_true", help="with --shadow: the cast-shadow variant of the world "
+                    "(the data show a longer shadow on the ground); writes results/evidence_shadow_cast.csv and "
+                    "its subsection")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -822,7 +826,9 @@ def main(argv=None):
             return
         cells = [c.strip() for c in args.cells.split(",") if c.strip()] or None
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) or None
-        for flag, run, name in ((args.several, S.evaluate_several, "several"), (args.shadow, S.evaluate_shadow, "shadow")):
+        shadow_run, shadow_name = ((S.evaluate_shadow_cast, "shadow_cast") if args.cast_shadow
+                                   else (S.evaluate_shadow, "shadow"))
+        for flag, run, name in ((args.several, S.evaluate_several, "several"), (args.shadow, shadow_run, shadow_name)):
             if not flag:
                 continue
             t0 = time.time()

@@ -57,6 +57,14 @@ SHADOW_SHIFT = (4, 3)       # (dy, dx) px: a contact shadow below and to the rig
 SHADOW_BLUR = 2             # px
 SHADOW_DARK = 0.35          # fraction of light the shadow takes away at its core
 SHADOW_SEEN = 0.02          # luminance drop below which a decoded pixel shows no shadow
+# the cast-shadow variant (``EvidenceWorld(shadow="cast")``; the tables above use the contact shadow):
+# the object's silhouette projected on the ground from its base (its lowest row, where it stands) by a
+# light at the upper left — a point h px above the base falls CAST_LENGTH × h px from its foot toward
+# CAST_ANGLE (degrees in the image, clockwise from the right), the vertical part foreshortened by half
+CAST_ANGLE = 45.0
+CAST_LENGTH = 0.5
+CAST_BLUR = 3               # px: a cast shadow's soft edge
+SHADOWS = ("contact", "cast")
 JITTER_SCALE = 0.10         # the cut-out's size is off by up to ±10 %
 JITTER_PX = 3               # and its position by up to ±3 px
 # the model's data show each object at a few sizes and places around the place: (scale, dy, dx),
@@ -184,11 +192,50 @@ def shadow_of(alpha: torch.Tensor) -> torch.Tensor:
     return (_blur(s, SHADOW_BLUR) * SHADOW_DARK).clamp(0, 1)
 
 
-def exemplar_scene(cls: str, light_name: str, variant=VARIANTS[0]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def cast_shadow_of(alpha: torch.Tensor, angle: float = CAST_ANGLE, length: float = CAST_LENGTH,
+                   supersample: int = 4) -> torch.Tensor:
+    """[H, W] fraction of light a cast shadow on the ground takes (0 = none): the object stands on the
+    ground at its base (its lowest row with coverage > 0.5); a point h px above the base at column x
+    falls on the ground at (x + length·h·cos θ, base + length·h·sin θ / 2) (θ clockwise from the right;
+    the ground foreshortened by half). Drawn by inverse mapping every ground point below the base
+    (supersampled), blurred CAST_BLUR px; nothing above the base line (the ground is behind the
+    object there)."""
+    H, W = alpha.shape
+    rows = torch.nonzero((alpha > 0.5).any(1)).flatten()
+    if rows.numel() == 0:
+        return torch.zeros(H, W)
+    base = float(rows.max()) + 0.5                      # the ground line (pixel edges at integers)
+    t = math.radians(angle)
+    ax, ay = length * math.cos(t), 0.5 * length * math.sin(t)
+    n = supersample
+    ys = (torch.arange(H * n, dtype=torch.float64) + 0.5) / n
+    xs = (torch.arange(W * n, dtype=torch.float64) + 0.5) / n
+    Y, X = torch.meshgrid(ys, xs, indexing="ij")
+    h = (Y - base) / ay if ay > 0 else torch.full_like(Y, -1.0)
+    sx, sy = X - ax * h, base - h                     # the object point whose shadow falls here
+    ground = h >= 0
+    grid = torch.stack([sx / W * 2 - 1, sy / H * 2 - 1], -1)[None].float()
+    cover = F.grid_sample(alpha[None, None].float(), grid, mode="bilinear", padding_mode="zeros",
+                          align_corners=False)[0, 0] * ground
+    cover = F.avg_pool2d(cover[None, None], n)[0, 0]
+    return (_blur(cover, CAST_BLUR) * SHADOW_DARK).clamp(0, 1)
+
+
+def shadow_for(alpha: torch.Tensor, shadow: str = "contact") -> torch.Tensor:
+    """The world's shadow of kind ``shadow``: "contact" (``shadow_of``) or "cast" (``cast_shadow_of``)."""
+    if shadow == "contact":
+        return shadow_of(alpha)
+    if shadow == "cast":
+        return cast_shadow_of(alpha)
+    raise ValueError(f"unknown shadow {shadow!r}; one of {SHADOWS}")
+
+
+def exemplar_scene(cls: str, light_name: str, variant=VARIANTS[0],
+                   shadow: str = "contact") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(image [1,H,W,3], object alpha [H,W], shadow [H,W]): the scene under the light with the
-    object under the same light and its shadow."""
+    object under the same light and its shadow (``shadow``: "contact" or "cast")."""
     a = object_alpha(cls, variant)
-    sh = shadow_of(a) * (1 - a)
+    sh = shadow_for(a, shadow) * (1 - a)
     bg = light(background(), light_name) * (1 - sh)[..., None]
     col = light(torch.tensor(CLASSES[cls][1]).expand(1, 1, 3), light_name)[0, 0]
     img = bg * (1 - a[..., None]) + col * a[..., None]
@@ -233,14 +280,26 @@ class Placement:
                    y=(centre[0] + JITTER_PX * float(u[2])) / SCENE, scale=size / SCENE)
 
 
-def drawn_hole(centre: tuple[int, int] = CENTRE, width: int = SCENE, room: bool = True) -> torch.Tensor:
+def shadow_reach(shadow: str = "contact") -> tuple[int, int]:
+    """(dy, dx) px the world's shadow reaches below / right of the object's box at most."""
+    if shadow == "contact":
+        return SHADOW_SHIFT[0] + SHADOW_BLUR, SHADOW_SHIFT[1] + SHADOW_BLUR
+    t = math.radians(CAST_ANGLE)
+    tall = BOX * max(v[0] for v in VARIANTS)              # the tallest object's height, at most
+    return (math.ceil(0.5 * CAST_LENGTH * math.sin(t) * tall) + CAST_BLUR,
+            math.ceil(CAST_LENGTH * math.cos(t) * tall) + CAST_BLUR)
+
+
+def drawn_hole(centre: tuple[int, int] = CENTRE, width: int = SCENE, room: bool = True,
+               shadow: str = "contact") -> torch.Tensor:
     """The hole a user draws over the place: the object's box, 4 px more, and room for its shadow
-    (``room``; without it the tight box). [1, H, W] (Mask Refiner's default union + grow 8 makes the
-    final hole)."""
+    (``room``, as far as the world's ``shadow`` reaches; without it the tight box). [1, H, W] (Mask
+    Refiner's default union + grow 8 makes the final hole)."""
     m = torch.zeros(1, SCENE, width)
     y0, x0 = centre[0] - BOX // 2 - 4, centre[1] - BOX // 2 - 4
-    y1 = centre[0] + BOX // 2 + 4 + (SHADOW_SHIFT[0] + SHADOW_BLUR if room else 0)
-    x1 = centre[1] + BOX // 2 + 4 + (SHADOW_SHIFT[1] + SHADOW_BLUR if room else 0)
+    ry, rx = shadow_reach(shadow) if room else (0, 0)
+    y1 = centre[0] + BOX // 2 + 4 + ry
+    x1 = centre[1] + BOX // 2 + 4 + rx
     m[:, y0:y1, x0:x1] = 1.0
     return m
 
@@ -350,18 +409,20 @@ class EvidenceWorld:
     """Exemplars (model space), targets, the hole, and the metrics, for one latent format.
 
     ``keys[i]`` = (class, light, variant index) of exemplar i. ``log_prior`` makes RARE a class the
-    unguided model never draws."""
+    unguided model never draws. ``shadow``: the objects' shadow in the data — "contact" (every table
+    but one) or "cast" (the cast-shadow variant: a longer shadow on the ground, ``cast_shadow_of``)."""
 
-    def __init__(self, fmt: str = "sd15", classes: tuple[str, ...] | None = None):
+    def __init__(self, fmt: str = "sd15", classes: tuple[str, ...] | None = None, shadow: str = "contact"):
         self.spec = FORMATS[fmt]
         self.vae = EvidenceVAE(self.spec)
         self.classes = tuple(classes or CLASSES)
         self.lights = tuple(LIGHTS)
+        self.shadow_kind = shadow
         imgs, alphas, shadows, keys = [], [], [], []
         for k in self.classes:
             for ell in self.lights:
                 for v, variant in enumerate(VARIANTS):
-                    img, a, sh = exemplar_scene(k, ell, variant)
+                    img, a, sh = exemplar_scene(k, ell, variant, shadow)
                     imgs.append(img)
                     alphas.append(a)
                     shadows.append(sh)
