@@ -35,6 +35,8 @@ Run (needs a ComfyUI checkout):
     COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py --limit [--blocks 6]
     COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py --several --shadow --seeds 24
         (benchmarks/evidence_several.py: two chained targets in one run; room for the shadow)
+    COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py --shadow --cast-shadow --seeds 24
+        (the room for the shadow on the world's cast-shadow variant: a longer shadow on the ground)
 writes benchmarks/results/evidence.csv and benchmarks/sections/30_evidence.md (only for a full run
 of the default methods; a --schedule / --adapt run writes evidence_candidate.csv and prints).
 From Python: ``evaluate(schedule=LambdaSchedule(...), sampler_kwargs={"adapt": 0.3})``.

@@ -25,6 +25,10 @@ length (0.5), and the drawn hole with room (the main table's) as the reference; 
 (no grow) without and with the zone: whether the metric can say no, and the zone where the hole is
 tight. The shadow is asked for wherever the world's truth has it (``harmony(shadow_where="image")``): outside the hole the result is the scene's own
 pixels, so a hole without room fails instead of not being asked.
+
+``--shadow --cast-shadow``: the same on the world's cast-shadow variant (``EvidenceWorld(shadow="cast")``:
+the data show each object's silhouette projected on the ground from its base, longer than the default
+grow), methods CAST_METHODS, the drawn reference with room for the long shadow; results/evidence_shadow_cast.csv.
 """
 
 from __future__ import annotations
