@@ -431,21 +431,68 @@ def smooth_fill(image: torch.Tensor, hole: torch.Tensor, smooth_iters: int = 24)
     return torch.where(inside, out, image)
 
 
+# --- connected components ----------------------------------------------------------------------
+
+def _label_runs(mask: np.ndarray, eight: bool) -> tuple[np.ndarray, int]:
+    """Connected-component labels without scipy: union-find over the runs of each row."""
+    h, w = mask.shape
+    labels = np.zeros((h, w), dtype=np.int32)
+    parent: list[int] = [0]
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    prev: list[tuple[int, int, int]] = []
+    for y in range(h):
+        row = mask[y]
+        d = np.diff(np.concatenate(([0], row.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # [start, end)
+        cur = []
+        j = 0
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            lab = len(parent)
+            parent.append(lab)
+            lo, hi = (s - 1, e + 1) if eight else (s, e)
+            while j < len(prev) and prev[j][1] <= lo:
+                j += 1
+            k = j
+            while k < len(prev) and prev[k][0] < hi:
+                ra, rb = find(lab), find(prev[k][2])
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+                k += 1
+            cur.append((s, e, lab))
+            labels[y, s:e] = lab
+        prev = cur
+    if len(parent) == 1:
+        return labels, 0
+    roots = np.array([find(i) for i in range(len(parent))])
+    uniq, compact = np.unique(roots, return_inverse=True)
+    return compact.astype(np.int32)[labels], len(uniq) - 1
+
+
+def label_components(mask, connectivity: int = 8) -> tuple[np.ndarray, int]:
+    """Connected components of a binary [H,W] mask: (labels int32 [H,W], 0 = background, count).
+    Uses scipy.ndimage when present (ComfyUI ships it) and a pure-numpy fallback otherwise."""
+    m = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask) > 0.5
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+    try:
+        from scipy import ndimage
+    except ImportError:
+        return _label_runs(m, connectivity == 8)
+    structure = np.ones((3, 3), bool) if connectivity == 8 else None
+    labels, n = ndimage.label(m, structure=structure)
+    return labels.astype(np.int32), int(n)
+
+
 # --- room for the shadow --------------------------------------------------------------------------
 
 SHADOW_MODES = ("none", "contact", "cast")
 CONTACT_FRACTION = 0.12  # the contact shadow's height below the base, as a fraction of the object's height
-
-
-def _run_bottoms(sub: torch.Tensor) -> torch.Tensor:
-    """For a bool [h,w] mask: each pixel's row of the bottom end of its vertical run (the base it
-    stands on in its column); -1 off the mask. Row by row from the bottom, vectorised over columns."""
-    h = sub.shape[0]
-    out = torch.full(sub.shape, -1, dtype=torch.long, device=sub.device)
-    out[h - 1] = torch.where(sub[h - 1], h - 1, -1)
-    for y in range(h - 2, -1, -1):
-        out[y] = torch.where(sub[y], torch.where(sub[y + 1], out[y + 1], y), -1)
-    return out
 
 
 def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0.5, cast: bool = True,
@@ -453,12 +500,13 @@ def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0
     """Where an object's shadow can fall, [B,1,H,W] binary: the region the hole must include so the
     model may paint the shadow.
 
-    silhouette [B,1,H,W] (> 0 = object; several chained objects are fine) stands on the ground:
-    each pixel on the base of its own vertical run (the lowest object pixel below it without a gap),
-    so an object placed above another in the same columns has its own base. Contact shadow: a band
-    under each base, ``contact`` × the height of the run above it deep (at least 2 px), so it is
-    deepest under the object's middle and thins toward its ends. Cast shadow (``cast``): each object
-    pixel h px above its base falls on the ground ``length`` × h px from that base toward ``angle``
+    silhouette [B,1,H,W] (> 0 = object; several chained objects are fine: each connected object on
+    its own). Contact shadow: a band under the bottom of every vertical run of the object (so an
+    object placed above another in the same columns has its own), ``contact`` × the run's height
+    deep (at least 2 px; contact 0: none): deepest under the object's middle, thinning toward its
+    ends. Cast shadow (``cast``): the object stands on its lowest row (per connected object, so a
+    ring's top arc or a table top casts from where the object meets the ground, not from mid-air);
+    each pixel h px above it falls on the ground ``length`` × h px from that row toward ``angle``
     (degrees in the image, clockwise from the right: 0 = to the right, 90 = toward the viewer,
     straight down the picture, 180 = to the left, 270 = away, up the picture), the vertical part
     foreshortened by half as the ground recedes; gaps between the cast pixels are closed. The
@@ -475,7 +523,6 @@ def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0
             continue
         x0, y0, x1, y1 = box
         sub = m[b, 0, y0:y1, x0:x1]
-        bottom = _run_bottoms(sub)
         zone = torch.zeros(H, W, dtype=torch.bool, device=m.device)
         # contact: under every run's bottom end, as deep as contact × the run's length
         ends = sub & ~torch.cat([sub[1:], torch.zeros_like(sub[:1])])
@@ -483,15 +530,19 @@ def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0
         run_len = torch.where(sub, 1, 0)
         for y in range(1, sub.shape[0]):  # the length of each run down to each pixel
             run_len[y] = torch.where(sub[y], run_len[y - 1] + 1, 0)
-        depth = (contact * run_len[ey, ex].float()).ceil().long().clamp(min=2)
+        depth = (contact * run_len[ey, ex].float()).ceil().long().clamp(min=2 if contact > 0 else 0)
         for k in range(1, int(depth.max()) + 1 if depth.numel() else 1):
             sel = depth >= k
             yy = (ey[sel] + y0 + k).clamp(max=H - 1)
             zone[yy, ex[sel] + x0] = True
         if cast and float(length) > 0:
             ys, xs = torch.nonzero(sub, as_tuple=True)
-            base = bottom[ys, xs]
-            h = (base - ys).to(torch.float32)  # px above its own base
+            labels, n = label_components(sub, 8)
+            lab = torch.from_numpy(labels).to(sub.device).long()[ys, xs]
+            lowest = torch.full((n + 1,), -1, dtype=torch.long, device=sub.device).scatter_reduce(
+                0, lab, ys, reduce="amax")  # each object's lowest row: where it stands
+            base = lowest[lab]
+            h = (base - ys).to(torch.float32)  # px above its object's base
             tx = (xs + x0).to(torch.float32) + float(length) * h * dx
             ty = (base + y0).to(torch.float32) + float(length) * h * dy
             inside = (tx >= 0) & (tx <= W - 1) & (ty >= 0) & (ty <= H - 1)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import masks as M
+from .masks import label_components
 from .checkpoints import describe_mismatch, file_label, printable, read_state_dict
 
 SAM_FOLDER = "models/sams"
@@ -239,62 +240,6 @@ def as_sam(obj):
 
 def _to_uint8(image_hwc: torch.Tensor) -> np.ndarray:
     return (image_hwc[..., :3].clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
-
-
-def _label_runs(mask: np.ndarray, eight: bool) -> tuple[np.ndarray, int]:
-    """Connected-component labels without scipy: union-find over the runs of each row."""
-    h, w = mask.shape
-    labels = np.zeros((h, w), dtype=np.int32)
-    parent: list[int] = [0]
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    prev: list[tuple[int, int, int]] = []
-    for y in range(h):
-        row = mask[y]
-        d = np.diff(np.concatenate(([0], row.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # [start, end)
-        cur = []
-        j = 0
-        for s, e in zip(starts.tolist(), ends.tolist()):
-            lab = len(parent)
-            parent.append(lab)
-            lo, hi = (s - 1, e + 1) if eight else (s, e)
-            while j < len(prev) and prev[j][1] <= lo:
-                j += 1
-            k = j
-            while k < len(prev) and prev[k][0] < hi:
-                ra, rb = find(lab), find(prev[k][2])
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-                k += 1
-            cur.append((s, e, lab))
-            labels[y, s:e] = lab
-        prev = cur
-    if len(parent) == 1:
-        return labels, 0
-    roots = np.array([find(i) for i in range(len(parent))])
-    uniq, compact = np.unique(roots, return_inverse=True)
-    return compact.astype(np.int32)[labels], len(uniq) - 1
-
-
-def label_components(mask, connectivity: int = 8) -> tuple[np.ndarray, int]:
-    """Connected components of a binary [H,W] mask: (labels int32 [H,W], 0 = background, count).
-    Uses scipy.ndimage when present (ComfyUI ships it) and a pure-numpy fallback otherwise."""
-    m = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask) > 0.5
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
-    try:
-        from scipy import ndimage
-    except ImportError:
-        return _label_runs(m, connectivity == 8)
-    structure = np.ones((3, 3), bool) if connectivity == 8 else None
-    labels, n = ndimage.label(m, structure=structure)
-    return labels.astype(np.int32), int(n)
 
 
 def keep_components(mask: torch.Tensor, seeds: Sequence[tuple[float, float]] = ()) -> torch.Tensor:

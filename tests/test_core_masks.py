@@ -93,3 +93,15 @@ def test_each_stacked_object_stands_on_its_own_base():
     cast = M.shadow_zone(m, angle=0, length=1.0, contact=0.0)
     # the upper object's top (29 px above its base) lands 29 px to the right at its own base's row
     assert bool(cast[0, 0, 39, 59 + 29 - 2:59 + 29 + 1].any())
+
+
+def test_a_hollow_object_casts_from_where_it_stands():
+    """A ring's top arc casts from the ring's lowest row (where it meets the ground), not from the
+    inner hole's edge in mid-air: with the light level (angle 0) every cast pixel lies on that row."""
+    yy, xx = torch.meshgrid(torch.arange(100) + 0.5, torch.arange(140) + 0.5, indexing="ij")
+    r = ((yy - 50) ** 2 + (xx - 50) ** 2).sqrt()
+    ring = ((r < 30) & (r > 18)).float()[None, None]
+    base = int(torch.nonzero(ring[0, 0] > 0)[:, 0].max())
+    z = M.shadow_zone(ring, angle=0, length=1.0, contact=0.0)
+    ys = torch.nonzero(z[0, 0] > 0)[:, 0]
+    assert ys.numel() > 0 and int(ys.min()) >= base - 1 and int(ys.max()) <= base + 1, (int(ys.min()), base)
