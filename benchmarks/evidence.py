@@ -33,6 +33,8 @@ Run (needs a ComfyUI checkout):
     COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py [--seeds 48] [--cells a,b] [--methods ...]
         [--schedule KIND/AXIS/ARGS] [--adapt X] [--touched]
     COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py --limit [--blocks 6]
+    COMFYUI_PATH=... .venv/bin/python benchmarks/evidence.py --several --shadow --seeds 24
+        (benchmarks/evidence_several.py: two chained targets in one run; room for the shadow)
 writes benchmarks/results/evidence.csv and benchmarks/sections/30_evidence.md (only for a full run
 of the default methods; a --schedule / --adapt run writes evidence_candidate.csv and prints).
 From Python: ``evaluate(schedule=LambdaSchedule(...), sampler_kwargs={"adapt": 0.3})``.
@@ -804,10 +806,36 @@ def main(argv=None):
                     "last-call ceiling and designs on --blocks × 24 seeds of the few-step cells (or --cells); "
                     "writes results/evidence_limit.csv (shown in the section)")
     ap.add_argument("--blocks", type=int, default=6, help="with --limit: blocks of 24 seeds")
+    ap.add_argument("--several", action="store_true", help="two chained targets in one run (two-place world: "
+                    "default vs paste, img2img 0.3, two runs, a dropped earlier target); writes "
+                    "results/evidence_several.csv and sections/32_several_shadow.md")
+    ap.add_argument("--shadow", action="store_true", help="room for the shadow: Mask Refiner's hole without a zone "
+                    "vs shadow contact / cast vs the drawn hole; writes results/evidence_shadow.csv and the section")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     E.MATTE = args.matte
+    if args.several or args.shadow:
+        import evidence_several as S
+        if args.section_only:
+            S.write_section()
+            return
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()] or None
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) or None
+        for flag, run, name in ((args.several, S.evaluate_several, "several"), (args.shadow, S.evaluate_shadow, "shadow")):
+            if not flag:
+                continue
+            t0 = time.time()
+            rows = run(cells, methods, args.seeds)
+            seconds = time.time() - t0
+            out = Path(args.out) if args.out else RESULTS / f"evidence_{name}.csv"
+            write_csv(rows, out)
+            print(f"{len(rows)} runs in {seconds:.0f} s; csv {out}")
+            if not args.out:
+                S.write_times(name, args.seeds, seconds, _git_head())
+        if not args.out:
+            S.write_section()
+        return
     if args.adapt_curve:
         adapt_curve([float(v) for v in args.adapt_curve.split(",")], args.seeds)
         return

@@ -437,20 +437,33 @@ SHADOW_MODES = ("none", "contact", "cast")
 CONTACT_FRACTION = 0.12  # the contact shadow's height below the base, as a fraction of the object's height
 
 
+def _run_bottoms(sub: torch.Tensor) -> torch.Tensor:
+    """For a bool [h,w] mask: each pixel's row of the bottom end of its vertical run (the base it
+    stands on in its column); -1 off the mask. Row by row from the bottom, vectorised over columns."""
+    h = sub.shape[0]
+    out = torch.full(sub.shape, -1, dtype=torch.long, device=sub.device)
+    out[h - 1] = torch.where(sub[h - 1], h - 1, -1)
+    for y in range(h - 2, -1, -1):
+        out[y] = torch.where(sub[y], torch.where(sub[y + 1], out[y + 1], y), -1)
+    return out
+
+
 def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0.5, cast: bool = True,
                 contact: float = CONTACT_FRACTION) -> torch.Tensor:
     """Where an object's shadow can fall, [B,1,H,W] binary: the region the hole must include so the
     model may paint the shadow.
 
-    silhouette [B,1,H,W] (> 0 = object) stands on the ground at its base: per column, its lowest
-    pixel. Contact shadow: a band under the base ``contact`` × the object's height deep (at least 2
-    px) and as wide as the base, with rounded ends. Cast shadow (``cast``): each object pixel h px
-    above its column's base falls on the ground ``length`` × h px from the base toward ``angle``
+    silhouette [B,1,H,W] (> 0 = object; several chained objects are fine) stands on the ground:
+    each pixel on the base of its own vertical run (the lowest object pixel below it without a gap),
+    so an object placed above another in the same columns has its own base. Contact shadow: a band
+    under each base, ``contact`` × the height of the run above it deep (at least 2 px), so it is
+    deepest under the object's middle and thins toward its ends. Cast shadow (``cast``): each object
+    pixel h px above its base falls on the ground ``length`` × h px from that base toward ``angle``
     (degrees in the image, clockwise from the right: 0 = to the right, 90 = toward the viewer,
     straight down the picture, 180 = to the left, 270 = away, up the picture), the vertical part
     foreshortened by half as the ground recedes; gaps between the cast pixels are closed. The
-    object itself is not part of the zone (``zone ∪ silhouette`` is the hole it needs). Only the
-    objects' box and the shadow's reach are computed; an empty silhouette gives an empty zone."""
+    objects themselves are not part of the zone (``zone ∪ silhouette`` is the hole they need). Only
+    the objects' box and the shadow's reach are computed; an empty silhouette gives an empty zone."""
     m = mask_b1hw(silhouette) > 0
     out = torch.zeros(m.shape, dtype=torch.float32, device=m.device)
     H, W = m.shape[-2:]
@@ -462,23 +475,25 @@ def shadow_zone(silhouette: torch.Tensor, angle: float = 45.0, length: float = 0
             continue
         x0, y0, x1, y1 = box
         sub = m[b, 0, y0:y1, x0:x1]
-        height = y1 - y0
-        rows = torch.arange(y0, y1, device=m.device)[:, None].expand_as(sub)
-        base = torch.where(sub, rows, torch.full_like(rows, -1)).amax(dim=0)  # per column; -1: none
-        cols = torch.nonzero(base >= 0).flatten()
+        bottom = _run_bottoms(sub)
         zone = torch.zeros(H, W, dtype=torch.bool, device=m.device)
-        depth = max(2, math.ceil(contact * height))
-        bx, by = cols + x0, base[cols]
-        for k in range(1, depth + 1):  # contact: under the base, narrowing at the ends (half an ellipse)
-            inset = round(len(cols) / 2 * (1 - math.sqrt(max(0.0, 1 - (k / (depth + 1)) ** 2))))
-            keep = slice(inset, len(cols) - inset if len(cols) - inset > inset else inset + 1)
-            yy = (by[keep] + k).clamp(max=H - 1)
-            zone[yy, bx[keep]] = True
+        # contact: under every run's bottom end, as deep as contact × the run's length
+        ends = sub & ~torch.cat([sub[1:], torch.zeros_like(sub[:1])])
+        ey, ex = torch.nonzero(ends, as_tuple=True)
+        run_len = torch.where(sub, 1, 0)
+        for y in range(1, sub.shape[0]):  # the length of each run down to each pixel
+            run_len[y] = torch.where(sub[y], run_len[y - 1] + 1, 0)
+        depth = (contact * run_len[ey, ex].float()).ceil().long().clamp(min=2)
+        for k in range(1, int(depth.max()) + 1 if depth.numel() else 1):
+            sel = depth >= k
+            yy = (ey[sel] + y0 + k).clamp(max=H - 1)
+            zone[yy, ex[sel] + x0] = True
         if cast and float(length) > 0:
             ys, xs = torch.nonzero(sub, as_tuple=True)
-            h = (base[xs] - ys - y0).to(torch.float32)  # px above the column's base
+            base = bottom[ys, xs]
+            h = (base - ys).to(torch.float32)  # px above its own base
             tx = (xs + x0).to(torch.float32) + float(length) * h * dx
-            ty = base[xs].to(torch.float32) + float(length) * h * dy
+            ty = (base + y0).to(torch.float32) + float(length) * h * dy
             inside = (tx >= 0) & (tx <= W - 1) & (ty >= 0) & (ty <= H - 1)
             zone[ty[inside].round().long(), tx[inside].round().long()] = True
             gap = max(1, math.ceil(float(length) * max(abs(dx), abs(dy))))  # cast pixels this far apart at most

@@ -22,7 +22,7 @@ import torch
 
 from fillblank_core.spaces import NoiseSpace
 
-__all__ = ["GaussianPrior", "ExemplarDenoiser", "smooth_covariance"]
+__all__ = ["GaussianPrior", "ExemplarDenoiser", "FactorisedExemplarDenoiser", "smooth_covariance"]
 
 
 def _coefficients(space: NoiseSpace, sigma, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,3 +255,86 @@ class ExemplarDenoiser:
                 raise ValueError(f"mask must be H×W, [C,H,W] or [B,C,H,W], got shape {tuple(mask.shape)}")
             diff = diff * m
         return (diff ** 2).flatten(2).sum(2).argmin(1)
+
+
+class FactorisedExemplarDenoiser:
+    """The exact optimal denoiser of x0 drawn uniformly from a PRODUCT set: the image is cut along
+    its width into P equal parts; part p is one of K_p exemplars y_{p,i}, each belonging to a group
+    g_{p,i} (the scene's light), and the data are every combination whose parts share one group.
+
+    ‖x − a·y‖² is a sum over the parts, so the posterior factorises given the group ℓ:
+    log p(ℓ | x) = Σ_p logsumexp_{i: g=ℓ} (−‖x_p − a·y_{p,i}‖²/(2s²) + log π_{p,i}) (+ const), and
+    E[x0_p | x] = Σ_ℓ p(ℓ | x) Σ_{i: g=ℓ} softmax(…)_i y_{p,i} — the same posterior mean as an
+    ExemplarDenoiser over all Π_p K_p combinations (``tests/test_evidence_several.py`` compares
+    them), at the cost of Σ_p K_p. float64, log-sum-exp shifted; at s = 0 the nearest combination.
+    """
+
+    def __init__(self, parts: list, groups: list, space: Optional[NoiseSpace] = None, log_prior: Optional[list] = None):
+        if len(parts) != len(groups) or not parts:
+            raise ValueError("one groups tensor per part, at least one part")
+        self.parts = [torch.as_tensor(p).detach().to(torch.float64).cpu().clone() for p in parts]
+        shape = self.parts[0].shape[1:]
+        if any(p.ndim != 4 or p.shape[1:] != shape for p in self.parts):
+            raise ValueError("every part must be a [K_p, C, H, w] tensor of the same C, H, w")
+        self.groups = [torch.as_tensor(g, dtype=torch.long).reshape(-1) for g in groups]
+        self.n_groups = int(max(int(g.max()) for g in self.groups)) + 1
+        self.log_prior = [torch.zeros(len(p), dtype=torch.float64) if log_prior is None or log_prior[i] is None
+                          else torch.as_tensor(log_prior[i], dtype=torch.float64).reshape(-1)
+                          for i, p in enumerate(self.parts)]
+        self.flat = [p.reshape(p.shape[0], -1) for p in self.parts]
+        self.sq = [(f ** 2).sum(1) for f in self.flat]
+        self.onehot = [torch.nn.functional.one_hot(g, self.n_groups).to(torch.float64) for g in self.groups]
+        self.space = space if space is not None else NoiseSpace.eps()
+        self.calls = 0
+
+    def _split(self, x: torch.Tensor) -> list:
+        w = self.parts[0].shape[-1]
+        if tuple(x.shape[1:3]) != tuple(self.parts[0].shape[1:3]) or x.shape[-1] != w * len(self.parts):
+            raise ValueError(f"x must be [B, {self.parts[0].shape[1]}, {self.parts[0].shape[2]}, "
+                             f"{w * len(self.parts)}], got {tuple(x.shape)}")
+        xf = x.detach().to(torch.float64).cpu()
+        return [xf[..., i * w:(i + 1) * w].reshape(x.shape[0], -1) for i in range(len(self.parts))]
+
+    def weights(self, x: torch.Tensor, sigma) -> list:
+        """Per part, the marginal posterior probabilities of its exemplars: float64 [B, K_p] each."""
+        xs = self._split(x)
+        b = x.shape[0]
+        a, s = _coefficients(self.space, sigma, b)
+        s = s.expand(b)
+        a = a.expand(b)
+        ds = [((xp ** 2).sum(1, keepdim=True) - 2.0 * a[:, None] * (xp @ f.T) + (a[:, None] ** 2) * sq[None]).clamp_min(0.0)
+              for xp, f, sq in zip(xs, self.flat, self.sq)]
+        out = [torch.zeros_like(d) for d in ds]
+        pos = s > 0
+        if bool(pos.any()):
+            per_group, logits = [], []
+            for d, prior, oh in zip(ds, self.log_prior, self.onehot):
+                lg = -d[pos] / (2.0 * s[pos, None] ** 2) + prior[None]
+                # logsumexp over the exemplars of each group: [b, G] (−inf for a group with none)
+                masked = lg[:, :, None] + torch.log(oh)[None]
+                per_group.append(torch.logsumexp(masked, dim=1))
+                logits.append(lg)
+            total = sum(per_group)
+            p_group = torch.softmax(total, dim=1)                       # [b, G]
+            for i, (lg, pg, g) in enumerate(zip(logits, per_group, self.groups)):
+                within = torch.exp(lg - pg[:, g])                       # softmax inside each group
+                out[i][pos] = torch.nan_to_num(within * p_group[:, g])
+        if bool((~pos).any()):  # s == 0: the nearest combination (the nearest per part within the best group)
+            vals, idxs = [], []
+            for d, g in zip(ds, self.groups):
+                per = [torch.where(g[None] == k, d[~pos], torch.full_like(d[~pos], float("inf"))).min(1)
+                       for k in range(self.n_groups)]
+                vals.append(torch.stack([v.values for v in per], 1))
+                idxs.append(torch.stack([v.indices for v in per], 1))
+            k_best = sum(vals).argmin(1)
+            for i, idx in enumerate(idxs):
+                pick = idx.gather(1, k_best[:, None])[:, 0]
+                out[i][~pos] = torch.nn.functional.one_hot(pick, self.parts[i].shape[0]).to(torch.float64)
+        return out
+
+    def __call__(self, x: torch.Tensor, sigma, **kwargs) -> torch.Tensor:
+        self.calls += 1
+        ws = self.weights(x, sigma)
+        w = self.parts[0].shape[-1]
+        parts = [(wp @ f).reshape(x.shape[0], *self.parts[0].shape[1:3], w) for wp, f in zip(ws, self.flat)]
+        return torch.cat(parts, -1).to(device=x.device, dtype=x.dtype)

@@ -38,7 +38,10 @@ __all__ = [
     "FORMATS",
     "LIGHTS",
     "RARE",
+    "PLACES",
     "SCENE",
+    "TwoPlaceWorld",
+    "WIDE",
     "EvidenceVAE",
     "EvidenceWorld",
     "LatentSpec",
@@ -161,12 +164,15 @@ def _blur(a: torch.Tensor, radius: int) -> torch.Tensor:
     return t[0, 0]
 
 
-def object_alpha(cls: str, variant=VARIANTS[0], canvas: int = SCENE) -> torch.Tensor:
-    """[canvas, canvas] coverage of the class's object drawn at its place (variant: scale, dy, dx)."""
+def object_alpha(cls: str, variant=VARIANTS[0], canvas: int | tuple[int, int] = SCENE,
+                 centre: tuple[int, int] = CENTRE) -> torch.Tensor:
+    """[H, W] coverage of the class's object drawn at its place (variant: scale, dy, dx); canvas: the
+    side of a square or (H, W), centre: (y, x) of the place."""
     scale, dy, dx = variant
     size = round(BOX * scale)
-    a = torch.zeros(canvas, canvas)
-    y0, x0 = CENTRE[0] + dy - size // 2, CENTRE[1] + dx - size // 2
+    h, w = (canvas, canvas) if isinstance(canvas, int) else canvas
+    a = torch.zeros(h, w)
+    y0, x0 = centre[0] + dy - size // 2, centre[1] + dx - size // 2
     a[y0:y0 + size, x0:x0 + size] = shape_alpha(CLASSES[cls][0], size)
     return a
 
@@ -216,21 +222,25 @@ class Placement:
     scale: float
 
     @classmethod
-    def for_seed(cls, seed: int) -> Placement:
-        g = torch.Generator().manual_seed(int(seed) * 7 + 3)
+    def for_seed(cls, seed: int, centre: tuple[int, int] = CENTRE, width: int = SCENE, salt: int = 3) -> Placement:
+        """The run's placement around ``centre`` (y, x px) on a scene ``width`` px wide and SCENE
+        high (Target Encoder's x is a fraction of the width, y and scale of the height); ``salt``
+        draws another place's error independently."""
+        g = torch.Generator().manual_seed(int(seed) * 7 + salt)
         u = torch.rand(3, generator=g, dtype=torch.float64) * 2 - 1
         size = BOX * (1 + JITTER_SCALE * float(u[0]))
-        return cls(x=(CENTRE[1] + JITTER_PX * float(u[1])) / SCENE,
-                   y=(CENTRE[0] + JITTER_PX * float(u[2])) / SCENE, scale=size / SCENE)
+        return cls(x=(centre[1] + JITTER_PX * float(u[1])) / width,
+                   y=(centre[0] + JITTER_PX * float(u[2])) / SCENE, scale=size / SCENE)
 
 
-def drawn_hole() -> torch.Tensor:
-    """The hole a user draws over the place: the object's box, 4 px more, and room for its shadow.
-    [1, H, W] (Mask Refiner's default union + grow 8 makes the final hole)."""
-    m = torch.zeros(1, SCENE, SCENE)
-    y0, x0 = CENTRE[0] - BOX // 2 - 4, CENTRE[1] - BOX // 2 - 4
-    y1 = CENTRE[0] + BOX // 2 + 4 + SHADOW_SHIFT[0] + SHADOW_BLUR
-    x1 = CENTRE[1] + BOX // 2 + 4 + SHADOW_SHIFT[1] + SHADOW_BLUR
+def drawn_hole(centre: tuple[int, int] = CENTRE, width: int = SCENE, room: bool = True) -> torch.Tensor:
+    """The hole a user draws over the place: the object's box, 4 px more, and room for its shadow
+    (``room``; without it the tight box). [1, H, W] (Mask Refiner's default union + grow 8 makes the
+    final hole)."""
+    m = torch.zeros(1, SCENE, width)
+    y0, x0 = centre[0] - BOX // 2 - 4, centre[1] - BOX // 2 - 4
+    y1 = centre[0] + BOX // 2 + 4 + (SHADOW_SHIFT[0] + SHADOW_BLUR if room else 0)
+    x1 = centre[1] + BOX // 2 + 4 + (SHADOW_SHIFT[1] + SHADOW_BLUR if room else 0)
     m[:, y0:y1, x0:x1] = 1.0
     return m
 
@@ -401,11 +411,12 @@ class EvidenceWorld:
         return (self.alpha[i] > 0.3) | (silhouette.reshape(SCENE, SCENE) > 0.3)
 
     def harmony(self, decoded: torch.Tensor, cls: str, light_name: str, paste_decoded: torch.Tensor,
-                silhouette: torch.Tensor, hole: torch.Tensor) -> dict:
+                silhouette: torch.Tensor, hole: torch.Tensor, shadow_where: str = "hole") -> dict:
         """The object lit by the scene (nearer the lit exemplar than the neutral paste inside the
         object region) and the shadow present (at least half the exemplar's darkening where the
-        exemplar's shadow is, inside the hole). The exemplar: the class's variant under the light
-        nearest to the result."""
+        exemplar's shadow is, inside the hole — or, ``shadow_where="image"``, wherever it is: a hole
+        without room for the shadow then fails instead of not being asked). The exemplar: the
+        class's variant under the light nearest to the result."""
         among = torch.tensor([k == cls and ell == light_name for k, ell, _ in self.keys])
         i = self.nearest(decoded, hole, among)
         lit = self.decoded[i]
@@ -415,8 +426,8 @@ class EvidenceWorld:
         lit_ok = d_lit < d_paste
         scene = self.scene_decoded[light_name][0]
         want_px = _lum(scene) - _lum(lit)  # the shadow as the VAE shows it (it smears thin objects)
-        sh_region = (self.shadow[i] > 0.1) & (self.alpha[i] < 0.05) & (hole.reshape(SCENE, SCENE) > 0) \
-            & (want_px > SHADOW_SEEN)
+        where = hole.reshape(SCENE, SCENE) > 0 if shadow_where == "hole" else torch.ones(SCENE, SCENE, dtype=torch.bool)
+        sh_region = (self.shadow[i] > 0.1) & (self.alpha[i] < 0.05) & where & (want_px > SHADOW_SEEN)
         if int(sh_region.sum()) < 4:  # no shadow the decoded exemplar shows: nothing to ask for
             shadow_ok, dark, want = True, float("nan"), float("nan")
         else:
@@ -442,3 +453,121 @@ class EvidenceWorld:
             jumps.append((la - lb).abs()[edge])
             base.append((ra - rb).abs()[edge])
         return float(torch.cat(jumps).mean() - torch.cat(base).mean())
+
+
+# --- two places, one object each (several targets in one run) ----------------------------------------
+
+WIDE = 2 * SCENE                            # the two-place scene: SCENE high, WIDE wide (16×32 latent)
+PLACES = (CENTRE, (CENTRE[0], CENTRE[1] + SCENE))   # (y, x): one place in each half, as far apart as the halves
+
+
+def place_scene(place: int, cls: str, light_name: str, variant=VARIANTS[0]):
+    """(image [1,SCENE,WIDE,3], alpha, shadow): the wide scene under the light with object ``cls``
+    (lit, with its shadow) at PLACES[place] and nothing at the other place."""
+    a = object_alpha(cls, variant, (SCENE, WIDE), PLACES[place])
+    sh = shadow_of(a) * (1 - a)
+    bg = light(background(SCENE, WIDE), light_name) * (1 - sh)[..., None]
+    col = light(torch.tensor(CLASSES[cls][1]).expand(1, 1, 3), light_name)[0, 0]
+    return (bg * (1 - a[..., None]) + col * a[..., None])[None], a, sh
+
+
+def two_place_picture(classes: tuple[str, str], light_name: str, variants=(VARIANTS[0], VARIANTS[0])) -> torch.Tensor:
+    """[1,SCENE,WIDE,3]: one of the model's data — an object at each place, both lit, both shadows."""
+    alphas = [object_alpha(k, v, (SCENE, WIDE), c) for k, v, c in zip(classes, variants, PLACES)]
+    a = sum(alphas).clamp(0, 1)
+    sh = shadow_of(a) * (1 - a)
+    img = light(background(SCENE, WIDE), light_name) * (1 - sh)[..., None]
+    for k, al in zip(classes, alphas):
+        col = light(torch.tensor(CLASSES[k][1]).expand(1, 1, 3), light_name)[0, 0]
+        img = img * (1 - al[..., None]) + col * al[..., None]
+    return img[None]
+
+
+class _Decoded:
+    """decoded[i] of one place: exemplar i's half, decoded on demand (the wide latent rebuilt)."""
+
+    def __init__(self, world: TwoPlaceWorld, place: int):
+        self.world, self.place = world, place
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        w = self.world
+        ell = w.keys[i][1]
+        z = w.scene_latents[ell].clone()
+        half = w.spec.process_out(w.parts[self.place][i:i + 1])
+        z[..., w.cols(self.place)] = half.to(z)
+        return w.half(w.vae.decode(z), self.place)[0]
+
+
+class PlaceView(EvidenceWorld):
+    """One place of a TwoPlaceWorld seen as a one-place EvidenceWorld of its half (SCENE × SCENE):
+    identity and harmony over that place's exemplars (every class, light and variant), on the half of
+    the result, the hole and the silhouette that hold the place."""
+
+    def __init__(self, world: TwoPlaceWorld, place: int):  # no super().__init__: the parts come from world
+        self.spec, self.vae, self.classes, self.lights = world.spec, world.vae, world.classes, world.lights
+        self.keys = world.keys
+        self.alpha = world.alpha[place]
+        self.shadow = world.shadow[place]
+        self.decoded = _Decoded(world, place)
+        self._decoded_blocks = world.blocks[place]
+        self.scene_decoded = {ell: world.half(d, place) for ell, d in world.scene_decoded.items()}
+
+
+class TwoPlaceWorld:
+    """The evidence world with two places (one in each half of a SCENE × WIDE scene), each holding
+    one object of any class (drawn independently) under the scene's one light with its shadow.
+
+    The model's data are every (light, object and variant at place 0, object and variant at place 1):
+    (8 classes × 27 variants)² × 3 lights ≈ 140,000 images — too many to sum over per model call,
+    so the exact posterior is computed factorised (``FactorisedExemplarDenoiser``): the VAE's encoder
+    sees a cell and its 4 neighbours, and every object with its shadow stays ≥ 6 latent cells from
+    the halves' border, so the latent of a two-object picture is exactly its halves' latents side by
+    side (``tests/test_evidence_several.py`` checks), and the posterior over all combinations is the
+    per-half one given the light. ``parts[p]`` [K, C, h, w/2] (model space), ``keys[i]`` = (class,
+    light, variant) of exemplar i at each place."""
+
+    def __init__(self, fmt: str = "sd15", classes: tuple[str, ...] | None = None):
+        self.spec = FORMATS[fmt]
+        self.vae = EvidenceVAE(self.spec)
+        self.classes = tuple(classes or CLASSES)
+        self.lights = tuple(LIGHTS)
+        self.keys = [(k, ell, v) for k in self.classes for ell in self.lights for v in range(len(VARIANTS))]
+        self.group = torch.tensor([self.lights.index(ell) for _, ell, _ in self.keys])
+        self.log_prior = torch.tensor([RARE_LOG_PRIOR if k == RARE else 0.0 for k, _, _ in self.keys],
+                                      dtype=torch.float64)
+        self.scenes = {ell: light(background(SCENE, WIDE), ell)[None] for ell in self.lights}
+        self.scene_latents = {ell: self.vae.encode(s) for ell, s in self.scenes.items()}
+        self.scene_decoded = {ell: self.vae.decode(z) for ell, z in self.scene_latents.items()}
+        self.parts, self.alpha, self.shadow, self.blocks = [], [], [], []
+        for p in range(len(PLACES)):
+            parts, alphas, shadows, blocks = [], [], [], []
+            for k in self.classes:  # a class at a time: 81 wide pictures
+                imgs, ells = [], []
+                for ell in self.lights:
+                    for variant in VARIANTS:
+                        img, a, sh = place_scene(p, k, ell, variant)
+                        imgs.append(img)
+                        alphas.append(self.half(a[None], p)[0])
+                        shadows.append(self.half(sh[None], p)[0])
+                        ells.append(ell)
+                raw = self.vae.encode(torch.cat(imgs))
+                parts.append(self.spec.process_in(raw.double())[..., self.cols(p)])
+                blocks.append(_blocks(self.half(self.vae.decode(raw), p)).reshape(len(imgs), -1).double())
+            self.parts.append(torch.cat(parts))
+            self.alpha.append(torch.stack(alphas))
+            self.shadow.append(torch.stack(shadows))
+            self.blocks.append(torch.cat(blocks))
+        self.targets = {k: target_image(k) for k in self.classes}
+        self.views = [PlaceView(self, p) for p in range(len(PLACES))]
+
+    @staticmethod
+    def cols(place: int) -> slice:
+        """The latent columns of a place's half."""
+        n = SCENE // 8
+        return slice(place * n, (place + 1) * n)
+
+    @staticmethod
+    def half(t: torch.Tensor, place: int) -> torch.Tensor:
+        """The place's half of a [B, H, WIDE, …] picture / mask (or [B, H, WIDE])."""
+        dim = 2
+        return t.narrow(dim, place * SCENE, SCENE)

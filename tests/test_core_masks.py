@@ -77,3 +77,19 @@ def test_one_bounding_box_and_dilation():
         assert torch.equal(M.grow(m, px), F.max_pool2d(m, 2 * px + 1, stride=1, padding=px))
         assert torch.equal(M.grow(m, -px), 1 - F.max_pool2d(1 - m, 2 * px + 1, stride=1, padding=px))
     assert M.grow(m, 0) is m
+
+
+def test_each_stacked_object_stands_on_its_own_base():
+    """Two chained objects in the same columns, one above the other: the upper one gets its own
+    contact band (between the two) and casts from its own base, not from the lower object's."""
+    m = torch.zeros(1, 1, 120, 100)
+    m[..., 10:40, 40:60] = 1.0   # upper object, base at row 39
+    m[..., 60:100, 40:60] = 1.0  # lower object, base at row 99
+    z = M.shadow_zone(m, cast=False)
+    assert bool(z[0, 0, 40, 40:60].all())  # right under the upper base
+    assert bool(z[0, 0, 100, 40:60].all())  # and under the lower one
+    alone = M.shadow_zone(m[..., :50, :], cast=False)
+    assert torch.equal(z[..., :50, :], alone)  # the upper object's band as if it stood alone
+    cast = M.shadow_zone(m, angle=0, length=1.0, contact=0.0)
+    # the upper object's top (29 px above its base) lands 29 px to the right at its own base's row
+    assert bool(cast[0, 0, 39, 59 + 29 - 2:59 + 29 + 1].any())
