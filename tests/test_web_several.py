@@ -19,8 +19,11 @@ import numpy as np
 import pytest
 
 from fillblank_core.placement import ground_height, reference_scale
-from test_web import (CLEAN, PLACEMENT_WIDGET, _cutout_state, _drag, _editor, _screen,  # noqa: F401
-                      _wait_editor, browser, server, ui)
+import test_web
+from test_web import CLEAN, PLACEMENT_WIDGET, _cutout_state, _drag, _screen, _wait_editor
+
+# test_web.py's fixtures: the host server, the browser, a page in each renderer
+server, browser, ui = test_web.server, test_web.browser, test_web.ui
 
 BOX_RGB = (0x40, 0xC8, 0xFF)  # placement_editor.js BOX
 HORIZON_RGB = (0xFF, 0xD0, 0x40)  # placement_editor.js HORIZON
