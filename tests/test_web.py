@@ -1325,18 +1325,19 @@ def _search(ui, words: str) -> list[str]:
     """The node search box's results for `words`, as a user opens it (double-click on the canvas)."""
     _fresh_canvas(ui)
     box = ui.page.locator("input[placeholder='Add a node...']")
+    ui.settle(0.5)
     for attempt in range(6):  # a double-click right after the canvas was cleared may go unseen
-        if attempt < 3:
-            ui.page.mouse.dblclick(700, 600)
-        else:  # the same search box through its command (what the keyboard shortcut runs)
-            ui.js("() => app.extensionManager.command.execute('Workspace.SearchBox.Toggle')")
         try:
-            box.wait_for(timeout=3_000)
+            ui.page.mouse.dblclick(700, 600)
+            box.wait_for(timeout=5_000)
+            box.fill(words, timeout=3_000)
             break
         except Exception:
+            if attempt == 5:
+                ui.page.screenshot(path=str(_shot_path(ui, "search_box_missing.png")))
+                raise
             ui.page.keyboard.press("Escape")
-            ui.settle(0.5)
-    box.fill(words)
+            ui.settle(1.0)
     read = """() => { const box = document.querySelector("input[placeholder='Add a node...']");
         const list = document.getElementById(box.getAttribute('aria-controls'));
         return [...list.querySelectorAll('[role=option]')].map(e => e.textContent.replace(/\\s+/g, ' ').trim()); }"""
