@@ -78,6 +78,9 @@ function cutoutSource(node) {
     const mask = !!m && m.node === src.node && m.slot === 1;
     if (m && !mask) return { label: "target_mask (applied when the workflow runs)" };
     if (!own) return { label: `${widgetValue(node, "cutout", "auto")}: known when the workflow runs` };
+    // only a picture the LoadImage could show is asked for (a template opened without its files: no
+    // request for a file that is not there)
+    if (!shownImage(src.node)) return { label: "waiting for the target's picture" };
     const q = new URLSearchParams({ image: String(own), cutout: String(widgetValue(node, "cutout", "auto")),
         mask: mask ? "1" : "0", sam: linked(node, "sam") ? "1" : "0" });
     return { query: q.toString() };
