@@ -54,7 +54,7 @@ def comment(workflow: Path) -> bytes:
 
 def write_inputs(folder: Path):
     """The files the examples' Load Image nodes name: a scene and a photo with a hole painted in
-    (transparent, as ComfyUI's mask editor saves it) and an RGBA cut-out of an object."""
+    (transparent, as ComfyUI's mask editor saves it) and RGBA cut-outs of two objects."""
     from skimage import data
 
     def with_hole(rgb: np.ndarray, box) -> Image.Image:
@@ -70,6 +70,10 @@ def write_inputs(folder: Path):
     logo = data.logo().copy()  # RGBA on an opaque white ground: make the ground transparent
     logo[..., 3] = np.where(logo[..., :3].min(-1) > 235, 0, 255)
     Image.fromarray(logo).save(folder / "fillblank_target.png")
+    horse = ~data.horse()  # the second object: the horse's silhouette, brown, on a transparent ground
+    rgba = np.zeros(horse.shape + (4,), np.uint8)
+    rgba[horse] = (120, 72, 40, 255)
+    Image.fromarray(rgba).save(folder / "fillblank_target_2.png")
 
 
 def stand_in_models(work: Path, workflows: list[dict]):

@@ -164,8 +164,8 @@ DOWNLOAD_SAM = (f"- **SAM ViT-B**: [{SAM}]({SAM_URL}) → `ComfyUI/models/sams` 
 
 
 def images(scene="`fillblank_scene.png` (the scene)",
-           target="`fillblank_target.png` (the object: a PNG with transparency, or an image with a mask)"):
-    return f"- **Images** → `ComfyUI/input`: {scene} and {target}, or choose your own in the two Load Image nodes.\n"
+           target="`fillblank_target.png` (the object: a PNG with transparency, or an image with a mask)", nodes="two"):
+    return f"- **Images** → `ComfyUI/input`: {scene} and {target}, or choose your own in the {nodes} Load Image nodes.\n"
 
 
 PAINT = "1. Right-click the scene's Load Image → **Open in MaskEditor**, paint the hole where the object goes, save.\n"
@@ -326,9 +326,59 @@ def insert_large_photo():
     return n, links
 
 
+def two_objects():
+    """Two objects into one scene: two chained Target Encoders (add_to), one hole for both, one run."""
+    n = {k: COMMON[k] for k in (1, 2, 3, 4, 5, 9)}
+    n[2] = ("CLIPTextEncode", (C[1], 0), {"text": "a photo of the two objects standing in the scene, natural light"},
+            "Prompt (the scene with the objects)")
+    n[5] = ("LoadImage", (C[0], 540), {"image": "fillblank_target.png"}, "First object (RGBA or with mask)")
+    n[9] = ("VAEEncode", (C[3], 0), {}, "Encode the scene")
+    n.update({
+        6: ("FillBlankTargetEncoder", (C[1], 400), {"x": 0.38, "y": 0.64, "scale": 0.4},
+            "Place the first object"),
+        10: ("LoadImage", (C[2], 0), {"image": "fillblank_target_2.png"}, "Second object (RGBA or with mask)"),
+        11: ("FillBlankTargetEncoder", (C[2], 400), {"x": 0.64, "y": 0.6, "scale": 0.32},
+             "Place the second object (over the first)"),
+        7: ("FillBlankMaskRefiner", (C[3], 110), {"mode": "union", "grow": 8, "feather": 0, "threshold": 0.0,
+                                                  "shadow": "contact"},
+            "Area to repaint (both, with shadows)"),
+        12: ("FillBlankSampler", (C[4], 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
+                                             "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
+                                             "resample": 1, "blend": "matched"},
+             "Fill-in Sampler (repaint the hole)"),
+        13: ("VAEDecode", (C[4], 470), {}, "Decode"),
+        14: ("FillBlankComposite", (C[4], 580), {"feather": 8, "color_match": False}, "Put back into the scene"),
+        15: ("SaveImage", (C[4], 770), {"filename_prefix": "fillblank_two"}, "Result"),
+        16: readme((C[3], 420), 560, "Insert two objects into one scene",
+                   DOWNLOAD_CKPT + images(target="`fillblank_target.png` and `fillblank_target_2.png` (the objects: "
+                                                 "PNGs with transparency, or images with masks)", nodes="three"),
+                   "1. Right-click the scene's Load Image → **Open in MaskEditor**, paint where the objects go "
+                   "(or leave it: the area to repaint is then the two silhouettes).\n"
+                   "2. Drag the first object on its encoder's picture, then the second on the second encoder's "
+                   "(it shows the first one greyed). horizon > 0 sizes each by its distance to the horizon.\n"
+                   "3. Queue: one run repaints both, with their contact shadows. " + KEEP),
+    })
+    links = [
+        (1, 1, 2, "clip"), (1, 1, 3, "clip"),
+        (5, 0, 6, "target"), (4, 0, 6, "scene"), (1, 2, 6, "vae"), (5, 1, 6, "target_mask"),
+        (10, 0, 11, "target"), (4, 0, 11, "scene"), (1, 2, 11, "vae"), (10, 1, 11, "target_mask"),
+        (6, 0, 11, "add_to"),
+        (4, 1, 7, "hole"), (11, 0, 7, "target"),
+        (4, 0, 9, "pixels"), (1, 2, 9, "vae"),
+        (1, 0, 12, "model"), (2, 0, 12, "positive"), (3, 0, 12, "negative"), (9, 0, 12, "latent_image"),
+        (11, 0, 12, "target"), (7, 0, 12, "hole"),
+        (12, 0, 13, "samples"), (1, 2, 13, "vae"),
+        (4, 0, 14, "scene"), (13, 0, 14, "image"), (7, 0, 14, "mask"), (14, 0, 15, "images"),
+    ]
+    return n, links
+
+
+# examples added after the first release: no first-release API prompt in tests/api_prompts/
+NEWER = ("fillblank_two_objects",)
 # key (the example's id, and the name of its first-release API prompt in tests/api_prompts/): the spec
 EXAMPLES = {"fillblank_basic_insertion": basic, "fillblank_samplercustom_resampling": sampler_custom,
-            "fillblank_sam_cutout_rank4": sam_rank, "fillblank_insert_large_photo": insert_large_photo}
+            "fillblank_sam_cutout_rank4": sam_rank, "fillblank_insert_large_photo": insert_large_photo,
+            "fillblank_two_objects": two_objects}
 # key: the file name, example_workflows/<name>.json. Frontend 1.58.1 lists a custom node's templates
 # by file name alone (GET /api/workflow_templates gives the names; its Templates browser shows each
 # name as the title and, with - and _ as spaces, as the description; it reads no index.json or other
@@ -338,7 +388,8 @@ EXAMPLES = {"fillblank_basic_insertion": basic, "fillblank_samplercustom_resampl
 FILES = {"fillblank_basic_insertion": "Fill in an object (basic chain)",
          "fillblank_samplercustom_resampling": "Fill in with SamplerCustom",
          "fillblank_sam_cutout_rank4": "Fill in with a SAM cut out",
-         "fillblank_insert_large_photo": "Fill in a large photo (one node)"}
+         "fillblank_insert_large_photo": "Fill in a large photo (one node)",
+         "fillblank_two_objects": "Fill in two objects at once"}
 
 
 def path(key: str) -> Path:

@@ -7,7 +7,7 @@
 // alone zooms or pans the graph as everywhere else. Only the node's own x / y / scale widgets
 // change, so the placement is saved with the workflow and sent to the server like any widget value.
 import { app } from "../../scripts/app.js";
-import { fitRect, placementBox, widgetNumber } from "./placement_math.js";
+import { fitRect, placementBox, referenceScale, shownHeight, widgetNumber } from "./placement_math.js";
 import { addCanvasWidget, chain, fitText, forwardWheelToCanvas, inputSource, linked, report, roundRect, showOnly,
     widget, widgetValue, wrapText } from "./fillblank_ui.js";
 
@@ -24,6 +24,10 @@ export const MODIFIER = "Shift";
 const BG = "#161616";
 const TEXT = "#a0a0a0";
 const BOX = "#40c8ff";
+const BAD = "#ff6060"; // the box where the ground-plane rule has no answer (the run fails the same way)
+const HORIZON = "#ffd040"; // the horizon line
+const GRAB = 5; // px either side of the horizon line that grab it
+const CHAINED = "#b0b0b0"; // outline of the targets placed upstream (add_to)
 const TOOLTIP = "Drag the target to move it (a click on the scene puts it there); drag its corner handle or turn "
     + "the wheel with Shift held to resize it. The wheel alone zooms the graph as usual. Sets x, y and scale.";
 
@@ -74,6 +78,9 @@ function cutoutSource(node) {
     const mask = !!m && m.node === src.node && m.slot === 1;
     if (m && !mask) return { label: "target_mask (applied when the workflow runs)" };
     if (!own) return { label: `${widgetValue(node, "cutout", "auto")}: known when the workflow runs` };
+    // only a picture the LoadImage could show is asked for (a template opened without its files: no
+    // request for a file that is not there)
+    if (!shownImage(src.node)) return { label: "waiting for the target's picture" };
     const q = new URLSearchParams({ image: String(own), cutout: String(widgetValue(node, "cutout", "auto")),
         mask: mask ? "1" : "0", sam: linked(node, "sam") ? "1" : "0" });
     return { query: q.toString() };
@@ -115,12 +122,54 @@ function cutout(node) {
 }
 
 function placementOf(node) {
-    return {
+    const p = {
         x: Number(widgetValue(node, "x", 0.5)),
         y: Number(widgetValue(node, "y", 0.5)),
         scale: Number(widgetValue(node, "scale", 0.4)),
         flip: !!widgetValue(node, "flip", false),
+        horizon: Number(widgetValue(node, "horizon", 0)) || 0,
     };
+    // with a horizon, scale is the height at the bottom edge and the target shows at its ground-plane
+    // height for y (the core's ground_height, nodes/common.py placed_height)
+    const shown = shownHeight(p.scale, p.y, p.horizon);
+    p.height = shown.height;
+    p.error = shown.error;
+    return p;
+}
+
+// --- targets placed upstream (add_to) ---------------------------------------------------------------
+
+/** The node feeding `inputName`, through Reroute nodes, or null. */
+function sourceThroughReroutes(node, inputName) {
+    let src = inputSource(node, inputName);
+    for (let hop = 0; src && hop < 16 && src.node.type === "Reroute" && src.node.inputs?.length === 1; hop++) {
+        src = inputSource(src.node, src.node.inputs[0].name);
+    }
+    return src;
+}
+
+/**
+ * The Target Encoders up the add_to chain, the first first: what the graph knows of the targets this
+ * node's target is drawn over (their own widgets and target pictures; no run needed).
+ */
+function chainedEncoders(node) {
+    const out = [];
+    const seen = new Set([node]);
+    let src = sourceThroughReroutes(node, "add_to");
+    while (src && typeOf(src.node) === NODE && !seen.has(src.node) && out.length < 32) {
+        seen.add(src.node);
+        out.unshift(src.node);
+        src = sourceThroughReroutes(src.node, "add_to");
+    }
+    return out;
+}
+
+/** An upstream target's picture (its cut-out once the server answered) and size. */
+function targetPicture(node) {
+    const cut = cutout(node);
+    if (cut?.img) return { img: cut.img, w: cut.w, h: cut.h, cut };
+    const img = upstreamImage(node, "target");
+    return img ? { img, w: img.naturalWidth, h: img.naturalHeight, cut } : { img: null, w: 1, h: 1, cut };
 }
 
 /** Set a number widget the way a user edit does (clamped to its range, its callback called). */
@@ -151,11 +200,31 @@ function layout(node, w, h) {
     const tw = cut?.img ? cut.w : target ? target.naturalWidth : 1;
     const th = cut?.img ? cut.h : target ? target.naturalHeight : 1;
     const p = placementOf(node);
-    const box = placementBox(W, H, tw, th, p.x, p.y, p.scale);
-    const bx = fit.x + box.left * fit.k, by = fit.y + box.top * fit.k;
-    const bw = box.width * fit.k, bh = box.height * fit.k;
-    return { area, scene, target, cut, W, H, fit, p, box, rect: { x: bx, y: by, w: bw, h: bh },
-        handle: { x: bx + bw - HANDLE / 2, y: by + bh - HANDLE / 2, w: HANDLE, h: HANDLE } };
+    const box = placementBox(W, H, tw, th, p.x, p.y, p.height);
+    const rectOf = (b) => ({ x: fit.x + b.left * fit.k, y: fit.y + b.top * fit.k, w: b.width * fit.k, h: b.height * fit.k });
+    const rect = rectOf(box);
+    // the targets placed upstream, each where its own widgets put it on this scene
+    const chained = chainedEncoders(node).map((up) => {
+        const q = placementOf(up);
+        const pic = targetPicture(up);
+        const b = placementBox(W, H, pic.w, pic.h, q.x, q.y, q.height);
+        return { id: up.id, p: q, img: pic.img, box: b, rect: rectOf(b) };
+    });
+    const horizon = p.horizon > 0 ? { y: fit.y + p.horizon * fit.h, x0: fit.x, x1: fit.x + fit.w } : null;
+    return { area, scene, target, cut, W, H, fit, p, box, rect, chained, horizon,
+        handle: { x: rect.x + rect.w - HANDLE / 2, y: rect.y + rect.h - HANDLE / 2, w: HANDLE, h: HANDLE } };
+}
+
+function drawPicture(ctx, img, r, flip) {
+    if (flip) {
+        ctx.save();
+        ctx.translate(r.x + r.w, r.y);
+        ctx.scale(-1, 1);
+        ctx.drawImage(img, 0, 0, r.w, r.h);
+        ctx.restore();
+    } else {
+        ctx.drawImage(img, r.x, r.y, r.w, r.h);
+    }
 }
 
 const inside = (pos, r) => r && pos[0] >= r.x && pos[0] <= r.x + r.w && pos[1] >= r.y && pos[1] <= r.y + r.h;
@@ -163,6 +232,7 @@ const inside = (pos, r) => r && pos[0] >= r.x && pos[0] <= r.x + r.w && pos[1] >
 function drawEditor(node, ctx, w, h) {
     const L = layout(node, w, h);
     node.__fillblankEditor = L;
+    node.__fillblankHorizon = (L.p ? L.p.horizon : Number(widgetValue(node, "horizon", 0))) || 0;
     const { area } = L;
     ctx.fillStyle = BG;
     roundRect(ctx, area.x, area.y, area.w, area.h, 6);
@@ -179,23 +249,52 @@ function drawEditor(node, ctx, w, h) {
     }
     const { fit, rect, p } = L;
     ctx.drawImage(L.scene, fit.x, fit.y, fit.w, fit.h);
-    // the target, clipped to the scene like place_target clips it
+    // the targets placed upstream (add_to), greyed and half transparent, then this one over them;
+    // each clipped to the scene like place_target clips it
+    for (const c of L.chained) {
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(fit.x, fit.y, fit.w, fit.h);
+        ctx.clip();
+        if (c.img) {
+            ctx.globalAlpha = 0.55;
+            ctx.filter = "grayscale(1)";
+            drawPicture(ctx, c.img, c.rect, c.p.flip);
+            ctx.filter = "none";
+            ctx.globalAlpha = 1;
+        }
+        ctx.strokeStyle = CHAINED;
+        ctx.lineWidth = 1;
+        ctx.setLineDash([2, 3]);
+        ctx.strokeRect(c.rect.x, c.rect.y, c.rect.w, c.rect.h);
+        ctx.restore();
+    }
+    if (L.horizon) {
+        // the horizon: a line across the scene, dragged up and down
+        ctx.save();
+        ctx.strokeStyle = HORIZON;
+        ctx.lineWidth = 1.5;
+        ctx.setLineDash([8, 4]);
+        ctx.beginPath();
+        ctx.moveTo(L.horizon.x0, L.horizon.y);
+        ctx.lineTo(L.horizon.x1, L.horizon.y);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        ctx.fillStyle = HORIZON;
+        ctx.textAlign = "right";
+        ctx.textBaseline = "bottom";
+        ctx.font = "10px sans-serif";
+        ctx.fillText("horizon", L.horizon.x1 - 4, L.horizon.y - 2);
+        ctx.restore();
+    }
     ctx.save();
     ctx.beginPath();
     ctx.rect(fit.x, fit.y, fit.w, fit.h);
     ctx.clip();
-    if (L.target) {
-        if (p.flip) {
-            ctx.translate(rect.x + rect.w, rect.y);
-            ctx.scale(-1, 1);
-            ctx.drawImage(L.target, 0, 0, rect.w, rect.h);
-        } else {
-            ctx.drawImage(L.target, rect.x, rect.y, rect.w, rect.h);
-        }
-    }
+    if (L.target) drawPicture(ctx, L.target, rect, p.flip);
     ctx.restore();
     // outline and the scale handle
-    ctx.strokeStyle = BOX;
+    ctx.strokeStyle = p.error ? BAD : BOX;
     ctx.lineWidth = 1.5;
     ctx.setLineDash([4, 3]);
     ctx.strokeRect(rect.x, rect.y, rect.w, rect.h);
@@ -211,7 +310,14 @@ function drawEditor(node, ctx, w, h) {
         fitText(ctx, "connect a LoadImage to target to see it here", area.x + 8, ty, area.w - 16);
         return;
     }
-    const msg = `x ${p.x.toFixed(3)}  y ${p.y.toFixed(3)}  scale ${p.scale.toFixed(3)}${p.flip ? "  flipped" : ""}`;
+    if (p.error) {
+        ctx.fillStyle = BAD;
+        fitText(ctx, `${p.error}: move it down`, area.x + 8, ty, area.w - 16);
+        return;
+    }
+    const size = p.horizon > 0 ? `height ${p.height.toFixed(3)} (scale ${p.scale.toFixed(3)} at the bottom)`
+        : `scale ${p.scale.toFixed(3)}`;
+    const msg = `x ${p.x.toFixed(3)}  y ${p.y.toFixed(3)}  ${size}${p.flip ? "  flipped" : ""}`;
     const hint = `${MODIFIER}+wheel: size`;
     const room = area.w - 16 - ctx.measureText(msg).width - 12;
     fitText(ctx, msg, area.x + 8, ty, area.w - 16);
@@ -226,8 +332,12 @@ function signature(node) {
     const img = (i) => (i ? `${i.src}:${i.naturalWidth}x${i.naturalHeight}` : "-");
     const p = placementOf(node);
     const cut = cutout(node);
+    const up = chainedEncoders(node).map((n) => {
+        const pic = targetPicture(n);
+        return [n.id, placementOf(n), pic.img ? img(pic.img) : "-", pic.cut ? [pic.cut.key, !!pic.cut.img] : null];
+    });
     return JSON.stringify([p, img(upstreamImage(node, "scene")), img(upstreamImage(node, "target")),
-        cut ? [cut.key, cut.label, !!cut.img] : null, insertSync(node)]);
+        cut ? [cut.key, cut.label, !!cut.img] : null, insertSync(node), up]);
 }
 
 // --- Fill-in Insert: placement widgets and the editor only where x / y / scale place the target ---
@@ -258,7 +368,10 @@ function startDrag(node, pos) {
         // the direction from the centre to the handle; the drag's length along it sets the size
         const d0 = Math.max(Math.hypot(pos[0] - cx, pos[1] - cy), 1);
         node.__fillblankDrag = { mode: "scale", start: [pos[0], pos[1]], ux: (pos[0] - cx) / d0, uy: (pos[1] - cy) / d0,
-            fh: L.fit.h, scale0: p.scale };
+            fh: L.fit.h, scale0: p.scale, height0: p.height };
+    } else if (onHorizon(L, pos)) {
+        if (linked(node, "horizon")) return false;
+        node.__fillblankDrag = { mode: "horizon", start: [pos[0], pos[1]], h0: p.horizon, fh: L.fit.h };
     } else {
         if (linked(node, "x") || linked(node, "y")) return false;
         let x0 = p.x, y0 = p.y;
@@ -281,10 +394,59 @@ function moveDrag(node, pos) {
         // calm: the target's height changes by as many px as the pointer moved along the diagonal
         // (a ratio of distances from the centre made a 20 px drag of a small target 0.45 -> 0.70)
         const along = (pos[0] - d.start[0]) * d.ux + (pos[1] - d.start[1]) * d.uy;
-        setNumber(node, "scale", d.scale0 + along / d.fh);
+        setHeight(node, d.height0 + along / d.fh, d.scale0 + along / d.fh);
+    } else if (d.mode === "horizon") {
+        // never 0 by dragging (0 turns the horizon off): its range's step (ranges.HORIZON) is the lowest
+        setNumber(node, "horizon", Math.max(d.h0 + (pos[1] - d.start[1]) / d.fh, 0.005));
     } else {
         setNumber(node, "x", d.x0 + (pos[0] - d.start[0]) / d.fw);
         setNumber(node, "y", d.y0 + (pos[1] - d.start[1]) / d.fh);
+    }
+}
+
+/** Near the horizon line (and not on the handle): a drag there moves the horizon. */
+function onHorizon(L, pos) {
+    return !!L.horizon && Math.abs(pos[1] - L.horizon.y) <= GRAB && pos[0] >= L.horizon.x0 && pos[0] <= L.horizon.x1;
+}
+
+/**
+ * Resize to `height` (a fraction of the scene height, what the editor shows): with a horizon, scale
+ * becomes the reference scale that shows that height at the target's y (the core's reference_scale);
+ * without, `plain` (the same height).
+ */
+function setHeight(node, height, plain) {
+    const p = placementOf(node);
+    if (!(p.horizon > 0) || p.error) {
+        setNumber(node, "scale", plain);
+        return;
+    }
+    const h = Math.max(height, 0.001);
+    try {
+        setNumber(node, "scale", referenceScale(h, p.y, p.horizon));
+    } catch (err) {
+        // the base above the horizon: no ground-plane size for it; leave scale as it is
+    }
+}
+
+/**
+ * The horizon widget changed (typed, or dragged in the editor): turned on for a target already
+ * placed, the target keeps the size it had (scale becomes its reference scale); turned off, it keeps
+ * the ground-plane height it showed. Moving a horizon that is on keeps scale: the target stands on
+ * the ground and its height follows the horizon.
+ */
+function horizonChanged(node) {
+    const was = node.__fillblankHorizon ?? 0;
+    const now = Number(widgetValue(node, "horizon", 0)) || 0;
+    node.__fillblankHorizon = now;
+    if ((was > 0) === (now > 0) || linked(node, "scale")) return;
+    const scale = Number(widgetValue(node, "scale", 0.4));
+    const y = Number(widgetValue(node, "y", 0.5));
+    if (now > 0) {
+        const base = y + scale / 2;
+        if (now < base) setNumber(node, "scale", referenceScale(scale, y, now));
+    } else {
+        const shown = shownHeight(scale, y, was);
+        if (!shown.error) setNumber(node, "scale", shown.height);
     }
 }
 
@@ -299,6 +461,7 @@ function hover(node, pos) {
     const L = node.__fillblankEditor;
     if (!L?.scene) return "";
     if (inside(pos, L.handle)) return linked(node, "scale") ? "not-allowed" : "nwse-resize";
+    if (onHorizon(L, pos)) return linked(node, "horizon") ? "not-allowed" : "ns-resize";
     if (!inside(pos, { x: L.fit.x, y: L.fit.y, w: L.fit.w, h: L.fit.h })) return "";
     if (linked(node, "x") || linked(node, "y")) return "not-allowed";
     return inside(pos, L.rect) ? "move" : "crosshair";
@@ -318,8 +481,9 @@ function scaleByWheel(e) {
     if (!inside(pos, { x: L.fit.x, y: L.fit.y, w: L.fit.w, h: L.fit.h })) return false;
     const d = e.deltaY || e.deltaX || 0; // browsers may turn Shift+wheel into a horizontal scroll
     if (d) {
-        const s = placementOf(node).scale;
-        setNumber(node, "scale", d < 0 ? s * WHEEL_STEP : s / WHEEL_STEP);
+        const p = placementOf(node);
+        const k = d < 0 ? WHEEL_STEP : 1 / WHEEL_STEP;
+        setHeight(node, p.height * k, p.scale * k);
         node.graph?.change?.();
     }
     return true;
@@ -372,6 +536,7 @@ app.registerExtension({
             ed.canvas.addEventListener("wheel", forwardWheelToCanvas, { passive: false });
             node.__fillblankPlacement = ed;
             for (const w of node.widgets ?? []) {
+                if (w.name === "horizon") chain(w, "callback", () => horizonChanged(node));
                 if (w !== ed.widget) chain(w, "callback", () => ed.redraw());
             }
             chain(node, "onConnectionsChange", () => ed.check());

@@ -45,3 +45,45 @@ export function fitRect(picW, picH, boxX, boxY, boxW, boxH) {
     const h = picH * k;
     return { x: boxX + (boxW - w) / 2, y: boxY + (boxH - h) / 2, w, h, k };
 }
+
+// --- perspective: objects standing on the ground (fillblank_core/placement.py) -----------------
+
+/** An error of the ground-plane rule (the core raises ValueError with the same first words). */
+export class GroundError extends Error {}
+
+/**
+ * ground_height in the core: the height (fraction of the scene height) of an object standing on the
+ * ground with its centre at y under a horizon at `horizon` (fractions from the top); scaleRef is its
+ * height with the base on the bottom edge. h = k·(y − horizon)/(1 − k/2), k = scaleRef/(1 − horizon).
+ */
+export function groundHeight(scaleRef, y, horizon) {
+    if (!(horizon > 0 && horizon < 1)) throw new GroundError(`horizon must lie inside the scene, got ${horizon}`);
+    const k = scaleRef / (1 - horizon);
+    if (k >= 2) throw new GroundError(`scale ${scaleRef} is too large for a horizon at ${horizon}`);
+    if (y <= horizon) throw new GroundError(`y ${y} puts the object at or above the horizon (${horizon})`);
+    return k * (y - horizon) / (1 - k / 2);
+}
+
+/** reference_scale in the core: the scaleRef that gives `height` at centre y (inverse of groundHeight). */
+export function referenceScale(height, y, horizon) {
+    const base = y + height / 2;
+    if (!(horizon > 0 && horizon < base)) {
+        throw new GroundError(`the object's base (${base}) must lie below the horizon (${horizon})`);
+    }
+    return height * (1 - horizon) / (base - horizon);
+}
+
+/**
+ * The height the target is shown (and placed) at: scale, or with a horizon (> 0) its ground-plane
+ * height at y. {height, error}: where the rule has no answer (the centre at or above the horizon,
+ * a scale too large) height is scale and error says why (the run would fail the same way).
+ */
+export function shownHeight(scale, y, horizon) {
+    if (!(horizon > 0)) return { height: scale, error: null };
+    try {
+        return { height: groundHeight(scale, y, horizon), error: null };
+    } catch (e) {
+        if (e instanceof GroundError) return { height: scale, error: e.message };
+        throw e;
+    }
+}
