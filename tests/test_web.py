@@ -1455,12 +1455,12 @@ INSERT_GRAPH = """() => {
 
 
 def test_insert_shows_placement_widgets_and_editor_only_when_they_apply(ui):
-    """Fill-in Insert: x / y / scale / flip and the drag-to-place editor show without a hole or with
+    """Fill-in Insert: x / y / scale / flip / horizon and the drag-to-place editor show without a hole or with
     fit = x-y-scale; with a hole and fit = into hole they are hidden (the hole places the target)."""
     ids = ui.js(INSERT_GRAPH)
     ins = ids["ins"]
     ui.settle(0.5)
-    placing = {"x", "y", "scale", "flip", PLACEMENT_WIDGET}
+    placing = {"x", "y", "scale", "flip", "horizon", PLACEMENT_WIDGET}
     assert placing <= set(ui.shown_widgets(ins)), "no hole: x / y / scale place the target"
     ui.js("([s, i]) => app.graph.getNodeById(s).connect(1, app.graph.getNodeById(i), 'hole')",
           [ids["scene"], ins])

@@ -342,7 +342,7 @@ function signature(node) {
 
 // --- Fill-in Insert: placement widgets and the editor only where x / y / scale place the target ---
 
-/** True when x / y / scale / flip are used: fit = x-y-scale, or no hole connected. */
+/** True when x / y / scale / flip (and horizon) are used: fit = x-y-scale, or no hole connected. */
 function placesByXY(node) {
     return typeOf(node) !== INSERT || widgetValue(node, "fit", "into hole") === "x-y-scale" || !linked(node, "hole");
 }
@@ -352,7 +352,8 @@ function insertSync(node) {
     if (typeOf(node) !== INSERT) return "";
     const on = placesByXY(node);
     const ed = node.__fillblankPlacement;
-    showOnly(node, [...PLACEMENT, EDITOR], new Set(on ? [...PLACEMENT, EDITOR] : []), !node.__fillblankLoading);
+    const placing = [...PLACEMENT, "horizon", EDITOR]; // horizon sizes the target only where x / y / scale place it
+    showOnly(node, placing, new Set(on ? placing : []), !node.__fillblankLoading);
     if (ed) ed.element.style.display = on ? "" : "none";
     return on ? "xy" : "hole";
 }
