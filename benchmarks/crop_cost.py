@@ -9,7 +9,7 @@ pinned test host), on the tiny real ComfyUI model and VAE of tests/custom_nodes/
 with the same steps, sampler, seed and the same placement of the same target in the same hole
 (a rectangle at the same place relative to the scene, so the crop keeps its aspect at every size):
 
-- full frame: the shipped modular chain (example fillblank_basic_insertion): Target Encoder (encodes
+- full frame: the shipped modular chain (example "Fill in an object (basic chain)"): Target Encoder (encodes
   the whole scene with the target) → Mask Refiner (union, grow 8) → VAE Encode of the scene →
   Fill-in Sampler → VAE Decode → Fill-in Composite. The VAE Encode stage is timed on its own: it is
   what leaving the Sampler's latent_image unconnected saves.
