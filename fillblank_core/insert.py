@@ -193,8 +193,11 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
 
     work_hole = C.crop_mask(plan, used, "hole")
     lat_hw = (plan.working_hw[0] // f, plan.working_hw[1] // f)
-    if bool((M.latent_hole(work_hole, lat_hw) > 0).all()):
-        raise ValueError("hole covers the whole image: nothing of the scene would be kept; "
+    whole = (M.latent_hole(work_hole, lat_hw) > 0).flatten(1).all(1)  # per batch item
+    if bool(whole.any()):
+        n = whole.shape[0]
+        item = f" (item {int(whole.nonzero()[0]) + 1} of {n})" if n > 1 else ""
+        raise ValueError(f"hole{item} covers the whole image: nothing of the scene would be kept; "
                          "draw a hole that leaves part of the scene")
 
     # the scene with the target pasted in, only inside the crop box, then at the working size

@@ -124,8 +124,9 @@ def ground_height(scale_ref: float, y: float, horizon: float) -> float:
                          f"top), got {horizon!r}")
     k = scale_ref / (1.0 - horizon)
     if k >= 2.0:
-        raise ValueError(f"scale {scale_ref:g} is too large for a horizon at {horizon:g}: an object that tall at the "
-                         "bottom edge would reach above the horizon everywhere; lower scale or raise the horizon")
+        raise ValueError(f"scale {scale_ref:g} is too large for a horizon at {horizon:g}: no height on the ground "
+                         "fits an object that tall at the bottom edge (scale must stay below twice the distance "
+                         "from the horizon to the bottom edge); lower scale or raise the horizon")
     if y <= horizon:
         raise ValueError(f"y {y:g} puts the object at or above the horizon ({horizon:g}); an object standing on the "
                          "ground has its centre below the horizon: move it down, or set horizon 0 (off)")

@@ -537,7 +537,7 @@ CUTOUTS = ["auto", "mask or alpha", "whole image", "border color", "sam"]
 # (the noise) and nine in ten of them. A photo's border (texture, objects, light) is far above both;
 # a studio backdrop or a PNG's transparent area (its stored colour, one value) is below. A border
 # whose noise is below KEY_NOISE is one exact colour (a PNG's transparent area, a drawn backdrop):
-# that colour is keyed out, every part of the object kept as it is.
+# that colour is keyed out where it reaches the border; the same colour inside the object stays.
 PLAIN_BORDER_NOISE = 0.02
 PLAIN_BORDER_SPREAD = 0.08
 KEY_NOISE = 1.5 / 255
@@ -576,14 +576,23 @@ def plain_border(image_hwc) -> bool:
 
 def key_color_cutout(image_hwc, tolerance: float = KEY_TOLERANCE) -> torch.Tensor:
     """The object of an image whose background is one exact colour (a PNG's transparent area after its
-    alpha was dropped): every pixel farther than ``tolerance`` from the border's median colour, all
-    parts kept, holes left as they are (they are background too). [H,W] float32, 1 = object; raises
+    alpha was dropped): every pixel except the region of the border's median colour (within
+    ``tolerance``) that is connected to the border and the exact key colour anywhere (an enclosed
+    transparent hole), all parts kept; a colour merely near the key inside the object stays. [H,W] float32, 1 = object; raises
     ValueError (:data:`BORDER_COLOR_NOTHING_FOUND`) when nothing differs."""
     img = M.single_image_hwc(image_hwc)[..., :3]
     h, w = img.shape[:2]
     bw = max(1, min(max(2, round(0.01 * min(h, w))), h // 2, w // 2))
     key = img[_border_pixels(h, w, bw)].median(dim=0).values
-    obj = ((img - key).norm(dim=-1) > float(tolerance)).float()
+    dist = (img - key).norm(dim=-1)
+    near = dist <= float(tolerance)
+    # background: the keyed colour where it reaches the border, and the stored colour itself wherever
+    # it is (an enclosed transparent hole is stored as exactly that colour); a colour merely near it
+    # inside the object (a dark stripe on a PNG stored over black) stays the object's
+    labels, _ = label_components(near, 8)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    background = torch.from_numpy(np.isin(labels, edge[edge > 0])) | (dist <= KEY_NOISE)
+    obj = (~background).float()
     if not (obj > 0.5).any():
         raise ValueError(BORDER_COLOR_NOTHING_FOUND)
     return obj

@@ -40,10 +40,14 @@ class FillBlankTarget:
 
 def over(earlier_image: torch.Tensor, earlier_mask: torch.Tensor, image: torch.Tensor, mask: torch.Tensor):
     """A placed target (image [B,H,W,C], mask [B,H,W]) drawn over the targets placed before it
-    (batches 1 or N): (image, mask), alpha-composited ("over"). New tensors."""
+    (batches 1 or N): (image, mask), alpha-composited ("over") in straight (not premultiplied)
+    colour, as a placed image is: where only one of them covers a pixel its colour is kept as it is.
+    New tensors."""
     m = mask[..., None].to(image)
-    return (earlier_image.to(image) * (1.0 - m) + image * m,
-            mask + earlier_mask.to(mask) * (1.0 - mask))
+    e = earlier_mask[..., None].to(image)
+    alpha = m + e * (1.0 - m)
+    colour = (image * m + earlier_image.to(image) * e * (1.0 - m)) / alpha.clamp_min(1e-12)
+    return torch.where(alpha > 0, colour, torch.zeros_like(colour)), alpha[..., 0].to(mask)
 
 
 def check_same_scene(earlier: FillBlankTarget, scene: torch.Tensor, name: str = "add_to") -> None:

@@ -255,8 +255,15 @@ def shadow_inputs(default: str = "none") -> list:
 
 
 def placed_height(scale: float, y: float, horizon: float) -> float:
-    """The target's height: scale, or with a horizon the ground-plane height at y (placement.ground_height)."""
-    return scale if horizon <= 0 else ground_height(scale, y, horizon)
+    """The target's height: scale, or with a horizon the ground-plane height at y (placement.ground_height),
+    which must lie in scale's own range."""
+    if horizon <= 0:
+        return scale
+    h = ground_height(scale, y, horizon)
+    if h > R.SCALE.high:
+        raise ValueError(f"with horizon {horizon:g}, scale {scale:g} at y {y:g} makes the object {h:.3g}× the scene "
+                         f"height (at most {R.SCALE.high:g}): lower scale, or move the object up toward the horizon")
+    return h
 
 
 def working_size_input():

@@ -89,7 +89,8 @@ class FillBlankInsert(io.ComfyNode):
         earlier = None
         if add_to is not None:  # targets placed on this scene before: drawn under this one, sampled with it
             check_target(add_to, "add_to")
-            M.broadcast_batch(scene=batch_of(scene), add_to=batch_of(add_to))
+            M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), hole=batch_of(hole),
+                              add_to=batch_of(add_to))
             check_same_scene(add_to, scene)
             earlier = (add_to.image, add_to.mask, add_to.composite)
         placed_by_xy = fit == "x-y-scale" or hole is None

@@ -62,7 +62,7 @@ class FillBlankTargetEncoder(io.ComfyNode):
         base = scene
         if add_to is not None:  # drawn over the targets placed before, on their composite
             check_target(add_to, "add_to")
-            n = M.broadcast_batch(scene=batch_of(scene), add_to=batch_of(add_to))
+            n = M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), add_to=batch_of(add_to))
             check_same_scene(add_to, scene)
             base = M.repeat_batch(add_to.composite.to(scene), n)
         obj = cut_out(tgt, target_mask, cutout, sam)

@@ -218,3 +218,12 @@ def test_stitch_back_takes_the_hole_at_working_or_scene_size():
     assert torch.equal(a[outside], scene[outside]) and not torch.equal(a[~outside], scene[~outside])
     with pytest.raises(ValueError, match="mask is 10x10 px but the crop is"):
         K.stitch_back(plan, scene, generated, torch.ones(1, 10, 10))
+
+
+def test_a_hole_item_covering_the_whole_crop_is_refused_by_item():
+    scene, target, obj = _scene(120, 160), torch.rand(1, 3, 32, 32), _ellipse(32, 32)
+    hole = torch.zeros(2, 1, 120, 160)
+    hole[0] = 1.0
+    hole[1, :, 40:80, 50:90] = 1.0
+    with pytest.raises(ValueError, match=r"hole \(item 1 of 2\) covers the whole image"):
+        I.prepare(scene.expand(2, -1, -1, -1), target, obj, I.scene_hole(hole, (120, 160)), working_size=128)

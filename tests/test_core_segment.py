@@ -586,3 +586,17 @@ def test_auto_cuts_out_a_tight_png_whose_object_touches_the_border():
     got = S.cut_out(rgb, None, "auto")[0, 0] > 0.5
     alpha = torch.from_numpy(rgba[..., 3] > 127)
     assert (got & alpha).sum() / (got | alpha).sum() > 0.85
+
+
+def test_key_colour_keeps_a_near_colour_inside_the_object_and_removes_an_enclosed_hole():
+    """A PNG stored over black, loaded without its mask: the black reaching the border and an
+    enclosed transparent hole (stored as exactly that black) are background; a dark stripe of the
+    object (near black, not the stored colour) stays the object's."""
+    img = torch.zeros(64, 64, 3)
+    img[8:56, 8:56] = 0.5          # the object
+    img[20:24, 10:54] = 0.03       # a dark stripe of it
+    img[36:44, 28:36] = 0.0        # an enclosed transparent hole (the stored colour)
+    obj = S.key_color_cutout(img)
+    assert bool((obj[20:24, 10:54] == 1).all()), "the stripe belongs to the object"
+    assert bool((obj[36:44, 28:36] == 0).all()), "the enclosed hole is transparent"
+    assert bool((obj[:8] == 0).all()) and int(obj.sum()) == 48 * 48 - 64

@@ -59,3 +59,19 @@ def test_placements_lists_every_chained_target():
     chained = FillBlankTarget(image=b.image, mask=b.mask, composite=b.composite, latent=b.latent,
                               placement=b.placement, earlier=a.placements)
     assert chained.placements == (a.placement, b.placement)
+
+
+def test_over_keeps_straight_colour_at_soft_edges():
+    """A placed image is straight (not premultiplied) colour: where only one target covers a pixel,
+    even partly, its colour comes out as it is; where both do, the later one is on top."""
+    image = torch.full((1, 4, 4, 3), 0.8)
+    mask = torch.zeros(1, 4, 4)
+    mask[0, 1, 1] = 0.5  # a soft edge pixel of the later target, nothing earlier under it
+    earlier_image = torch.zeros(1, 4, 4, 3)
+    earlier_mask = torch.zeros(1, 4, 4)
+    earlier_image[0, 2, 2] = 0.2
+    earlier_mask[0, 2, 2] = 0.25
+    out, m = over(earlier_image, earlier_mask, image, mask)
+    assert torch.allclose(out[0, 1, 1], torch.full((3,), 0.8)) and float(m[0, 1, 1]) == 0.5
+    assert torch.allclose(out[0, 2, 2], torch.full((3,), 0.2)) and float(m[0, 2, 2]) == 0.25
+    assert float(out[0, 0, 0].abs().max()) == 0.0 and float(m[0, 0, 0]) == 0.0

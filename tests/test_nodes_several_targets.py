@@ -124,3 +124,15 @@ def test_shadow_zone_in_mask_refiner_and_insert(env):
                                shadow="cast", shadow_angle=0, shadow_length=1.0)
     assert bool((h1 >= h0).all()) and int(h1.sum()) > int(h0.sum())
     assert int(h1[0, :, right + 12:].sum()) > int(h0[0, :, right + 12:].sum())
+
+
+def test_horizon_height_and_add_to_batches_are_refused_clearly(env):
+    with pytest.raises(ValueError, match=r"with horizon 0.5, scale 0.9 at y 0.95 makes the object .* the scene height"):
+        _encode(env, env["red"], y=0.95, scale=0.9, horizon=0.5)
+    red, _, _, _ = _encode(env, env["red"], x=0.3)
+    two = torch.cat([red.latent] * 2)
+    pair = type(red)(image=red.image.expand(2, -1, -1, -1), mask=red.mask.expand(2, -1, -1),
+                     composite=red.composite.expand(2, -1, -1, -1), latent=two, placement=red.placement)
+    three = env["blue"].expand(3, -1, -1, -1)
+    with pytest.raises(ValueError, match="add_to has batch 2"):
+        _encode(env, three, add_to=pair)
