@@ -108,9 +108,6 @@ def place_on_scene(scene: torch.Tensor, target: torch.Tensor, object_mask: torch
 
 # --- perspective: objects standing on the ground ------------------------------------------------
 
-HORIZON_OFF = 0.0  # the horizon input's "off" (a horizon at the very top edge is not offered)
-
-
 def ground_height(scale_ref: float, y: float, horizon: float) -> float:
     """The height (a fraction of the scene height) of an object standing on the ground with its
     centre at ``y``, under a horizon at ``horizon`` (fractions of the scene height from the top).
