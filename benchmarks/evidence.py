@@ -345,15 +345,14 @@ class Prepared:
     paste_decoded: torch.Tensor
 
 
-class Bench:
-    """The world of one latent format / noise space, its ComfyUI model and the user's nodes."""
+class BenchNodes:
+    """What every bench of a world shares: its exact denoiser as a ComfyUI model (one per sampling
+    patch), the user's nodes and their default widgets."""
 
-    def __init__(self, pack, host_nodes, fmt: str, flow: bool, shadow: str = "contact"):
+    def __init__(self, pack, host_nodes, denoiser, fmt: str, flow: bool):
         self.pack, self.host_nodes, self.fmt, self.flow = pack, host_nodes, fmt, flow
-        self.world = E.EvidenceWorld(fmt, shadow=shadow)
-        space = NoiseSpace.flow() if flow else NoiseSpace.eps()
-        self.denoiser = ExemplarDenoiser(self.world.exemplars, space, log_prior=self.world.log_prior)
-        self.base_model = comfy_model(self.denoiser, fmt, flow)
+        self.denoiser = denoiser
+        self.base_model = comfy_model(denoiser, fmt, flow)
         self._models = {}
         m = pack.nodes.NODES_BY_ID
         import reliability
@@ -367,6 +366,16 @@ class Bench:
         if sampling not in self._models:
             self._models[sampling] = with_sampling(self.base_model, sampling)
         return self._models[sampling]
+
+
+class Bench(BenchNodes):
+    """The world of one latent format / noise space, its ComfyUI model and the user's nodes."""
+
+    def __init__(self, pack, host_nodes, fmt: str, flow: bool, shadow: str = "contact"):
+        self.world = E.EvidenceWorld(fmt, shadow=shadow)
+        space = NoiseSpace.flow() if flow else NoiseSpace.eps()
+        super().__init__(pack, host_nodes, ExemplarDenoiser(self.world.exemplars, space,
+                                                            log_prior=self.world.log_prior), fmt, flow)
 
     def prepare(self, cls: str, light: str, seed: int) -> Prepared:
         key = (cls, light, seed)

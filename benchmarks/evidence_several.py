@@ -111,28 +111,14 @@ class Prepared2:
     placements: tuple
 
 
-class SeveralBench:
+class SeveralBench(EV.BenchNodes):
     """The two-place world of one latent format / noise space, its ComfyUI model and the nodes."""
 
     def __init__(self, pack, host_nodes, fmt: str, flow: bool):
-        self.pack, self.host_nodes = pack, host_nodes
         self.world = w = E.TwoPlaceWorld(fmt)
         space = NoiseSpace.flow() if flow else NoiseSpace.eps()
-        self.denoiser = FactorisedExemplarDenoiser(w.parts, [w.group, w.group], space, [w.log_prior, w.log_prior])
-        self.base_model = EV.comfy_model(self.denoiser, fmt, flow)
-        self._models = {}
-        m = pack.nodes.NODES_BY_ID
-        import reliability
-        self.enc, self.ref, self.smp = m["FillBlankTargetEncoder"], m["FillBlankMaskRefiner"], m["FillBlankSampler"]
-        self.defaults = {k: reliability._defaults(m[k]) for k in
-                         ("FillBlankTargetEncoder", "FillBlankMaskRefiner", "FillBlankSampler")}
-        self.schedules = sys.modules[pack.__name__ + ".fillblank_core.schedules"]
-        self._prepared = {}
-
-    def model(self, sampling: tuple):
-        if sampling not in self._models:
-            self._models[sampling] = EV.with_sampling(self.base_model, sampling)
-        return self._models[sampling]
+        super().__init__(pack, host_nodes, FactorisedExemplarDenoiser(w.parts, [w.group, w.group], space,
+                                                                      [w.log_prior, w.log_prior]), fmt, flow)
 
     @staticmethod
     def placements(seed: int) -> tuple:

@@ -456,6 +456,19 @@ def ui(request, browser, server):
 # and the sidebar that float over the canvas's top left corner.
 VIEW = "app.canvas.ds.scale = 1; app.canvas.ds.offset = [70, 90];"
 CLEAN = "app.clean(); " + VIEW
+# a graph builder's helper: a node of a type at a position with widget values (their callbacks run)
+ADD_NODE = """
+    const add = (type, pos, widgets = {}) => {
+        const n = LiteGraph.createNode(type);
+        n.pos = pos;
+        app.graph.add(n);
+        for (const [k, v] of Object.entries(widgets)) {
+            const w = n.widgets.find(w => w.name === k);
+            w.value = v;
+            w.callback?.(v);
+        }
+        return n;
+    };"""
 
 
 def _fresh_canvas(ui):
@@ -802,18 +815,7 @@ def _docs_copy(ui, shot, name):
 
 
 BUILD_PIPELINE = """() => {
-    """ + CLEAN + """
-    const add = (type, pos, widgets = {}) => {
-        const n = LiteGraph.createNode(type);
-        n.pos = pos;
-        app.graph.add(n);
-        for (const [k, v] of Object.entries(widgets)) {
-            const w = n.widgets.find(w => w.name === k);
-            w.value = v;
-            w.callback?.(v);
-        }
-        return n;
-    };
+    """ + CLEAN + ADD_NODE + """
     const ckpt = add("FillBlankTestTinyCheckpoint", [1500, 60]);
     const pos = add("FillBlankTestConditioning", [1500, 200], {text: "a logo on a cat"});
     const neg = add("FillBlankTestConditioning", [1500, 320]);
@@ -1377,18 +1379,7 @@ def test_search_finds_the_pack_by_a_users_words(ui, words):
 # --- the cut-out the editor shows is the one the run uses -----------------------------------------
 
 CUTOUT_GRAPH = """(scale) => {
-    """ + CLEAN + """
-    const add = (type, pos, widgets = {}) => {
-        const n = LiteGraph.createNode(type);
-        n.pos = pos;
-        app.graph.add(n);
-        for (const [k, v] of Object.entries(widgets)) {
-            const w = n.widgets.find(w => w.name === k);
-            w.value = v;
-            w.callback?.(v);
-        }
-        return n;
-    };
+    """ + CLEAN + ADD_NODE + """
     const scene = add("LoadImage", [20, 40], {image: "fillblank_web_scene.png"});
     const target = add("LoadImage", [20, 420], {image: "fillblank_web_target.png"});
     const enc = add("FillBlankTargetEncoder", [400, 40], {scale});

@@ -20,7 +20,7 @@ import pytest
 
 from fillblank_core.placement import ground_height, reference_scale
 import test_web
-from test_web import CLEAN, PLACEMENT_WIDGET, _cutout_state, _drag, _screen, _wait_editor
+from test_web import ADD_NODE, CLEAN, PLACEMENT_WIDGET, _cutout_state, _drag, _screen, _wait_editor
 
 # test_web.py's fixtures: the host server, the browser, a page in each renderer
 server, browser, ui = test_web.server, test_web.browser, test_web.ui
@@ -29,18 +29,7 @@ BOX_RGB = (0x40, 0xC8, 0xFF)  # placement_editor.js BOX
 HORIZON_RGB = (0xFF, 0xD0, 0x40)  # placement_editor.js HORIZON
 
 GRAPH = """([first, second, insert]) => {
-    """ + CLEAN + """
-    const add = (type, pos, widgets = {}) => {
-        const n = LiteGraph.createNode(type);
-        n.pos = pos;
-        app.graph.add(n);
-        for (const [k, v] of Object.entries(widgets)) {
-            const w = n.widgets.find(w => w.name === k);
-            w.value = v;
-            w.callback?.(v);
-        }
-        return n;
-    };
+    """ + CLEAN + ADD_NODE + """
     const scene = add("LoadImage", [20, 40], {image: "fillblank_web_scene.png"});
     const target = add("LoadImage", [20, 420], {image: "fillblank_web_target.png"});
     const ids = {scene: scene.id, target: target.id};
