@@ -43,7 +43,7 @@ def color_match(decoded: torch.Tensor, scene: torch.Tensor, hole: torch.Tensor, 
 
 
 def _composite_region(out: torch.Tensor, scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor,
-                      feather_px: int, match_colors: bool) -> None:
+                      feather_px: int, match_colors: bool, keep: torch.Tensor | None = None) -> None:
     """Write the composite into ``out`` [B,C,H,W] (a view; holds the scene already) where it can
     differ from the scene: the box of the hole grown by the feather (and colour matching's ring).
 
@@ -71,12 +71,15 @@ def _composite_region(out: torch.Tensor, scene: torch.Tensor, decoded: torch.Ten
     if match_colors:
         dec_r = color_match(dec_r, scene_r, hole_r, COLOR_RING_PX)
     m = M.feather(hole_r.clamp(0, 1), feather_px)
+    if keep is not None:  # what stands in front of the object: the scene's own pixels, the feather too
+        m = M.leave_out(m, M.repeat_batch(keep[..., y0:y1, x0:x1], B))
     blended = scene_r * (1.0 - m) + dec_r * m
     out[..., y0:y1, x0:x1] = torch.where(m > 0, blended, scene_r)
 
 
-def _check_composite(scene, decoded, hole) -> int:
-    B = M.broadcast_batch(scene=scene.shape[0], decoded=decoded.shape[0], hole=hole.shape[0])
+def _check_composite(scene, decoded, hole, keep=None) -> int:
+    B = M.broadcast_batch(scene=scene.shape[0], decoded=decoded.shape[0], hole=hole.shape[0],
+                          in_front=None if keep is None else keep.shape[0])
     H, W = scene.shape[-2:]
     h, w = decoded.shape[-2:]
     if (h, w) != (H, W) and (h > H or w > W or H - h >= 64 or W - w >= 64):
@@ -84,39 +87,45 @@ def _check_composite(scene, decoded, hole) -> int:
                          "(or differ only by the VAE's crop to a multiple of 8)")
     if hole.shape[-2:] != (H, W):
         raise ValueError(f"mask is {hole.shape[-1]}x{hole.shape[-2]} but the scene is {W}x{H}; they must be the same size")
+    if keep is not None and keep.shape[-2:] != (H, W):
+        raise ValueError(f"in_front is {keep.shape[-1]}x{keep.shape[-2]} but the scene is {W}x{H}; they must be the "
+                         "same size")
     return B
 
 
 def composite(scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor, feather_px: int = DEFAULT_FEATHER,
-              match_colors: bool = False) -> torch.Tensor:
+              match_colors: bool = False, keep: torch.Tensor | None = None) -> torch.Tensor:
     """Blend decoded [B,C,h,w] into scene [B,C,H,W] inside the feathered hole [B,1,H,W].
+
+    keep: None or [B,1,H,W] (batch 1 or N), 1 = the scene's pixel kept exactly (``in_front``: what
+    stands in front of the object), also inside the hole and its feather (``masks.leave_out``).
 
     Outside the feathered hole the result is the scene's own values, exactly. A decoded image
     that is the VAE's centre crop of the scene (size rounded down to a multiple of 8) is placed
     back at that crop's offset. Only the feathered hole's box is computed; inputs are unchanged.
     """
-    B = _check_composite(scene, decoded, hole)
+    B = _check_composite(scene, decoded, hole, keep)
     out = M.repeat_batch(scene, B).clone(memory_format=torch.contiguous_format)
-    _composite_region(out, scene, decoded, hole, feather_px, match_colors)
+    _composite_region(out, scene, decoded, hole, feather_px, match_colors, keep)
     return out
 
 
 def composite_image(scene: torch.Tensor, decoded: torch.Tensor, hole: torch.Tensor, feather_px: int = DEFAULT_FEATHER,
-                    match_colors: bool = False) -> torch.Tensor:
-    """``composite`` in ComfyUI layouts: IMAGEs [B,H,W,C] and a hole [B,1,H,W] in, an IMAGE out.
+                    match_colors: bool = False, keep: torch.Tensor | None = None) -> torch.Tensor:
+    """``composite`` in ComfyUI layouts: IMAGEs [B,H,W,C], a hole and ``keep`` [B,1,H,W] in, an IMAGE out.
 
     Besides the output (a copy of the scene) only the feathered hole's box is allocated."""
     s, d = M.to_bchw(scene, "scene"), M.to_bchw(decoded, "decoded")
-    B = _check_composite(s, d, hole)
+    B = _check_composite(s, d, hole, keep)
     out = M.repeat_batch(scene, B).clone(memory_format=torch.contiguous_format)
-    _composite_region(out.permute(0, 3, 1, 2), s, d, hole, feather_px, match_colors)
+    _composite_region(out.permute(0, 3, 1, 2), s, d, hole, feather_px, match_colors, keep)
     return out
 
 
 # --- stitch -----------------------------------------------------------------------------------
 
 def stitch(plan: C.CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole: torch.Tensor,
-           feather: int = DEFAULT_FEATHER, color_match: bool = False) -> torch.Tensor:
+           feather: int = DEFAULT_FEATHER, color_match: bool = False, keep: torch.Tensor | None = None) -> torch.Tensor:
     """Put the generated crop back into the full-resolution scene.
 
     scene: the original IMAGE [B,H,W,C]; generated: the decoded crop [B,h,w,C] at the working size
@@ -125,6 +134,7 @@ def stitch(plan: C.CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole:
     ``feather`` scene pixels, with optional colour matching to the ring around the hole. Returns
     a new IMAGE of the scene's size; outside the feathered hole it equals the scene exactly.
     Works on the box region only: besides the output, no full-scene copies. Inputs are unchanged.
+    keep: None or a MASK of the scene's size, 1 = kept exactly (``in_front``), the feather included.
     """
     s = M.to_bchw(scene, "scene")
     C.check_scene_size(plan, s.shape[-2:], "scene")
@@ -139,6 +149,11 @@ def stitch(plan: C.CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole:
     C.check_scene_size(plan, h.shape[-2:], "hole")
     B = M.batch_size(s.shape[0], g.shape[0], "scene", "generated")
     B = M.batch_size(B, h.shape[0], "images", "hole")
+    k = None
+    if keep is not None:
+        k = M.mask_b1hw(keep, "in_front")
+        C.check_scene_size(plan, k.shape[-2:], "in_front")
+        B = M.batch_size(B, k.shape[0], "images", "in_front")
 
     if scene.ndim == 3:
         scene = scene[None]
@@ -156,8 +171,9 @@ def stitch(plan: C.CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole:
     rx0, ry0 = max(0, hb[0] - pad), max(0, hb[1] - pad)
     rx1, ry1 = min(bw, hb[2] + pad), min(bh, hb[3] + pad)
     g_box = C.resize_pixels(g.to(device=s.device), plan.box_hw)[..., ry0:ry1, rx0:rx1].to(s.dtype)
+    k_box = None if k is None else k[..., y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1].to(s.device, s.dtype)
     region = composite(s[..., y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1], g_box, h_box[..., ry0:ry1, rx0:rx1],
-                         int(feather), bool(color_match))
+                       int(feather), bool(color_match), k_box)
     out[:, y0 + ry0:y0 + ry1, x0 + rx0:x0 + rx1, :] = region.permute(0, 2, 3, 1)
     return out
 
@@ -178,6 +194,8 @@ def hole_in_scene(plan: C.CropPlan, hole: torch.Tensor, name: str = "mask") -> t
 
 
 def stitch_back(plan: C.CropPlan, scene: torch.Tensor, generated: torch.Tensor, hole: torch.Tensor,
-                feather: int = DEFAULT_FEATHER, color_match: bool = False) -> torch.Tensor:
-    """``stitch`` with the hole at the working size or the scene's size (IMAGE / MASK layouts)."""
-    return stitch(plan, scene, generated, hole_in_scene(plan, hole), int(feather), bool(color_match))
+                feather: int = DEFAULT_FEATHER, color_match: bool = False, keep: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """``stitch`` with the hole at the working size or the scene's size (IMAGE / MASK layouts);
+    ``keep`` (in_front) at the scene's size."""
+    return stitch(plan, scene, generated, hole_in_scene(plan, hole), int(feather), bool(color_match), keep)

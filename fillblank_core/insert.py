@@ -44,7 +44,7 @@ from . import masks as M
 from . import placement as P
 from .composite import COLOR_RING_PX
 from .ranges import DEFAULT_CONTEXT, DEFAULT_FEATHER, DEFAULT_WORKING_SIZE
-from .target import over
+from .target import kept, over
 
 FITS = ("into hole", "x-y-scale")
 # the cut-out's box is fitted into the hole's box shrunk by this many pixels on each side, and one
@@ -114,7 +114,8 @@ class Prepared:
     [B,H,W]; placement: where the target went on the scene (placement.Placement). At the working
     size: composite [B,h,w,C] (the scene with the target pasted in: encode this), target [B,h,w,C]
     (the placed target on an empty canvas), silhouette [B,h,w] and work_hole [B,h,w]. grow_px: how far
-    the silhouette was grown, in scene pixels."""
+    the silhouette was grown, in scene pixels. keep: None or [B,H,W] at the scene's size, the pixels
+    kept exactly (in_front, outside the hole: give it to the stitch)."""
     plan: C.CropPlan
     hole: torch.Tensor
     placement: P.Placement
@@ -123,13 +124,14 @@ class Prepared:
     silhouette: torch.Tensor
     work_hole: torch.Tensor
     grow_px: int = 0
+    keep: torch.Tensor | None = None
 
 
 def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor, hole: torch.Tensor | None = None, *,
             fit: str = "into hole", x: float = 0.5, y: float = 0.5, scale: float = 0.4, flip: bool = False,
             working_size=DEFAULT_WORKING_SIZE, context: float = DEFAULT_CONTEXT, feather: int = DEFAULT_FEATHER,
             color_match: bool = False, vae_factor: int = 8, earlier=None, shadow: str = "none",
-            shadow_angle: float = 45.0, shadow_length: float = 0.5) -> Prepared:
+            shadow_angle: float = 45.0, shadow_length: float = 0.5, in_front: torch.Tensor | None = None) -> Prepared:
     """Place, make the hole, plan the crop and cut the working inputs (see the module's rules).
 
     scene [B,C,H,W] and target [B,C,h,w] RGB, object_mask [B,1,h,w] (1 = object), hole: what
@@ -137,9 +139,15 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
     ValueError naming the input for a target off the canvas, an empty cut-out, a hole covering
     the whole image. The values are the node's, already checked (``ranges``).
 
+    in_front: None or [B,1,H,W] (checked by the node), 1 = scene pixels that stand in front of the
+    object: the object is drawn only where it is 0 (the silhouette is the visible part), and the hole,
+    the grown silhouette and the shadow zone leave those pixels out (``masks.leave_out``); ``keep``
+    then holds them for the stitch, which keeps them exactly, feather included.
+
     earlier: targets placed on this scene before (image [B,H,W,C], mask [B,H,W], composite
-    [B,H,W,C] of a FILLBLANK_TARGET): this target is drawn over them, the hole and the crop
-    hold them all, and the composite is theirs with this one pasted in. shadow: "contact" or
+    [B,H,W,C] of a FILLBLANK_TARGET, and optionally its kept pixels ``in_front`` [B,H,W] or None):
+    this target is drawn over them, the hole and the crop hold them all, and the composite is
+    theirs with this one pasted in; each keeps its own in_front (``target.kept``). shadow: "contact" or
     "cast" adds ``masks.shadow_zone`` of the silhouette(s) to the hole (angle, length)."""
     H, W = int(scene.shape[-2]), int(scene.shape[-1])
     f = int(vae_factor)
@@ -163,12 +171,22 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
     if M.mask_box(pmask, within=where.box) is None:
         raise ValueError("the placed target is empty: nothing to insert (check the target_mask, the alpha channel, "
                          "or make scale larger)")
+    if in_front is not None:  # drawn only where nothing stands in front of it
+        pmask = M.leave_out(pmask, in_front)
+        hidden = ~(pmask.flatten(1) > 0).any(1)
+        if bool(hidden.any()):
+            item = f" (item {int(hidden.nonzero()[0]) + 1} of {hidden.shape[0]})" if hidden.shape[0] > 1 else ""
+            raise ValueError(f"in_front{item} covers the whole target where it is placed: nothing of it would be "
+                             "visible; in_front must be 1 only on the scene pixels in front of the object")
     new_placed, new_mask = placed, pmask
+    e_kept = e_mask = None
     if earlier is not None:  # the earlier targets stay; this one is drawn over them
-        e_image, e_mask, e_comp = earlier
+        e_image, e_mask, e_comp = earlier[:3]
+        e_kept = earlier[3] if len(earlier) > 3 else None
         scene = M.to_bchw(e_comp).to(scene)
         img, msk = over(e_image, e_mask, M.to_bhwc(placed), pmask[:, 0])
         placed, pmask = M.to_bchw(img), msk[:, None]
+    keep = kept(e_kept, e_mask, None if in_front is None else in_front[:, 0], new_mask[:, 0])
     sil_box = M.mask_box(pmask)
 
     # grow the silhouette by one latent cell of the working resolution
@@ -187,6 +205,7 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
         if zb is not None:
             gb = (min(gb[0], zb[0]), min(gb[1], zb[1]), max(gb[2], zb[2]), max(gb[3], zb[3]))
     used = grown if hole is None else torch.maximum(hole.to(grown.dtype), grown)
+    used = M.leave_out(used, keep)  # what stands in front is outside the hole
     used_box = gb if hole_box is None else (min(gb[0], hole_box[0]), min(gb[1], hole_box[1]),
                                             max(gb[2], hole_box[2]), max(gb[3], hole_box[3]))
     plan = C.plan_crop((H, W), used_box, sil_box, **opts)
@@ -206,4 +225,5 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
     composite = M.to_bhwc(C.resize_pixels(comp_box, plan.working_hw))
     return Prepared(plan=plan, hole=M.mask_bhw(used), placement=where, composite=composite,
                     target=C.crop_image(plan, M.to_bhwc(placed), "target"),
-                    silhouette=C.crop_mask(plan, pmask, "silhouette"), work_hole=work_hole, grow_px=grow_px)
+                    silhouette=C.crop_mask(plan, pmask, "silhouette"), work_hole=work_hole, grow_px=grow_px,
+                    keep=keep)

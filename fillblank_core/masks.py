@@ -317,6 +317,21 @@ def refine_hole(parts: dict, threshold_value: float | None = 0.0, box: bool = Fa
     return out, (x0, y0, x1, y1)
 
 
+def leave_out(mask: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """``mask`` with the pixels of ``keep`` left out: mask·(1 − keep) (same layout, batches 1 or N).
+
+    keep: what stands in front of the object (``in_front``; 1 = kept as it is, exactly): where it is
+    1 the result is 0, where it is 0 the mask is unchanged, a soft edge in between scales it. Used
+    for every mask that must not reach those pixels (the silhouette, the hole, the shadow zone, a
+    feathered composite). keep None: ``mask`` itself. A new tensor otherwise; inputs unchanged."""
+    if keep is None:
+        return mask
+    k = keep.to(device=mask.device, dtype=mask.dtype)
+    while k.ndim < mask.ndim:
+        k = k.unsqueeze(-3)
+    return mask * (1.0 - k.clamp(0.0, 1.0))
+
+
 def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha: float = 0.6,
             box: tuple | None = None) -> torch.Tensor:
     """A preview IMAGE [N,H,W,3]: ``base`` [B,H,W,3] with ``mask`` [N,1,H,W] tinted in (batches 1

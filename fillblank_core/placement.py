@@ -84,18 +84,31 @@ def paste(scene: torch.Tensor, placed: torch.Tensor, pmask: torch.Tensor) -> tor
 
 
 def place_on_scene(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor,
-                   x: float = 0.5, y: float = 0.5, scale: float = 0.5, flip: bool = False):
+                   x: float = 0.5, y: float = 0.5, scale: float = 0.5, flip: bool = False,
+                   in_front: torch.Tensor | None = None):
     """Place a target [B,C,h,w] (object mask [B,1,h,w]) on a scene IMAGE [B,H,W,C] and paste it in.
 
     Returns ComfyUI layouts: (placed target on an empty canvas [N,H,W,C], its mask [N,H,W], the
     scene with the target pasted in [N,H,W,C], Placement), N the common batch (1 or N each).
     The same values as ``place_target`` + ``paste``, but only the target's box is worked on:
     besides the three outputs no full-size tensor is made, and the scene is not modified.
+    in_front: a MASK [B,H,W] of the scene's size, 1 = scene pixels that stand in front of the object:
+    the object is cut by it (its mask is mask·(1 − in_front), ``masks.leave_out``), so where it is 1
+    the composite is the scene's own pixels, exactly, and the mask is 0.
     """
     H, W = int(scene.shape[1]), int(scene.shape[2])
     img, msk, where = place_crop(target, object_mask, (H, W), x, y, scale, flip)
-    B = M.broadcast_batch(scene=scene.shape[0], target=img.shape[0])
+    B = M.broadcast_batch(scene=scene.shape[0], target=img.shape[0],
+                          in_front=None if in_front is None else in_front.shape[0])
     x0, y0, x1, y1 = where.box
+    if in_front is not None:  # the object is drawn only where nothing stands in front of it
+        msk = M.leave_out(msk, in_front[:, y0:y1, x0:x1])
+        hidden = ~(msk.flatten(1) > 0).any(1)
+        if bool(hidden.any()):
+            n = hidden.shape[0]
+            item = f" (item {int(hidden.nonzero()[0]) + 1} of {n})" if n > 1 else ""
+            raise ValueError(f"in_front{item} covers the whole target where it is placed: nothing of it would be "
+                             "visible; in_front must be 1 only on the scene pixels in front of the object")
     image = scene.new_zeros(B, H, W, img.shape[1])
     mask = scene.new_zeros(B, H, W)
     image[:, y0:y1, x0:x1] = img.permute(0, 2, 3, 1).to(image)

@@ -19,6 +19,9 @@ class FillBlankTarget:
     earlier: the placements of the targets chained before this one (``over``): image, mask and
     composite then hold all of them, the later drawn over the earlier, and the sampler pulls
     toward all of them in one run.
+    in_front: None, or [B,H,W] the scene pixels kept exactly because they stand in front of the
+    target(s) (each target's ``in_front`` where no target drawn is visible: ``kept``); ``mask`` is
+    then the visible part of the silhouette only, and the composite shows the scene there.
     """
     image: torch.Tensor
     mask: torch.Tensor
@@ -27,6 +30,7 @@ class FillBlankTarget:
     placement: Placement
     embeds: object = None
     earlier: tuple = ()
+    in_front: torch.Tensor | None = None
 
     @property
     def scene_hw(self) -> tuple[int, int]:
@@ -48,6 +52,25 @@ def over(earlier_image: torch.Tensor, earlier_mask: torch.Tensor, image: torch.T
     alpha = m + e * (1.0 - m)
     colour = (image * m + earlier_image.to(image) * e * (1.0 - m)) / alpha.clamp_min(1e-12)
     return torch.where(alpha > 0, colour, torch.zeros_like(colour)), alpha[..., 0].to(mask)
+
+
+def kept(earlier_kept, earlier_mask, in_front, visible):
+    """The pixels a chain of targets keeps exactly (``FillBlankTarget.in_front``), [B,H,W] or None.
+
+    earlier_kept / earlier_mask: the record the new target is added to (None, None for the first);
+    in_front: the new target's ``in_front`` [B,H,W] or None; visible: its mask after the cut. Each
+    target keeps its own in_front: the earlier kept pixels stay kept except where the new target is
+    visible (it stands in front of them), and the new target's in_front is kept except where an
+    earlier target is visible (that target is drawn there, not the scene). Batches 1 or N."""
+    old = None if earlier_kept is None else earlier_kept * (1.0 - visible.to(earlier_kept))
+    new = None
+    if in_front is not None:
+        new = in_front.to(visible).clamp(0.0, 1.0)
+        if earlier_mask is not None:
+            new = new * (1.0 - earlier_mask.to(new))
+    if old is None or new is None:
+        return new if old is None else old
+    return torch.maximum(old, new.to(old))
 
 
 def check_same_scene(earlier: FillBlankTarget, scene: torch.Tensor, name: str = "add_to") -> None:

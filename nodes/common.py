@@ -153,6 +153,29 @@ def mask_input(mask: torch.Tensor, name: str, hw: tuple[int, int] | None = None)
     return m  # already in 0..1: no copy (the caller must not modify it)
 
 
+def in_front_input(in_front, hw: tuple[int, int], batch: int | None = None) -> torch.Tensor | None:
+    """Check the optional in_front MASK (1 = scene pixels that stand in front of the object) against
+    the scene: None, or [B,1,H,W] in 0..1 of the scene's size, its batch 1 or the node's ``batch``."""
+    if in_front is None:
+        return None
+    if not isinstance(in_front, torch.Tensor):
+        raise ValueError(f"in_front must be a MASK (1 = scene pixels in front of the object) of the scene's size, got "
+                         f"{type(in_front).__name__}")
+    if in_front.ndim == 4 and in_front.shape[-1] in (3, 4) and in_front.shape[1] != 1:
+        raise ValueError(f"in_front must be a MASK [batch, height, width], got an IMAGE of shape "
+                         f"{tuple(in_front.shape)}; convert it with Convert Image to Mask")
+    m = mask_input(in_front, "in_front", hw)
+    if batch is not None:
+        M.broadcast_batch(scene=batch, in_front=m.shape[0])
+    return m
+
+
+IN_FRONT_TIP = ("Optional MASK of the scene's size: 1 = scene pixels that stand IN FRONT of the object (a chair's "
+                "arm, a post, a table edge). The object is drawn only where it is 0, so it appears behind them; those "
+                "pixels stay outside the hole and come out exactly as in the scene. Paint it in LoadImage's mask "
+                "editor, or get it from SAM / SAM 3 (a box around the foreground thing) or a depth threshold.")
+
+
 # --- inputs and tooltips that several nodes declare ----------------------------------------------
 
 TARGET_TIP = "Image of the object to insert (RGB, or RGBA whose alpha is the cut-out)."

@@ -112,7 +112,7 @@ def sampler_latent_and_hole(latent_image, target, hole):
     if M.is_placeholder(hole, target.scene_hw):
         raise ValueError("hole is LoadImage's empty placeholder (nothing painted): " + M.PAINT_HINT
                          + ", or make the hole with Fill-in Mask Refiner (mode silhouette)")
-    h = mask_input(hole, "hole", target.scene_hw)
+    h = M.leave_out(mask_input(hole, "hole", target.scene_hw), getattr(target, "in_front", None))
     h_lat = M.latent_hole(h, samples.shape[-2:])
     check_hole(h_lat)
     return samples, h_lat

@@ -14,9 +14,10 @@ from ..fillblank_core.schedules import DEFAULT_ADAPT
 from ..fillblank_core.segment import CUTOUTS, cut_out
 from ..fillblank_core.target import check_same_scene
 from . import compat
-from .common import (ADD_TO_TIP, SAM_TIP, SCHEDULE_TOOLTIP, TARGET_TIP, Lambda, SamModel, Target, adapt_input,
-                     batch_of, boolean, combo, context_input, feather_input, mask_inputs, perspective_inputs,
-                     placed_height, placement_inputs, sampler_inputs, schema, shadow_inputs, working_size_input)
+from .common import (ADD_TO_TIP, IN_FRONT_TIP, SAM_TIP, SCHEDULE_TOOLTIP, TARGET_TIP, Lambda, SamModel, Target,
+                     adapt_input, batch_of, boolean, combo, context_input, feather_input, in_front_input, mask_inputs,
+                     perspective_inputs, placed_height, placement_inputs, sampler_inputs, schema, shadow_inputs,
+                     working_size_input)
 from .guidance import check_target, guided_sample, schedule_for, target_inputs, warn_cost
 
 
@@ -61,6 +62,7 @@ class FillBlankInsert(io.ComfyNode):
                 Target.Input("add_to", optional=True, tooltip=ADD_TO_TIP),
                 *perspective_inputs(),
                 *shadow_inputs(),
+                io.Mask.Input("in_front", optional=True, tooltip=IN_FRONT_TIP),
             ],
             outputs=[
                 io.Image.Output(display_name="image", tooltip="The full-size scene with the inserted object "
@@ -68,7 +70,7 @@ class FillBlankInsert(io.ComfyNode):
                 io.Image.Output(display_name="preview", tooltip="The crop the model works on, at the working "
                                 "resolution, with the target pasted where it is guided (before sampling)."),
                 io.Mask.Output(display_name="hole", tooltip="The hole used, at the scene's size (your hole ∪ the "
-                               "target's silhouette grown by one latent cell)."),
+                               "target's silhouette grown by one latent cell, less in_front)."),
             ])
 
     @classmethod
@@ -76,7 +78,7 @@ class FillBlankInsert(io.ComfyNode):
                 sampler_name, scheduler, denoise, jump_length, resample, working_size, context, feather, color_match,
                 target_mask=None, hole=None, sam=None, schedule=None, object_mask=None,
                 adapt=DEFAULT_ADAPT, add_to=None, horizon=0.0, shadow="none", shadow_angle=45.0,
-                shadow_length=0.5) -> io.NodeOutput:
+                shadow_length=0.5, in_front=None) -> io.NodeOutput:
         # every check once, before any model work (SAM, VAE, sampling): the numbers, the choices, the tensors
         v = R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,
                            jump_length=jump_length, resample=resample, working_size=working_size, context=context,
@@ -86,13 +88,16 @@ class FillBlankInsert(io.ComfyNode):
         R.check_choice("shadow", shadow, M.SHADOW_MODES)
         scene_c, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
         hole = I.scene_hole(hole, tuple(scene_c.shape[-2:]))
+        cover = in_front_input(in_front, tuple(scene_c.shape[-2:]))
+        M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), hole=batch_of(hole),
+                          in_front=batch_of(in_front))
         earlier = None
         if add_to is not None:  # targets placed on this scene before: drawn under this one, sampled with it
             check_target(add_to, "add_to")
             M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), hole=batch_of(hole),
-                              add_to=batch_of(add_to))
+                              add_to=batch_of(add_to), in_front=batch_of(in_front))
             check_same_scene(add_to, scene)
-            earlier = (add_to.image, add_to.mask, add_to.composite)
+            earlier = (add_to.image, add_to.mask, add_to.composite, getattr(add_to, "in_front", None))
         placed_by_xy = fit == "x-y-scale" or hole is None
         height = placed_height(v["scale"], v["y"], v["horizon"]) if placed_by_xy else v["scale"]
         sched = schedule_for(schedule, adapt)
@@ -102,7 +107,8 @@ class FillBlankInsert(io.ComfyNode):
         prep = I.prepare(scene_c, tgt[:, :3], obj, hole, fit=fit, x=v["x"], y=v["y"], scale=height, flip=flip,
                          working_size=v["working_size"], context=v["context"], feather=v["feather"],
                          color_match=color_match, vae_factor=compat.vae_downscale(vae), earlier=earlier,
-                         shadow=shadow, shadow_angle=v["shadow_angle"], shadow_length=v["shadow_length"])
+                         shadow=shadow, shadow_angle=v["shadow_angle"], shadow_length=v["shadow_length"],
+                         in_front=cover)
         # encode the crop once (it is the target latent and the scene latent at once); sample as
         # Fill-in Sampler does; decode; stitch into the full scene. The VAE may sample its posterior
         # from torch's global generator: seed it, as prepare_noise does right after, so that the
@@ -116,5 +122,5 @@ class FillBlankInsert(io.ComfyNode):
                             scheduler=scheduler, denoise=v["denoise"], jump_length=v["jump_length"],
                             resample=v["resample"], blend="matched")
         generated = vae.decode(out)
-        image = stitch(prep.plan, scene, generated, prep.hole, v["feather"], bool(color_match))
+        image = stitch(prep.plan, scene, generated, prep.hole, v["feather"], bool(color_match), prep.keep)
         return io.NodeOutput(image, prep.composite, prep.hole)

@@ -21,7 +21,22 @@ logger = logging.getLogger(__name__)
 def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, scene=None, shadow="none",
            shadow_angle=45.0, shadow_length=0.5) -> tuple:
     """The refined mask [N,1,H,W] and the box where it can be non-zero (checks first, then
-    threshold → combine (with the shadow zone) → grow → feather, on the region of the hole)."""
+    threshold → combine (with the shadow zone) → grow → feather, on the region of the hole; then
+    the target's in_front left out: what stands in front of the object is never in the hole)."""
+    m, box = _refine(mode, grow, feather, threshold, hole, target, sam, scene, shadow, shadow_angle, shadow_length)
+    keep = getattr(target, "in_front", None)
+    if keep is None:
+        return m, box
+    m = M.leave_out(m, keep)
+    left = (m.flatten(1) > 0).any(1)
+    if not bool(left.all()):
+        item = f" (item {int((~left).nonzero()[0]) + 1} of {left.shape[0]})" if left.shape[0] > 1 else ""
+        raise ValueError(f"the hole{item} lies entirely inside the target's in_front (what stands in front of the "
+                         "object is never repainted): draw the hole where the object is visible")
+    return m, box
+
+
+def _refine(mode, grow, feather, threshold, hole, target, sam, scene, shadow, shadow_angle, shadow_length) -> tuple:
     v = R.check_inputs(grow=grow, feather=feather, threshold=threshold, shadow_angle=shadow_angle,
                        shadow_length=shadow_length)
     R.check_choice("mode", mode, MODES)
@@ -91,7 +106,8 @@ class FillBlankMaskRefiner(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return schema(
             "FillBlankMaskRefiner", "target",
-            "Makes the hole to repaint from a drawn mask, the target's silhouette or its box, grown and feathered.",
+            "Makes the hole to repaint from a drawn mask, the target's silhouette or its box, grown and feathered "
+            "(what stands in front of the target, its in_front, left out).",
             inputs=[
                 combo("mode", MODES, "union", "hole: the mask as drawn; silhouette: the target's outline; box: its "
                       "bounding box; union: hole ∪ silhouette; sam: the hole refined to an object outline by SAM."),

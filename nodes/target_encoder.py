@@ -8,9 +8,9 @@ from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.placement import place_on_scene
 from ..fillblank_core.segment import CUTOUTS, cut_out
-from ..fillblank_core.target import FillBlankTarget, check_same_scene, crop_to_multiple, over
-from .common import (ADD_TO_TIP, SAM_TIP, TARGET_TIP, SamModel, Target, batch_of, mask_inputs, perspective_inputs,
-                     placed_height, placement_inputs, schema)
+from ..fillblank_core.target import FillBlankTarget, check_same_scene, crop_to_multiple, kept, over
+from .common import (ADD_TO_TIP, IN_FRONT_TIP, SAM_TIP, TARGET_TIP, SamModel, Target, batch_of, in_front_input,
+                     mask_inputs, perspective_inputs, placed_height, placement_inputs, schema)
 from .compat import vae_downscale
 from .guidance import check_target, target_inputs
 
@@ -39,6 +39,7 @@ class FillBlankTargetEncoder(io.ComfyNode):
                 object_mask,
                 Target.Input("add_to", optional=True, tooltip=ADD_TO_TIP),
                 *perspective_inputs(),
+                io.Mask.Input("in_front", optional=True, tooltip=IN_FRONT_TIP),
             ],
             outputs=[
                 Target.Output(display_name="target", tooltip="The placed, encoded target for Fill-in Sampler / "
@@ -54,19 +55,25 @@ class FillBlankTargetEncoder(io.ComfyNode):
 
     @classmethod
     def execute(cls, target, scene, vae, x, y, scale, flip, cutout="auto", target_mask=None, sam=None,
-                clip_vision=None, object_mask=None, add_to=None, horizon=0.0) -> io.NodeOutput:
+                clip_vision=None, object_mask=None, add_to=None, horizon=0.0, in_front=None) -> io.NodeOutput:
         v = R.check_inputs(x=x, y=y, scale=scale, horizon=horizon)
         R.check_choice("cutout", cutout, CUTOUTS)
-        _, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
+        scene_c, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
+        cover = in_front_input(in_front, tuple(scene_c.shape[-2:]))
+        M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), in_front=batch_of(in_front))
         height = placed_height(v["scale"], v["y"], v["horizon"])
         base = scene
         if add_to is not None:  # drawn over the targets placed before, on their composite
             check_target(add_to, "add_to")
-            n = M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), add_to=batch_of(add_to))
+            n = M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), add_to=batch_of(add_to),
+                                  in_front=batch_of(in_front))
             check_same_scene(add_to, scene)
             base = M.repeat_batch(add_to.composite.to(scene), n)
         obj = cut_out(tgt, target_mask, cutout, sam)
-        image, mask, comp, where = place_on_scene(base, tgt[:, :3], obj, v["x"], v["y"], height, flip)
+        image, mask, comp, where = place_on_scene(base, tgt[:, :3], obj, v["x"], v["y"], height, flip,
+                                                  None if cover is None else cover[:, 0])
+        keep = kept(getattr(add_to, "in_front", None), None if add_to is None else add_to.mask,
+                    None if cover is None else cover[:, 0], mask)
         if add_to is not None:
             image, mask = over(add_to.image, add_to.mask, image, mask)
         pixels = crop_to_multiple(comp.permute(0, 3, 1, 2), vae_downscale(vae)).permute(0, 2, 3, 1)
@@ -76,5 +83,6 @@ class FillBlankTargetEncoder(io.ComfyNode):
             clip_out = clip_vision.encode_image(M.to_bhwc(tgt[:, :3] * obj + 0.5 * (1.0 - obj)))
         record = FillBlankTarget(image=image, mask=mask, composite=comp, latent=latent.float().cpu(),
                                  placement=where, embeds=clip_out if clip_out is not None or add_to is None
-                                 else add_to.embeds, earlier=() if add_to is None else add_to.placements)
+                                 else add_to.embeds, earlier=() if add_to is None else add_to.placements,
+                                 in_front=keep)
         return io.NodeOutput(record, record.composite, record.mask, clip_out)

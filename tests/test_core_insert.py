@@ -227,3 +227,72 @@ def test_a_hole_item_covering_the_whole_crop_is_refused_by_item():
     hole[1, :, 40:80, 50:90] = 1.0
     with pytest.raises(ValueError, match=r"hole \(item 1 of 2\) covers the whole image"):
         I.prepare(scene.expand(2, -1, -1, -1), target, obj, I.scene_hole(hole, (120, 160)), working_size=128)
+
+
+# --- in_front: what stands in front of the object ---------------------------------------------
+
+def _post(H, W, x0, x1, soft=False):
+    """[1,1,H,W] a post standing in front: columns x0..x1 over the whole height (soft: a 0.5 edge)."""
+    m = torch.zeros(1, 1, H, W)
+    m[..., x0:x1] = 1.0
+    if soft:
+        m[..., x0 - 1] = 0.5
+        m[..., x1] = 0.5
+    return m
+
+
+def test_in_front_cuts_the_object_and_stays_outside_the_hole_every_mask_included():
+    H, W = 200, 260
+    scene, tgt, obj = _scene(H, W), torch.rand(1, 3, 80, 60), _ellipse(80, 60)
+    hole = torch.zeros(1, 1, H, W)
+    hole[..., 40:160, 70:190] = 1.0
+    post = _post(H, W, 120, 136)
+    for shadow in ("none", "cast"):
+        prep = I.prepare(scene, tgt, obj, hole, working_size=256, shadow=shadow, in_front=post)
+        kept = post[:, 0] == 1
+        assert torch.equal(prep.keep, post[:, 0])
+        assert not bool((prep.hole[kept] > 0).any())            # the hole, grown silhouette, shadow zone: none there
+        assert bool((prep.hole[:, 40:160, 100:120] > 0).all())  # the rest of the drawn hole is still the hole
+        plain = I.prepare(scene, tgt, obj, hole, working_size=256, shadow=shadow)
+        assert plain.placement == prep.placement                # placed as without it (fit into the drawn hole)
+        big = M.resize(M.mask_b1hw(plain.silhouette), plain.plan.box_hw)
+        assert bool((M.mask_b1hw(plain.silhouette) > 0).any())
+        x0, y0, x1, y1 = prep.plan.box
+        box_post = post[..., y0:y1, x0:x1]
+        cut = M.resize(M.mask_b1hw(prep.silhouette), prep.plan.box_hw)
+        assert float((cut * (box_post == 1)).max()) < float((big * (box_post == 1)).max())  # the object is cut
+
+
+def test_the_stitch_keeps_in_front_pixels_exactly_feather_and_colour_matching_included():
+    H, W = 180, 240
+    scene = _scene(H, W, seed=4)
+    hole = torch.zeros(1, 1, H, W)
+    hole[..., 50:130, 60:180] = 1.0
+    for soft in (False, True):
+        post = _post(H, W, 110, 124, soft=soft)
+        plan = C.plan_crop((H, W), (60, 50, 180, 130), None, context=0.25, context_px=24, working_size=128,
+                           vae_factor=8)
+        generated = torch.rand(1, *plan.working_hw, 3, generator=torch.Generator().manual_seed(5))
+        img = M.to_bhwc(scene)
+        cut = M.leave_out(hole, post)  # the hole as prepare makes it: the post left out
+        for feather, cm in ((0, False), (16, False), (16, True)):
+            out = K.stitch(plan, img, generated, M.mask_bhw(cut), feather, cm, keep=post[:, 0])
+            kept = post[0, 0] == 1
+            assert torch.equal(out[0][kept], img[0][kept]), (soft, feather, cm)
+            beside = out[0][:, 60:110] if not soft else out[0][:, 60:108]
+            assert not torch.equal(beside, img[0][:, 60:110] if not soft else img[0][:, 60:108])  # repainted
+            without = K.stitch(plan, img, generated, M.mask_bhw(cut), feather, cm)
+            if feather:  # without keep the feather reaches into the post
+                assert not torch.equal(without[0][kept], img[0][kept])
+        # and at the scene's size (Fill-in Composite without a crop)
+        dec = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(6))
+        out = K.composite(scene, dec, cut, 12, True, keep=post)
+        assert torch.equal(out[..., post[0, 0] == 1], scene[..., post[0, 0] == 1])
+
+
+def test_in_front_over_the_whole_target_is_refused_naming_it():
+    H, W = 120, 120
+    obj = _ellipse(40, 40)
+    with pytest.raises(ValueError, match="in_front covers the whole target"):
+        I.prepare(_scene(H, W), torch.rand(1, 3, 40, 40), obj, None, fit="x-y-scale", x=0.5, y=0.5, scale=0.3,
+                  working_size=128, in_front=torch.ones(1, 1, H, W))
