@@ -231,3 +231,59 @@ def test_object_mask_is_the_other_convention_of_target_mask(env):
         _encode(env, target=rgb, object_mask=obj, target_mask=1.0 - obj)
     with pytest.raises(ValueError, match="object_mask"):
         _encode(env, target=rgb, object_mask=torch.ones(2, 40, 40), scene=env["scene"].expand(3, -1, -1, -1))
+
+
+# --- in_front: an object behind what stands before it ------------------------------------------
+
+def _post(H=64, W=96, x0=44, x1=52):
+    m = torch.zeros(1, H, W)
+    m[:, :, x0:x1] = 1.0
+    return m
+
+
+def test_the_modular_chain_puts_the_object_behind_in_front_and_keeps_those_pixels_exactly(env):
+    post = _post()
+    post_in = post.clone()
+    rec, preview, sil, _ = _encode(env, in_front=post)
+    assert torch.equal(post, post_in), "in_front must not be modified"
+    kept = post[0] == 1
+    assert torch.equal(preview[0][kept], env["scene"][0][kept])    # the target composite is cut by it
+    assert not bool((sil[0][kept] > 0).any()) and bool((sil[0, :, 30:44] > 0).any())
+    assert torch.equal(rec.in_front, post)
+    ref = env["nodes"]["FillBlankMaskRefiner"]
+    drawn = torch.zeros(1, 64, 96)
+    drawn[:, 10:54, 20:76] = 1.0                                     # the user's hole over the place, post included
+    for mode in ("union", "hole", "silhouette", "box"):
+        hole, _ = ref.execute(mode, 8, 4, 0.0, hole=drawn, target=rec, shadow="cast")
+        assert not bool((hole[0][kept] > 0).any()), mode            # never in the hole (grow, feather, shadow zone)
+    hole, _ = ref.execute("union", 8, 0, 0.0, hole=drawn, target=rec)
+    lat, out = _sample(env, rec, hole)
+    dec = env["vae"].decode(out)
+    assert not torch.equal(dec[0][kept], env["scene"][0][kept])      # the VAE alone changes the post's pixels
+    comp = env["nodes"]["FillBlankComposite"]
+    final = comp.execute(env["scene"], dec, hole, 8, True, in_front=post)[0]
+    assert torch.equal(final[0][kept], env["scene"][0][kept])        # bit for bit, feather and colour match included
+    assert not torch.equal(final[0, 10:54, 30:44], env["scene"][0, 10:54, 30:44])  # the object came in beside it
+    without = comp.execute(env["scene"], dec, hole, 8, True)[0]
+    assert not torch.equal(without[0][kept], env["scene"][0][kept])  # the feather alone would bleed into it
+
+
+def test_in_front_of_the_wrong_kind_is_refused_naming_it_before_any_work(env):
+    calls = []
+
+    class VAE:  # counts encodes: the checks come first
+        def encode(self, pixels):
+            calls.append(1)
+            return env["vae"].encode(pixels)
+    bad = {"a 32x32 mask": (torch.zeros(1, 32, 32), "in_front is 32x32 px but the scene is 96x64"),
+           "an IMAGE": (torch.zeros(1, 64, 96, 3), "in_front must be a MASK"),
+           "a list": ([[0.0]], "in_front must be a MASK"),
+           "batch 3 on batch 2": (torch.zeros(3, 64, 96), "in_front")}
+    for what, (value, msg) in bad.items():
+        scene = env["scene"].repeat(2, 1, 1, 1) if what.startswith("batch") else env["scene"]
+        with pytest.raises(ValueError, match=msg):
+            _encode(env, scene=scene, vae=VAE(), in_front=value)
+        with pytest.raises(ValueError, match=msg):
+            env["nodes"]["FillBlankComposite"].execute(scene, scene, torch.ones(1, 64, 96) * 0, 4, False,
+                                                      in_front=value)
+    assert not calls

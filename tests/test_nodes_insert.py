@@ -304,3 +304,27 @@ def test_insert_takes_an_object_mask_like_the_complementary_target_mask(env):
     b = _insert(env, scene, t[..., :3].contiguous(), target_mask=1.0 - obj)
     assert torch.equal(obj, t[..., 3]), "object_mask must not be modified"
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_insert_with_in_front_keeps_those_pixels_bit_for_bit_after_crop_and_stitch(env):
+    """A post in front of the place: Insert draws the object only beside it, leaves it out of the hole
+    and the stitch's feather, and the full-size result has the scene's bytes there."""
+    H, W = 600, 800
+    scene, target, hole = _scene(H, W, 11), _target(), _rect(H, W, 300, 200, 520, 460)
+    post = torch.zeros(1, H, W)
+    post[:, :, 400:428] = 1.0
+    post[:, :, 399] = 0.5  # a soft edge: blended, not kept exactly
+    before = post.clone()
+    kept = post[0] == 1
+    image, preview, used = _insert(env, scene, target, hole=hole, working_size=256, feather=16, color_match=True,
+                                   in_front=post)
+    assert torch.equal(post, before)
+    assert torch.equal(image[0][kept], scene[0][kept])            # bit for bit after crop, resize and stitch
+    assert not bool((used[0][kept] > 0).any())                    # the hole used leaves them out
+    assert bool((used[0, 200:460, 300:399] > 0).all())
+    assert not torch.equal(image[0, 220:440, 320:390], scene[0, 220:440, 320:390])  # the object beside the post
+    # without in_front the same run repaints the post
+    plain, _, plain_hole = _insert(env, scene, target, hole=hole, working_size=256, feather=16, color_match=True)
+    assert not torch.equal(plain[0][kept], scene[0][kept])
+    with pytest.raises(ValueError, match="in_front is 80x60 px but the scene is 800x600"):
+        _insert(env, scene, target, hole=hole, working_size=256, in_front=torch.zeros(1, 60, 80))

@@ -136,3 +136,23 @@ def test_horizon_height_and_add_to_batches_are_refused_clearly(env):
     three = env["blue"].expand(3, -1, -1, -1)
     with pytest.raises(ValueError, match="add_to has batch 2"):
         _encode(env, three, add_to=pair)
+
+
+def test_chained_targets_keep_each_one_its_own_in_front(env):
+    """The red disc stands behind a post, the blue one in front of it (no in_front) and over part of it:
+    the post is kept where it is in front of red, and repainted where blue covers it."""
+    post = torch.zeros(1, 64, 96)
+    post[:, :, 36:42] = 1.0
+    red, _, red_sil, _ = _encode(env, env["red"], x=0.35, in_front=post)
+    both, preview, sil, _ = _encode(env, env["blue"], x=0.5, y=0.6, add_to=red)
+    blue_alone, _, blue_sil, _ = _encode(env, env["blue"], x=0.5, y=0.6)
+    on_blue = (post[0] == 1) & (blue_sil[0] > 0)
+    off_blue = (post[0] == 1) & (blue_sil[0] == 0)
+    assert bool(on_blue.any()) and bool(off_blue.any())
+    assert torch.equal(both.in_front[0][off_blue], post[0][off_blue])
+    under = on_blue & (blue_sil[0] == 1)  # blue's opaque part (its soft edge keeps the post in part)
+    assert bool(under.any()) and not bool((both.in_front[0][under] > 0).any())
+    assert torch.allclose(preview[0][under], torch.tensor([0.1, 0.2, 0.9]), atol=1e-5)
+    assert torch.equal(preview[0][off_blue], env["scene"][0][off_blue])
+    hole, _ = env["nodes"]["FillBlankMaskRefiner"].execute("silhouette", 8, 0, 0.0, target=both)
+    assert not bool((hole[0][off_blue] > 0).any()) and bool((hole[0][on_blue] > 0).any())
