@@ -172,8 +172,11 @@ def in_front_input(in_front, hw: tuple[int, int], batch: int | None = None) -> t
 
 IN_FRONT_TIP = ("Optional MASK of the scene's size: 1 = scene pixels that stand IN FRONT of the object (a chair's "
                 "arm, a post, a table edge). The object is drawn only where it is 0, so it appears behind them; those "
-                "pixels stay outside the hole and come out exactly as in the scene. Paint it in LoadImage's mask "
-                "editor, or get it from SAM / SAM 3 (a box around the foreground thing) or a depth threshold.")
+                "pixels stay outside the hole and come out exactly as in the scene (in the modular chain, give the "
+                "same mask to Fill-in Composite). Two common ways to get it: load the scene in a second LoadImage and "
+                "paint the foreground thing in its mask editor (its MASK output); or draw a rough box over it and let "
+                "SAM outline it (Fill-in Mask Refiner mode sam, grow 0, or a SAM 3 node). Any MASK works, e.g. a "
+                "depth threshold.")
 
 
 # --- inputs and tooltips that several nodes declare ----------------------------------------------
