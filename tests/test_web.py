@@ -62,6 +62,7 @@ SHOTS = REPO / "test-artifacts" / "web"
 DOCS = REPO / "docs"
 SCENE_WH = (256, 192)
 TARGET_WH = (96, 96)
+FRONT_X = (120, 136)  # the post that stands in front (columns of the scene), painted in fillblank_web_front.png
 CURVE_RGB = (0x40, 0xC8, 0xFF)  # lambda_curve.js CURVE
 DOTS_RGB = (0xFF, 0xA0, 0x40)  # lambda_curve.js DOTS
 EDITOR_BG = (0x16, 0x16, 0x16)  # the editors' background (BG in both files)
@@ -138,6 +139,10 @@ def _write_inputs(folder: Path):
     logo = data.logo().copy()  # RGBA on an opaque white ground: make the ground transparent
     logo[..., 3] = np.where(logo[..., :3].min(-1) > 235, 0, 255)
     Image.fromarray(logo).resize(TARGET_WH, Image.LANCZOS).save(folder / "fillblank_web_target.png")
+    # the scene with a post painted in LoadImage's mask editor: transparent there (its MASK: 1 = in front)
+    front = np.asarray(cat.convert("RGBA")).copy()
+    front[:, FRONT_X[0]:FRONT_X[1], 3] = 0
+    Image.fromarray(front).save(folder / "fillblank_web_front.png")
 
 
 @pytest.fixture(scope="module")
@@ -1499,4 +1504,51 @@ def test_handle_resizes_calmly(ui):
     grew_px = (s1 - s0) * L["fit"]["h"]
     assert 5 < grew_px <= 20.5, f"a 20 px drag changed the height by {grew_px:.1f} px ({s0} -> {s1})"
     assert abs(s2 - s0) < 0.002, (s0, s1, s2)
+    assert ui.errors == []
+
+
+FRONT_GRAPH = """(scale) => {
+    """ + CLEAN + ADD_NODE + """
+    const scene = add("LoadImage", [20, 40], {image: "fillblank_web_scene.png"});
+    const target = add("LoadImage", [20, 420], {image: "fillblank_web_target.png"});
+    const front = add("LoadImage", [20, 800], {image: "fillblank_web_front.png"});
+    const enc = add("FillBlankTargetEncoder", [400, 40], {scale, cutout: "whole image"});
+    target.connect(0, enc, "target");
+    scene.connect(0, enc, "scene");
+    return {enc: enc.id, scene: scene.id, target: target.id, front: front.id};
+}"""
+
+
+def _post_and_beside(ui, enc, name):
+    """The drawn target's box as pixels, split into the post's columns and the columns left of it."""
+    L = _editor(ui, enc)
+    r, fit = L["rect"], L["fit"]
+    img = ui.shot(ui.editor_box(enc, PLACEMENT_WIDGET, [r["x"], r["y"], r["w"], r["h"]]), name).astype(float)
+    k = fit["w"] / SCENE_WH[0]
+    a, b = (int(round(fit["x"] + v * k - r["x"])) for v in FRONT_X)
+    return img[4:-4, a + 2:b - 2], img[4:-4, 4:a - 6]
+
+
+def test_editor_draws_the_target_cut_by_in_front(ui):
+    """in_front from a LoadImage's MASK (the scene with a post painted in its mask editor): the editor
+    draws the target behind the post, as the run cuts it, and says so; without the link it is on top."""
+    ids = ui.js(FRONT_GRAPH, 0.6)
+    enc = ids["enc"]
+    assert _wait_editor(ui, enc)
+    _cutout_state(ui, enc, "cutout=whole image")
+    post0, beside0 = _post_and_beside(ui, enc, "in_front_off.png")
+    ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')",
+          [ids["front"], enc])
+    deadline = time.time() + 20
+    while time.time() < deadline and not ui.js(
+            "(id) => !!app.graph.getNodeById(id).__fillblankEditor?.front?.img", enc):
+        ui.settle(0.2)
+    ui.settle(0.5)
+    post1, beside1 = _post_and_beside(ui, enc, "in_front_on.png")
+    # the scene's post is drawn over the target (cutout whole image: an opaque box), and only there
+    assert np.abs(post1 - post0).mean() > 30, np.abs(post1 - post0).mean()
+    assert np.abs(beside1 - beside0).mean() < 3  # beside the post the target as before
+    label = ui.js("(id) => app.graph.getNodeById(id).__fillblankEditor.front.label", enc)
+    assert "behind in_front" in label
+    ui.shot(ui.node_box(enc, margin=4), "in_front_node.png")
     assert ui.errors == []

@@ -121,6 +121,38 @@ function cutout(node) {
     return entry;
 }
 
+// --- what stands in front of the target (in_front) ---------------------------------------------------
+
+/**
+ * The in_front MASK as the editor can show it: {img, label} when it is LoadImage's MASK (a picture
+ * whose painted, transparent part is the mask: LoadImage's MASK is 1 − alpha), {label} where only
+ * the run can tell (a mask from another node), null when it is not connected.
+ */
+function inFront(node) {
+    const src = sourceThroughReroutes(node, "in_front");
+    if (!src) return null;
+    if (typeOf(src.node) === "LoadImage" && src.slot === 1) {
+        const img = shownImage(src.node);
+        return img ? { img, label: "behind in_front (its painted part)" } : { label: "in_front: waiting for its picture" };
+    }
+    return { label: "in_front (applied when the workflow runs)" };
+}
+
+/** The scene's pixels where in_front is 1 (the mask picture transparent), drawn over the target. */
+function frontLayer(node, scene, mask) {
+    const key = `${scene.src}|${mask.src}|${scene.naturalWidth}x${scene.naturalHeight}`;
+    if (node.__fillblankFront?.key === key) return node.__fillblankFront.canvas;
+    const c = document.createElement("canvas");
+    c.width = scene.naturalWidth;
+    c.height = scene.naturalHeight;
+    const g = c.getContext("2d");
+    g.drawImage(scene, 0, 0, c.width, c.height);
+    g.globalCompositeOperation = "destination-out"; // keep the scene only where the mask picture is transparent
+    g.drawImage(mask, 0, 0, c.width, c.height);
+    node.__fillblankFront = { key, canvas: c };
+    return c;
+}
+
 function placementOf(node) {
     const p = {
         x: Number(widgetValue(node, "x", 0.5)),
@@ -208,10 +240,10 @@ function layout(node, w, h) {
         const q = placementOf(up);
         const pic = targetPicture(up);
         const b = placementBox(W, H, pic.w, pic.h, q.x, q.y, q.height);
-        return { id: up.id, p: q, img: pic.img, box: b, rect: rectOf(b) };
+        return { id: up.id, p: q, img: pic.img, box: b, rect: rectOf(b), front: inFront(up), node: up };
     });
     const horizon = p.horizon > 0 ? { y: fit.y + p.horizon * fit.h, x0: fit.x, x1: fit.x + fit.w } : null;
-    return { area, scene, target, cut, W, H, fit, p, box, rect, chained, horizon,
+    return { area, scene, target, cut, W, H, fit, p, box, rect, chained, horizon, front: inFront(node),
         handle: { x: rect.x + rect.w - HANDLE / 2, y: rect.y + rect.h - HANDLE / 2, w: HANDLE, h: HANDLE } };
 }
 
@@ -262,6 +294,14 @@ function drawEditor(node, ctx, w, h) {
             drawPicture(ctx, c.img, c.rect, c.p.flip);
             ctx.filter = "none";
             ctx.globalAlpha = 1;
+            if (c.front?.img) { // cut by its own in_front
+                ctx.save();
+                ctx.beginPath();
+                ctx.rect(c.rect.x, c.rect.y, c.rect.w, c.rect.h);
+                ctx.clip();
+                ctx.drawImage(frontLayer(c.node, L.scene, c.front.img), fit.x, fit.y, fit.w, fit.h);
+                ctx.restore();
+            }
         }
         ctx.strokeStyle = CHAINED;
         ctx.lineWidth = 1;
@@ -292,6 +332,8 @@ function drawEditor(node, ctx, w, h) {
     ctx.rect(fit.x, fit.y, fit.w, fit.h);
     ctx.clip();
     if (L.target) drawPicture(ctx, L.target, rect, p.flip);
+    // what stands in front of the target: the scene drawn again over it there, as the run cuts it
+    if (L.target && L.front?.img) ctx.drawImage(frontLayer(node, L.scene, L.front.img), fit.x, fit.y, fit.w, fit.h);
     ctx.restore();
     // outline and the scale handle
     ctx.strokeStyle = p.error ? BAD : BOX;
@@ -305,7 +347,10 @@ function drawEditor(node, ctx, w, h) {
     ctx.textAlign = "left";
     const ty = area.y + area.h - 23;
     // which cut-out the picture shows: the one the run uses
-    if (L.cut) fitText(ctx, `cut-out: ${L.cut.label}`, area.x + 8, area.y + area.h - 9, area.w - 16);
+    const behind = L.front ? ` · ${L.front.label}` : "";
+    if (L.cut || L.front) {
+        fitText(ctx, `cut-out: ${L.cut ? L.cut.label : "—"}${behind}`, area.x + 8, area.y + area.h - 9, area.w - 16);
+    }
     if (!L.target) {
         fitText(ctx, "connect a LoadImage to target to see it here", area.x + 8, ty, area.w - 16);
         return;
@@ -334,10 +379,14 @@ function signature(node) {
     const cut = cutout(node);
     const up = chainedEncoders(node).map((n) => {
         const pic = targetPicture(n);
-        return [n.id, placementOf(n), pic.img ? img(pic.img) : "-", pic.cut ? [pic.cut.key, !!pic.cut.img] : null];
+        const f = inFront(n);
+        return [n.id, placementOf(n), pic.img ? img(pic.img) : "-", pic.cut ? [pic.cut.key, !!pic.cut.img] : null,
+            f ? img(f.img) : null];
     });
+    const front = inFront(node);
     return JSON.stringify([p, img(upstreamImage(node, "scene")), img(upstreamImage(node, "target")),
-        cut ? [cut.key, cut.label, !!cut.img] : null, insertSync(node), up]);
+        cut ? [cut.key, cut.label, !!cut.img] : null, insertSync(node), up,
+        front ? [front.label, img(front.img)] : null]);
 }
 
 // --- Fill-in Insert: placement widgets and the editor only where x / y / scale place the target ---
