@@ -287,3 +287,21 @@ def test_in_front_of_the_wrong_kind_is_refused_naming_it_before_any_work(env):
             env["nodes"]["FillBlankComposite"].execute(scene, scene, torch.ones(1, 64, 96) * 0, 4, False,
                                                       in_front=value)
     assert not calls
+
+
+def test_rank_compares_only_the_visible_part_of_a_target_behind_in_front(env):
+    """Two results that differ only under in_front (what stands in front of the object) get the same
+    similarity: the covered part of the target is not compared."""
+    post = _post()
+    rec, preview, sil, _ = _encode(env, in_front=post)
+    hole = torch.zeros(1, 64, 96)
+    hole[:, 12:52, 26:70] = 1.0
+    a = preview.clone()
+    b = preview.clone()
+    b[0][post[0] == 1] = torch.tensor([0.9, 0.1, 0.1])  # the target's colour painted over the post
+    best, ordered, text = env["nodes"]["FillBlankRank"].execute(torch.cat([a, b]), rec, hole)
+    assert ordered.shape[0] == 2 and text
+    from fillblank_core.rank import rank_batch  # what the node computes, with its parts
+    ranked = rank_batch(torch.cat([a, b]), rec.image, hole, rec.mask)
+    sims = {i: parts["similarity"] for i, _, parts in ranked}
+    assert sims[0] == sims[1], sims
