@@ -546,3 +546,33 @@ def test_broadcast_batch_is_the_rule(pack):
                 with pytest.raises(ValueError) as e:
                     broadcast_batch(result=result, **sizes)
                 assert_refused(e.value, want, sizes)
+
+
+def test_in_front_follows_the_batch_rule(env):
+    """in_front (Target Encoder, Composite): batch 1 shared, batch N one per item, anything else an error
+    naming in_front, before the VAE."""
+    scene, target, tmask = env["scenes"][0], env["targets"][0], env["tmasks"][0]
+    H, W = scene.shape[1:3]
+    posts = torch.zeros(2, H, W)
+    posts[0, :, W // 2 - 4:W // 2] = 1.0
+    posts[1, :, W // 2:W // 2 + 4] = 1.0
+    node = env["nodes"]["FillBlankTargetEncoder"]
+    rec, preview, sil, _ = node.execute(target, scene, env["vae"], *ENCODER_PLACEMENT, False, "auto", tmask,
+                                        in_front=posts)
+    assert preview.shape[0] == 2 and rec.latent.shape[0] == 2
+    for i in range(2):
+        alone = node.execute(target, scene, env["vae"], *ENCODER_PLACEMENT, False, "auto", tmask,
+                             in_front=posts[i:i + 1])
+        assert torch.equal(sil[i], alone[2][0]) and torch.equal(preview[i], alone[1][0]), f"item {i}"
+    assert not torch.equal(sil[0], sil[1])
+    vae = Spy(env["vae"])
+    with pytest.raises(ValueError, match="in_front") as e:
+        node.execute(torch.cat([target] * 2), scene, vae, *ENCODER_PLACEMENT, False, "auto", tmask,
+                     in_front=torch.zeros(3, H, W))
+    assert "batch" in str(e.value) and vae.calls == 0
+    comp = env["nodes"]["FillBlankComposite"]
+    out = comp.execute(scene, torch.zeros_like(scene), torch.ones(1, H, W), 0, False, in_front=posts)[0]
+    assert out.shape[0] == 2
+    for i in range(2):
+        kept = posts[i] == 1
+        assert torch.equal(out[i][kept], scene[0][kept]) and bool((out[i][~kept] == 0).all())
