@@ -66,6 +66,10 @@ def write_inputs(folder: Path):
 
     coffee = data.coffee()[:, 180:]  # a cup on a table, the table in the middle (where the examples place the object)
     with_hole(coffee, (0.5, 0.62, 0.13, 0.15)).save(folder / "fillblank_scene.png")
+    front = np.dstack([coffee, np.full(coffee.shape[:2], 255, np.uint8)])  # a post painted in front of the place
+    w = coffee.shape[1]
+    front[:, int(0.55 * w):int(0.58 * w), 3] = 0
+    Image.fromarray(front, "RGBA").save(folder / "fillblank_front.png")
     with_hole(data.chelsea(), (0.75, 0.75, 0.12, 0.15)).save(folder / "fillblank_photo.png")
     logo = data.logo().copy()  # RGBA on an opaque white ground: make the ground transparent
     logo[..., 3] = np.where(logo[..., :3].min(-1) > 235, 0, 255)

@@ -373,12 +373,48 @@ def two_objects():
     return n, links
 
 
+def behind():
+    """An object behind what stands in front of it: the basic chain with in_front, the MASK of a second
+    Load Image of the scene where the thing in front is painted, on Target Encoder and Composite."""
+    n = {k: COMMON[k] for k in (1, 2, 3, 4, 5, 6, 7, 9)}
+    n[2] = ("CLIPTextEncode", (C[1], 0), {"text": "a photo of the object standing behind the post, natural light"},
+            "Prompt (the scene with the object)")
+    n.update({
+        8: ("LoadImage", (C[2], 400), {"image": "fillblank_front.png"}, "Scene again — paint what stands in front"),
+        10: ("FillBlankSampler", (C[3], 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
+                                             "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
+                                             "resample": 1, "blend": "matched"},
+             "Fill-in Sampler (repaint the hole)"),
+        11: ("VAEDecode", (C[4], 0), {}, "Decode"),
+        12: ("FillBlankComposite", (C[4], 110), {"feather": 8, "color_match": False},
+             "Put back into the scene (in front kept)"),
+        13: ("SaveImage", (C[4], 330), {"filename_prefix": "fillblank_behind"}, "Result"),
+        14: readme((C[3], 470), 520, "Put an object behind another",
+                   DOWNLOAD_CKPT + images(scene="`fillblank_scene.png` (the scene, the hole painted) and "
+                                                "`fillblank_front.png` (the same scene, what stands in front "
+                                                "painted)", nodes="three"),
+                   PAINT + "2. Load the same scene in the third Load Image → **Open in MaskEditor**, paint what "
+                   "stands in front of the object (a post, a chair's arm, a table edge), save. (Or connect a mask "
+                   "from SAM: Fill-in Mask Refiner in mode sam, grow 0, on a rough box over it.)\n"
+                   "3. Drag the object on the Target Encoder's picture: it is drawn behind what you painted.\n"
+                   "4. Queue. What stands in front comes out exactly as in the scene. " + KEEP),
+    })
+    links = COMMON_LINKS + [
+        (8, 1, 6, "in_front"),
+        (1, 0, 10, "model"), (2, 0, 10, "positive"), (3, 0, 10, "negative"), (9, 0, 10, "latent_image"),
+        (6, 0, 10, "target"), (7, 0, 10, "hole"),
+        (10, 0, 11, "samples"), (1, 2, 11, "vae"),
+        (4, 0, 12, "scene"), (11, 0, 12, "image"), (7, 0, 12, "mask"), (8, 1, 12, "in_front"), (12, 0, 13, "images"),
+    ]
+    return n, links
+
+
 # examples added after the first release: no first-release API prompt in tests/api_prompts/
-NEWER = ("fillblank_two_objects",)
+NEWER = ("fillblank_two_objects", "fillblank_behind")
 # key (the example's id, and the name of its first-release API prompt in tests/api_prompts/): the spec
 EXAMPLES = {"fillblank_basic_insertion": basic, "fillblank_samplercustom_resampling": sampler_custom,
             "fillblank_sam_cutout_rank4": sam_rank, "fillblank_insert_large_photo": insert_large_photo,
-            "fillblank_two_objects": two_objects}
+            "fillblank_two_objects": two_objects, "fillblank_behind": behind}
 # key: the file name, example_workflows/<name>.json. Frontend 1.58.1 lists a custom node's templates
 # by file name alone (GET /api/workflow_templates gives the names; its Templates browser shows each
 # name as the title and, with - and _ as spaces, as the description; it reads no index.json or other
@@ -389,7 +425,8 @@ FILES = {"fillblank_basic_insertion": "Fill in an object (basic chain)",
          "fillblank_samplercustom_resampling": "Fill in with SamplerCustom",
          "fillblank_sam_cutout_rank4": "Fill in with a SAM cut out",
          "fillblank_insert_large_photo": "Fill in a large photo (one node)",
-         "fillblank_two_objects": "Fill in two objects at once"}
+         "fillblank_two_objects": "Fill in two objects at once",
+         "fillblank_behind": "Put an object behind another"}
 
 
 def path(key: str) -> Path:

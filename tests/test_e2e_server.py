@@ -32,6 +32,7 @@ OLD_PROMPTS = sorted((REPO / "tests" / "api_prompts").glob("*.json"))
 SCENE_HW = (96, 128)
 PHOTO_HW = (1536, 2048)  # the large photo of the Fill-in Insert example
 PHOTO_HOLE = (1200, 700, 1500, 1100)  # x0, y0, x1, y1 painted transparent
+FRONT_X = (60, 67)  # the post painted in front of the place in fillblank_front.png (the behind example)
 
 
 def _make_inputs(folder: Path):
@@ -52,6 +53,10 @@ def _make_inputs(folder: Path):
     t2 = np.zeros((40, 24, 4), np.uint8)  # the second object of the two-objects example: a blue bar
     t2[4:36, 4:20] = (30, 60, 210, 255)
     Image.fromarray(t2, "RGBA").save(folder / "fillblank_target_2.png")
+    front = np.asarray(Image.open(folder / "fillblank_scene.png")).copy()  # the scene, a post painted in front
+    front[..., 3] = 255
+    front[:, FRONT_X[0]:FRONT_X[1], 3] = 0
+    Image.fromarray(front, "RGBA").save(folder / "fillblank_front.png")
     H, W = PHOTO_HW
     yy, xx = np.mgrid[0:H, 0:W]
     photo = np.stack([60 + 120 * xx / W, 110 + 80 * yy / H, 150 - 40 * xx / W], -1) + rng.normal(0, 5, (H, W, 3))
@@ -405,6 +410,28 @@ def test_example_two_objects_end_to_end(server, info, artifacts):
         e = p[k]["inputs"]
         assert changed[int(e["y"] * H), int(e["x"] * W)], (k, e)
     assert 0 < changed.mean() < 0.9
+
+
+def test_example_behind_end_to_end(server, info, artifacts):
+    """The behind example in API format: in_front (a second Load Image's MASK, a post painted) on Target
+    Encoder and Composite; it runs, the post's pixels are the scene's bytes, exactly, the hole beside
+    them is repainted."""
+    wf = json.loads(mw.path("fillblank_behind").read_text())
+    p = _quick(_tiny(ui_to_api(wf, info)))
+    uses = [k for k, n in p.items() if "in_front" in n["inputs"]]
+    assert sorted(p[k]["class_type"] for k in uses) == ["FillBlankComposite", "FillBlankTargetEncoder"]
+    kind, entry = server.run(p)
+    assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
+    images = entry["outputs"][_node(p, "SaveImage")]["images"]
+    out_png = server.output_dir / images[0].get("subfolder", "") / images[0]["filename"]
+    (artifacts / "e2e_behind.png").write_bytes(out_png.read_bytes())
+    result = np.asarray(Image.open(out_png).convert("RGB")).astype(int)
+    scene = np.asarray(Image.open(server.input_dir / "fillblank_scene.png").convert("RGB")).astype(int)
+    changed = np.abs(result - scene).sum(-1) > 0
+    post = np.zeros(SCENE_HW, bool)
+    post[:, FRONT_X[0]:FRONT_X[1]] = True
+    assert not changed[post].any(), "what stands in front must be the scene's bytes"
+    assert changed[50:80, 50:FRONT_X[0]].mean() > 0.5 and changed[50:80, FRONT_X[1]:80].mean() > 0.5
 
 
 @pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])
