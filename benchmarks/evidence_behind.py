@@ -121,7 +121,8 @@ class BehindBench(EV.BenchNodes):
         h = w.harmony(image, cls, light, rec.composite, rec.mask, p["region"])
         ident = got[0] == cls
         return {"identity": ident, "harmony": h["harmony"], "joint": ident and h["harmony"], "shadow": h["shadow"],
-                "lit": h["lit"], "got": got[0], "occluder_changed": w.occluder_changed(image, light)}
+                "lit": h["lit"], "got": got[0], "occluder_changed": w.occluder_changed(image, light),
+                "occluder_error": w.occluder_error(image, light)}
 
 
 def runs(seeds: int, classes) -> list[tuple[str, str, str, int]]:
@@ -164,12 +165,14 @@ def summarise(rows: list[dict], cell: str | None = None) -> dict:
                         joint=rate("joint"), occluded=len(occ),
                         changed=sum(r["occluder_changed"] for r in occ) / max(1, len(occ)),
                         exact=sum(r["occluder_changed"] == 0 for r in occ) / max(1, len(occ)),
+                        error=sum(r["occluder_error"] for r in occ) / max(1, len(occ)),
                         joint_occluded=rate("joint", occ) if occ else float("nan"))
     return stats
 
 
 def format_table(stats: dict) -> str:
-    return "\n".join(f"  {m:12} occluder changed {v['changed']:7.1f} px (exact in {v['exact']:.2f})  identity "
+    return "\n".join(f"  {m:12} occluder changed {v['changed']:7.1f} px (exact in {v['exact']:.2f}, mean error "
+                     f"{v['error']:.1f} levels)  identity "
                      f"{v['identity']:.2f}  harmony {v['harmony']:.2f}  shadow {v['shadow']:.2f}  joint {v['joint']:.2f}"
                      for (_, m), v in stats.items())
 
@@ -190,13 +193,24 @@ def write_section(rows: list[dict], seeds: int, seconds: float) -> None:
              "the runs); the model's data show every object behind it. Every widget at its default; the result put "
              "back with Fill-in Composite (default feather). *Occluder changed*: occluder pixels of the final image "
              "that differ from the scene's bytes (mean over the runs with an occluder; *exact*: the share of those "
-             "runs with none changed). Identity, harmony (lit, and the shadow present), shadow and joint are "
+             "runs with none changed; *error*: the mean |difference| there, in 8-bit levels). Identity, harmony (lit, and the shadow present), shadow and joint are "
              "measured on the visible part: the place's repainted cells less the occluder.", "",
-             "| cell | method | occluder changed (px) | exact | identity | harmony | shadow | joint |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| cell | method | occluder changed (px) | exact | error | identity | harmony | shadow | joint |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (cell, m), v in stats.items():
-        lines.append(f"| {cell} | {short.get(m, m)} | {v['changed']:.1f} | {v['exact']:.2f} | {v['identity']:.2f} | "
+        lines.append(f"| {cell} | {short.get(m, m)} | {v['changed']:.1f} | {v['exact']:.2f} | {v['error']:.1f} | "
+                     f"{v['identity']:.2f} | "
                      f"{v['harmony']:.2f} | {v['shadow']:.2f} | {v['joint']:.2f} |")
+    d = {c: v for (c, m), v in stats.items() if m == "default"}
+    lines += ["", "- **Default with in_front**: occluder pixels exact in "
+              + ", ".join(f"{v['exact']:.2f} of the occluded runs ({c})" for c, v in d.items())
+              + "; identity / joint on the visible part "
+              + ", ".join(f"{v['identity']:.2f} / {v['joint']:.2f}" for v in d.values()) + f" (bar {BAR:.2f}).",
+              "- **Without it** the hole covers the occluder and the model repaints it (in this world the model's data "
+              "show the occluder, so the object still comes out right, but the occluder is redrawn through the VAE: "
+              "its bytes change); **the paste on top** covers it with the neutral object; **paste + KSampler** both "
+              "repaints it and loses the object in part (the hand recipe's usual trade-off, here with the occluder "
+              "in the hole)."]
     SECTION.parent.mkdir(parents=True, exist_ok=True)
     SECTION.write_text("\n".join(lines) + "\n")
     print(f"wrote {SECTION}")

@@ -97,3 +97,10 @@ class OccluderWorld(E.EvidenceWorld):
         """How many occluder pixels of the final IMAGE [1, H, W, 3] differ from the scene's (exactly)."""
         occ = self.front[0] > 0
         return int(((image[0] != self.scenes[light_name][0]).any(-1) & occ).sum())
+
+    def occluder_error(self, image: torch.Tensor, light_name: str) -> float:
+        """Mean |difference| from the scene over the occluder's pixels, in 8-bit levels (0 = intact)."""
+        occ = self.front[0] > 0
+        if not bool(occ.any()):
+            return 0.0
+        return float((image[0] - self.scenes[light_name][0]).abs()[occ].mean()) * 255.0
