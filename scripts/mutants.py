@@ -96,6 +96,17 @@ MUTANTS = [
     Mutant("auto takes the whole rectangle of a PNG loaded without its mask", "fillblank_core/segment.py",
            'if noise <= KEY_NOISE:  # the median distance', 'if False:  # the median distance',
            "tests/test_core_segment.py"),
+    # in_front: what stands in front of the object (issue 29)
+    Mutant("the object not cut by in_front", "fillblank_core/placement.py",
+           "        msk = M.leave_out(msk, in_front[:, y0:y1, x0:x1])\n", "        msk = msk\n",
+           "tests/test_core_target.py"),
+    Mutant("in_front left in Insert's hole", "fillblank_core/insert.py",
+           "    used = M.leave_out(used, keep)", "    used = used", "tests/test_core_insert.py"),
+    Mutant("the feather reaches into in_front", "fillblank_core/composite.py",
+           "        m = M.leave_out(m, M.repeat_batch(keep[..., y0:y1, x0:x1], B))", "        m = m",
+           "tests/test_core_insert.py"),
+    Mutant("a later target does not take an earlier in_front", "fillblank_core/target.py",
+           "earlier_kept * (1.0 - visible.to(earlier_kept))", "earlier_kept * 1.0", "tests/test_core_target.py"),
 ]
 
 
