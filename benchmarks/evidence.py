@@ -299,7 +299,7 @@ def last_call_variant(pack, kind: str, steps: int, lit_exemplar=None):
     schedules = sys.modules[pack.__name__ + ".fillblank_core.schedules"]
     if kind == "context_to_end":
         old = sampling.CONTEXT_KEYFRAMES
-        sampling.CONTEXT_KEYFRAMES = schedules.adapt_keyframes(schedules.DEFAULT_ADAPT)
+        sampling.CONTEXT_KEYFRAMES = schedules.adapt_keyframes(schedules.R.DEFAULT_ADAPT)
         try:
             yield
         finally:

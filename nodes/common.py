@@ -15,7 +15,6 @@ from comfy_api.latest import io  # the V3 node API (ComfyUI 0.3.4x+, 2025); requ
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.placement import ground_height
-from ..fillblank_core.schedules import DEFAULT_ADAPT
 from ..fillblank_core.segment import CUTOUTS
 from . import compat
 
@@ -192,7 +191,7 @@ TARGET_TOOLTIP = "From Fill-in Target Encoder."
 
 def adapt_input():
     """The keep ↔ adapt widget (optional, so prompts written before it existed keep running)."""
-    return number("adapt", R.ADAPT, DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
+    return number("adapt", R.ADAPT, R.DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
 
 
 def sampler_inputs(denoise_tip: str) -> list:

@@ -42,7 +42,7 @@ MUTANTS = [
     # the breakages a review found uncaught, then the guidance design, then the rest
     Mutant("noise axis ignores a(σ)", "fillblank_core/schedules.py",
            "lg = np.log2(s) - np.log2(a)", "lg = np.log2(s)"),
-    Mutant("default released earlier", "fillblank_core/schedules.py",
+    Mutant("default released earlier", "fillblank_core/ranges.py",
            "DEFAULT_ADAPT = 0.2", "DEFAULT_ADAPT = 0.3"),
     Mutant("target not put through process_latent_in", "fillblank_core/sampling.py",
            "            target = latent_in(target)", "            target = target"),
