@@ -83,17 +83,39 @@ def latent_mismatch(shape, target, name: str = "latent_image") -> str | None:
     return None
 
 
-def check_hole(h_lat: torch.Tensor, name: str = "hole") -> None:
-    """Every item of a latent-size hole repaints something and keeps something (one host read)."""
+def check_hole(h_lat: torch.Tensor, name: str = "hole", pixels: torch.Tensor | None = None) -> None:
+    """Every item of a latent-size hole repaints something and keeps something (one host read).
+    ``pixels``: the hole at scene size, when known: a drawn hole too thin to reach the centre of any
+    latent cell is told apart from one never painted."""
     inside = h_lat.flatten(1) > 0
     n = inside.shape[0]
+    drawn = None if pixels is None else (M.mask_b1hw(pixels).flatten(1) > 0)
     for i in range(n):
         item = f" (item {i + 1} of {n})" if n > 1 else ""
         if not bool(inside[i].any()):
+            if drawn is not None and bool(drawn[min(i, drawn.shape[0] - 1)].any()):
+                raise ValueError(_no_cell_message(name + item, pixels[min(i, pixels.shape[0] - 1)], h_lat.shape[-2:]))
+            if drawn is None:
+                raise ValueError(f"{name}{item} is empty: no latent cell is repainted. {M.PAINT_HINT} (or use "
+                                 "Fill-in Mask Refiner); a painted hole thinner than a latent cell can vanish at "
+                                 "latent size: grow it (Fill-in Mask Refiner's grow ≥ 1 px)")
             raise ValueError(f"{name}{item} is empty: {M.PAINT_HINT} (or use Fill-in Mask Refiner)")
         if bool(inside[i].all()):
             raise ValueError(f"{name}{item} covers the whole image: nothing of the scene would be kept; "
                              "draw a hole that leaves part of the scene")
+
+
+def _no_cell_message(name: str, pixels: torch.Tensor, latent_hw) -> str:
+    """Why a non-empty hole repaints nothing: its size against the latent cell's, and the fix."""
+    m = M.mask_hw(pixels)
+    x0, y0, x1, y1 = M.mask_box(m)
+    H, W = m.shape[-2:]
+    cell_h, cell_w = H / int(latent_hw[0]), W / int(latent_hw[1])
+    cell = f"{cell_w:g}x{cell_h:g}"
+    return (f"{name} covers {int((m > 0).sum())} px ({x1 - x0}x{y1 - y0} px box at x {x0}, y {y0}) but no latent cell: each "
+            f"{cell} px latent cell is repainted only where the hole reaches its centre pixels, and this hole is "
+            "thinner than that. Grow it (Fill-in Mask Refiner's grow ≥ 1 px; half a cell, 4 px for an 8× VAE, "
+            "repaints every drawn pixel) or draw a larger hole")
 
 
 def sampler_latent_and_hole(latent_image, target, hole):
@@ -114,7 +136,7 @@ def sampler_latent_and_hole(latent_image, target, hole):
                          + ", or make the hole with Fill-in Mask Refiner (mode silhouette)")
     h = mask_input(hole, "hole", target.scene_hw)
     h_lat = M.latent_hole(h, samples.shape[-2:])
-    check_hole(h_lat)
+    check_hole(h_lat, pixels=h)
     return samples, h_lat
 
 
