@@ -194,13 +194,19 @@ def adapt_input():
     return number("adapt", R.ADAPT, R.DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
 
 
+SAMPLER_NAME_TIP = ("Base sampler used inside every chunk. Samplers with several model calls per step (heun, "
+                    "heunpp2, dpm_2, dpmpp_2s_ancestral, dpmpp_sde, seeds_2/3) get one λ per step, the value at "
+                    "the step's start; dpm_fast and dpm_adaptive solve on noise levels of their own, so each of "
+                    "their calls gets λ at its own noise level.")
+
+
 def sampler_inputs(denoise_tip: str) -> list:
     """seed … resample: the same widgets, in the same order, on Sampler and Insert."""
     return [
         number("seed", R.SEED, 0, "Noise seed; the same seed gives the same result.", control_after_generate=True),
         number("steps", R.STEPS, 30, "Denoising steps (before resampling)."),
         number("cfg", R.CFG, 7.0, "Classifier-free guidance scale.", round=0.01),
-        combo("sampler_name", compat.sampler_names(), None, "Base sampler used inside every chunk."),
+        combo("sampler_name", compat.sampler_names(), None, SAMPLER_NAME_TIP),
         combo("scheduler", compat.scheduler_names(), None, "Sigma schedule."),
         number("denoise", R.DENOISE, 1.0, denoise_tip),
         number("jump_length", R.JUMP_LENGTH, 10, JUMP_TOOLTIP, advanced=True),

@@ -17,7 +17,7 @@ import comfy.utils
 import latent_preview
 
 from ..fillblank_core import masks as M
-from ..fillblank_core.sampling import SAMPLER_COST, count_model_evaluations, count_steps, sample_fillblank
+from ..fillblank_core.sampling import count_model_evaluations, count_steps, sample_fillblank, step_calls
 from ..fillblank_core.schedules import LambdaSchedule
 from . import compat
 from .common import batch_of, mask_input, rgb
@@ -143,8 +143,8 @@ def sampler_latent_and_hole(latent_image, target, hole):
 # --- cost ---------------------------------------------------------------------------------------
 
 def evaluation_count(steps: int, jump_length: int, resample: int, sampler_name: str) -> int:
-    """Model evaluations of these settings (SAMPLER_COST's samplers exactly; others: one per step)."""
-    if sampler_name in SAMPLER_COST:
+    """Model evaluations of these settings (``step_calls``' samplers exactly; others: one per step)."""
+    if step_calls(sampler_name) is not None:
         return count_model_evaluations(steps, jump_length, resample, sampler_name)
     return count_steps(steps, jump_length, resample)
 
@@ -169,7 +169,7 @@ def guidance_options(*, target_latent, target_mask, schedule, jump_length, resam
     """``sample_fillblank``'s options: the base sampler, the target latent and the latent cells
     its silhouette ``target_mask`` (scene size) touches, the λ schedule, RePaint's j and r."""
     return dict(sampler=base.sampler_function, sampler_options=dict(base.extra_options),
-                calls_per_step=SAMPLER_COST.get(sampler_name, (1, 1))[0],
+                calls_per_step=step_calls(sampler_name) or 1,
                 target=target_latent, target_mask=M.touched_latent(target_mask, target_latent.shape[-2:]),
                 schedule=schedule, jump_length=int(jump_length), resample=int(resample), blend=blend, **extra)
 
