@@ -204,6 +204,22 @@ WATCH_DEPRECATIONS = """() => {
 }"""
 
 
+# The Vue node's widget rows as [name, bottom on screen]: frontend 1.5x names each row
+# (data-widget-name); frontend 1.35.x (Dec 2025) does not — there a row's name is its label, or, for a
+# DOM widget (no label), the widget whose element the row holds. Evaluated with `id` in scope.
+VUE_ROWS = """(() => {
+    const node = document.querySelector(`.lg-node[data-node-id="${id}"]`);
+    const named = [...node.querySelectorAll('[data-widget-name]')];
+    if (named.length) return named.map(e => [e.dataset.widgetName, e.getBoundingClientRect().bottom]);
+    const n = app.graph.getNodeById(id);
+    return [...node.querySelectorAll('.lg-node-widget')].map(r => {
+        const w = n.widgets.find(w => w.element && r.contains(w.element));
+        const label = r.querySelector('.truncate');
+        return [w ? w.name : (label ? label.textContent.trim() : ''), r.getBoundingClientRect().bottom];
+    });
+})()"""
+
+
 class Page:
     """One browser page on the server's UI in one renderer, recording console errors and requests.
 
@@ -403,17 +419,14 @@ class Page:
         Vue node's widget rows in its DOM, or the rows the canvas renderer lays out and draws
         (LGraphNode.isWidgetRowVisible)."""
         if self.vue:
-            return self.js("""(id) => Array.from(document.querySelectorAll(
-                `.lg-node[data-node-id="${id}"] [data-widget-name]`)).map(e => e.dataset.widgetName)""", node_id)
+            return self.js("(id) => " + VUE_ROWS + ".map(([name]) => name)", node_id)
         return self.js("""(id) => { const n = app.graph.getNodeById(id);
             return n.widgets.filter(w => n.isWidgetRowVisible(w)).map(w => w.name); }""", node_id)
 
     def widget_bottom(self, node_id, name) -> float:
         """Screen y of the bottom of a shown widget's row."""
         if self.vue:
-            return self.js("""([id, name]) => document.querySelector(
-                `.lg-node[data-node-id="${id}"] [data-widget-name="${name}"]`).getBoundingClientRect().bottom""",
-                           [node_id, name])
+            return self.js("([id, name]) => " + VUE_ROWS + ".find(([n]) => n === name)[1]", [node_id, name])
         x, y, w, h = self.node_box(node_id, self.js("""([id, name]) => { const n = app.graph.getNodeById(id),
             w = n.widgets.find(w => w.name === name); return [0, w.y, 1, LiteGraph.NODE_WIDGET_HEIGHT]; }""",
                                                      [node_id, name]))
