@@ -83,4 +83,7 @@ fi
 export COMFYUI_PATH
 version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$COMFYUI_PATH/comfyui_version.py" 2>/dev/null || true)"
 echo "== ComfyUI host: $COMFYUI_PATH (${version:-version unknown})"
-exec "$VENV/bin/python" -m pytest "$@"
+# parallel workers (pytest-xdist), each test file on one worker (its module fixtures — a host server, a
+# browser — stay in one process); FILLBLANK_WORKERS=0 runs in this process, "-n N" among the
+# arguments overrides it
+exec "$VENV/bin/python" -m pytest -n "${FILLBLANK_WORKERS:-2}" --dist loadfile "$@"
