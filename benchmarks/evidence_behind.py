@@ -43,8 +43,9 @@ if str(HERE.parent) not in sys.path:
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import evidence as EV  # noqa: E402  (the cells, the host, BenchNodes)
+import evidence_world as EV  # noqa: E402  (the cells, the host, BenchNodes, runs_for)
 import reliability  # noqa: E402
+from evidence_report import write_csv  # noqa: E402
 from fillblank_core.masks import latent_hole  # noqa: E402
 from fillblank_core.spaces import NoiseSpace  # noqa: E402
 from fillblank_lab import evidence as E  # noqa: E402
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     rows = evaluate(cells[:1] if a.tiny else cells, METHODS, seeds)
     if not a.tiny:
-        EV.write_csv(rows, CSV)
+        write_csv(rows, CSV)
         if tuple(cells) == CELLS:
             write_section(rows, seeds, time.time() - t0)
     return 0
