@@ -169,13 +169,11 @@ def in_front_input(in_front, hw: tuple[int, int], batch: int | None = None) -> t
     return m
 
 
-IN_FRONT_TIP = ("Optional MASK of the scene's size: 1 = scene pixels that stand IN FRONT of the object (a chair's "
-                "arm, a post, a table edge). The object is drawn only where it is 0, so it appears behind them; those "
-                "pixels stay outside the hole and come out exactly as in the scene (in the modular chain, give the "
-                "same mask to Fill-in Composite). Two common ways to get it: load the scene in a second LoadImage and "
-                "paint the foreground thing in its mask editor (its MASK output); or draw a rough box over it and let "
-                "SAM outline it (Fill-in Mask Refiner mode sam, grow 0, or a SAM 3 node). Any MASK works, e.g. a "
-                "depth threshold.")
+IN_FRONT_TIP = ("Optional MASK of the scene's size: 1 = scene pixels IN FRONT of the object (a post, a chair's "
+                "arm, a table edge). The object is drawn only where it is 0, behind them; they stay out of the hole "
+                "and come out exactly as in the scene (in the modular chain give the same mask to Fill-in Composite). "
+                "Get it by painting it in a second LoadImage of the scene (its mask editor), or from SAM: a rough box "
+                "over it in Fill-in Mask Refiner mode sam (grow 0) or a SAM 3 node. Any MASK works.")
 
 
 # --- inputs and tooltips that several nodes declare ----------------------------------------------
