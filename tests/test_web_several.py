@@ -15,6 +15,8 @@ Screenshots: test-artifacts/web/<renderer>_several_*.png.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -199,4 +201,56 @@ def test_target_drag_with_horizon_follows_the_ground_plane(ui):
     dragged = (r2["h"] + along) / (H * fit["k"])  # the height the handle was dragged to
     assert ground_height(w2["scale"], w2["y"], w2["horizon"]) == pytest.approx(dragged, abs=0.006), (w2, dragged)
     ui.shot(ui.node_box(enc, margin=4), "several_ground_node.png")
+    assert ui.errors == []
+
+
+ADD_FRONT = """() => {
+    const n = LiteGraph.createNode("LoadImage");
+    n.pos = [20, 800];
+    app.graph.add(n);
+    const w = n.widgets.find(w => w.name === "image");
+    w.value = "fillblank_web_front.png";
+    w.callback?.(w.value);
+    return n.id;
+}"""
+
+
+def _post_columns(ui, nid, r, name):
+    """The drawn pixels of rect r (editor px) in the post's columns (test_web.FRONT_X of the scene)."""
+    fit = test_web._editor(ui, nid)["fit"]
+    img = ui.shot(ui.editor_box(nid, PLACEMENT_WIDGET, [r["x"], r["y"], r["w"], r["h"]]), name).astype(float)
+    k = fit["w"] / test_web.SCENE_WH[0]
+    a, b = (int(round(fit["x"] + v * k - r["x"])) for v in test_web.FRONT_X)
+    return img[4:-4, a + 2:b - 2]
+
+
+def _wait_front(ui, nid, chained=False, timeout=20):
+    test = ("(id) => !!(app.graph.getNodeById(id).__fillblankEditor?.chained ?? []).some(c => c.front?.img)"
+            if chained else "(id) => !!app.graph.getNodeById(id).__fillblankEditor?.front?.img")
+    deadline = time.time() + timeout
+    while time.time() < deadline and not ui.js(test, nid):
+        ui.settle(0.2)
+    ui.settle(0.5)
+    return ui.js(test, nid)
+
+
+def test_insert_and_chained_targets_are_drawn_behind_their_own_in_front(ui):
+    """Fill-in Insert (x-y-scale) with add_to: the earlier encoder's target, greyed, is cut by that
+    encoder's in_front (the scene's post drawn over it); Insert's own in_front is shown and said."""
+    ids = ui.js(GRAPH, [{"cutout": "whole image", "scale": 0.6, "x": 0.5}, None,
+                        {"fit": "x-y-scale", "cutout": "whole image", "scale": 0.3, "x": 0.2}])
+    ins = ids["insert"]
+    assert _wait_editor(ui, ins)
+    ui.js("() => { app.canvas.ds.offset = [-1130, -480]; app.canvas.setDirty(true, true); }")  # Insert in view
+    L = _settled(ui, ins)
+    chained = L["chained"][0]["rect"]
+    before = _post_columns(ui, ins, chained, "several_front_off.png")
+    front = ui.js(ADD_FRONT)
+    ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')", [front, ids["first"]])
+    assert _wait_front(ui, ins, chained=True), "the chained target's in_front reaches the Insert's editor"
+    after = _post_columns(ui, ins, chained, "several_front_on.png")
+    assert np.abs(after - before).mean() > 15, np.abs(after - before).mean()
+    ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')", [front, ins])
+    assert _wait_front(ui, ins)
+    assert "behind in_front" in ui.js("(id) => app.graph.getNodeById(id).__fillblankEditor.front.label", ins)
     assert ui.errors == []
