@@ -28,6 +28,7 @@ const BAD = "#ff6060"; // the box where the ground-plane rule has no answer (the
 const HORIZON = "#ffd040"; // the horizon line
 const GRAB = 5; // px either side of the horizon line that grab it
 const CHAINED = "#b0b0b0"; // outline of the targets placed upstream (add_to)
+const FRONT_MAX_PX = 2048; // the in_front layer's longest side (it is drawn at the editor's size anyway)
 const TOOLTIP = "Drag the target to move it (a click on the scene puts it there); drag its corner handle or turn "
     + "the wheel with Shift held to resize it. The wheel alone zooms the graph as usual. Sets x, y and scale.";
 
@@ -143,8 +144,9 @@ function frontLayer(node, scene, mask) {
     const key = `${scene.src}|${mask.src}|${scene.naturalWidth}x${scene.naturalHeight}`;
     if (node.__fillblankFront?.key === key) return node.__fillblankFront.canvas;
     const c = document.createElement("canvas");
-    c.width = scene.naturalWidth;
-    c.height = scene.naturalHeight;
+    const k = Math.min(1, FRONT_MAX_PX / Math.max(scene.naturalWidth, scene.naturalHeight)); // a large photo: smaller
+    c.width = Math.max(1, Math.round(scene.naturalWidth * k));
+    c.height = Math.max(1, Math.round(scene.naturalHeight * k));
     const g = c.getContext("2d");
     g.drawImage(scene, 0, 0, c.width, c.height);
     g.globalCompositeOperation = "destination-out"; // keep the scene only where the mask picture is transparent
