@@ -105,3 +105,18 @@ def test_a_hollow_object_casts_from_where_it_stands():
     z = M.shadow_zone(ring, angle=0, length=1.0, contact=0.0)
     ys = torch.nonzero(z[0, 0] > 0)[:, 0]
     assert ys.numel() > 0 and int(ys.min()) >= base - 1 and int(ys.max()) <= base + 1, (int(ys.min()), base)
+
+
+def test_leave_out_takes_what_stands_in_front_out_of_a_mask():
+    from fillblank_core.masks import leave_out
+    mask = torch.ones(2, 1, 4, 6)
+    keep = torch.zeros(1, 4, 6)  # MASK layout, batch 1 shared
+    keep[:, :, 2] = 1.0
+    keep[:, :, 3] = 0.25
+    before = (mask.clone(), keep.clone())
+    out = leave_out(mask, keep)
+    assert out.shape == (2, 1, 4, 6)
+    assert bool((out[:, :, :, 2] == 0).all()) and bool((out[:, :, :, 3] == 0.75).all()) and bool((out[:, :, :, 0] == 1).all())
+    assert torch.equal(mask, before[0]) and torch.equal(keep, before[1])  # inputs unchanged
+    assert leave_out(mask, None) is mask
+    assert torch.equal(leave_out(mask[:, 0], keep * 3), mask[:, 0] * (1 - (keep * 3).clamp(0, 1)))  # [B,H,W], clamped
