@@ -296,3 +296,26 @@ def test_in_front_over_the_whole_target_is_refused_naming_it():
     with pytest.raises(ValueError, match="in_front covers the whole target"):
         I.prepare(_scene(H, W), torch.rand(1, 3, 40, 40), obj, None, fit="x-y-scale", x=0.5, y=0.5, scale=0.3,
                   working_size=128, in_front=torch.ones(1, 1, H, W))
+
+
+def test_insert_added_to_a_chain_keeps_the_earlier_targets_in_front():
+    """Insert's add_to: the earlier record's kept pixels (its in_front) stay outside the hole and are
+    given to the stitch, except where this target is drawn over them."""
+    H, W = 160, 200
+    scene = _scene(H, W, seed=9)
+    post = _post(H, W, 60, 70)[:, 0]                 # in front of the earlier target only
+    e_mask = torch.zeros(1, H, W)
+    e_mask[:, 40:120, 30:100] = 1.0
+    e_mask = e_mask * (1 - post)
+    e_comp = M.to_bhwc(scene).clone()
+    e_image = torch.zeros(1, H, W, 3)
+    earlier = (e_image, e_mask, e_comp, post)
+    prep = I.prepare(scene, torch.rand(1, 3, 40, 40), _ellipse(40, 40), None, fit="x-y-scale", x=0.75, y=0.5,
+                     scale=0.4, working_size=256, earlier=earlier)
+    assert prep.keep is not None and torch.equal(prep.keep, post)   # this target does not reach the post
+    assert not bool((prep.hole[post == 1] > 0).any())
+    over = I.prepare(scene, torch.rand(1, 3, 40, 40), _ellipse(40, 40, rx=19, ry=19), None, fit="x-y-scale", x=0.33,
+                     y=0.5, scale=0.3, working_size=256, earlier=earlier)
+    drawn = (M.mask_b1hw(over.silhouette) > 0).any()
+    assert drawn and bool((over.keep[:, 70:90, 62:68] == 0).all())  # drawn over the post: not kept there
+    assert bool((over.keep[:, 0:20, 60:70] == 1).all())
