@@ -254,3 +254,23 @@ def test_insert_and_chained_targets_are_drawn_behind_their_own_in_front(ui):
     assert _wait_front(ui, ins)
     assert "behind in_front" in ui.js("(id) => app.graph.getNodeById(id).__fillblankEditor.front.label", ins)
     assert ui.errors == []
+
+
+def test_this_targets_in_front_does_not_hide_the_chained_target(ui):
+    """Insert's own in_front cuts only Insert's own target: where it crosses an earlier (chained) target
+    that target stays drawn, as in the run (target.kept: a target's in_front is not kept where an earlier
+    target is visible; the earlier record's composite shows it there)."""
+    ids = ui.js(GRAPH, [{"cutout": "whole image", "scale": 0.6, "x": 0.5}, None,
+                        {"fit": "x-y-scale", "cutout": "whole image", "scale": 0.3, "x": 0.2}])
+    ins = ids["insert"]
+    assert _wait_editor(ui, ins)
+    ui.js("() => { app.canvas.ds.offset = [-1130, -480]; app.canvas.setDirty(true, true); }")  # Insert in view
+    L = _settled(ui, ins)
+    chained = L["chained"][0]["rect"]
+    before = _post_columns(ui, ins, chained, "several_own_front_off.png")
+    front = ui.js(ADD_FRONT)
+    ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')", [front, ins])
+    assert _wait_front(ui, ins)
+    after = _post_columns(ui, ins, chained, "several_own_front_on.png")
+    assert np.abs(after - before).mean() < 3, np.abs(after - before).mean()
+    assert ui.errors == []
