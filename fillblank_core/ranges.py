@@ -96,7 +96,7 @@ MIN_WORKING_SIZE = 64
 DEFAULT_CONTEXT = 0.25
 DEFAULT_FEATHER = 8
 # the λ schedule's defaults: the Lambda Schedule node's widgets and the core's LambdaSchedule() both
-# read these (tests/test_core_schedules.py compares the two); DEFAULT_ADAPT is the measured keep ↔ adapt
+# read these (tests/test_v3_schema.py compares the two); DEFAULT_ADAPT is the measured keep ↔ adapt
 # (benchmarks/evidence.py, results.md "Keep ↔ adapt"), whose keyframes are the default curve
 DEFAULT_ADAPT = 0.2
 DEFAULT_KIND = "keyframes"

@@ -139,6 +139,8 @@ class LambdaSchedule:
             object.__setattr__(self, name, rng.check(name, getattr(self, name)))
         if self.kind == "keyframes":
             object.__setattr__(self, "_frames", tuple(parse_keyframes(self.keyframes)))
+        else:  # unused by the other kinds: "" as the node gives it, so that one curve is one schedule
+            object.__setattr__(self, "keyframes", "")
 
     # convenience constructors ------------------------------------------------------------
     @classmethod

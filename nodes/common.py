@@ -152,9 +152,9 @@ def mask_input(mask: torch.Tensor, name: str, hw: tuple[int, int] | None = None)
     return m  # already in 0..1: no copy (the caller must not modify it)
 
 
-def in_front_input(in_front, hw: tuple[int, int], batch: int | None = None) -> torch.Tensor | None:
+def in_front_input(in_front, hw: tuple[int, int]) -> torch.Tensor | None:
     """Check the optional in_front MASK (1 = scene pixels that stand in front of the object) against
-    the scene: None, or [B,1,H,W] in 0..1 of the scene's size, its batch 1 or the node's ``batch``."""
+    the scene: None, or [B,1,H,W] in 0..1 of the scene's size (its batch: the node's broadcast_batch)."""
     if in_front is None:
         return None
     if not isinstance(in_front, torch.Tensor):
@@ -163,10 +163,21 @@ def in_front_input(in_front, hw: tuple[int, int], batch: int | None = None) -> t
     if in_front.ndim == 4 and in_front.shape[-1] in (3, 4) and in_front.shape[1] != 1:
         raise ValueError(f"in_front must be a MASK [batch, height, width], got an IMAGE of shape "
                          f"{tuple(in_front.shape)}; convert it with Convert Image to Mask")
-    m = mask_input(in_front, "in_front", hw)
-    if batch is not None:
-        M.broadcast_batch(scene=batch, in_front=m.shape[0])
-    return m
+    return mask_input(in_front, "in_front", hw)
+
+
+def leave_out_in_front(hole: torch.Tensor, in_front: torch.Tensor | None) -> torch.Tensor:
+    """The hole [B,1,H,W] with the target's in_front left out (``masks.leave_out``); an item that held
+    something and lies entirely inside in_front is an error naming in_front (not "paint the hole")."""
+    left = M.leave_out(hole, in_front)
+    if left is hole:
+        return hole
+    gone = (hole.flatten(1) > 0).any(1) & ~(left.flatten(1) > 0).any(1)
+    if bool(gone.any()):
+        item = f" (item {int(gone.nonzero()[0]) + 1} of {gone.shape[0]})" if gone.shape[0] > 1 else ""
+        raise ValueError(f"the hole{item} lies entirely inside the target's in_front (what stands in front of the "
+                         "object is never repainted): draw the hole where the object is visible")
+    return left
 
 
 IN_FRONT_TIP = ("Optional MASK of the scene's size: 1 = scene pixels IN FRONT of the object (a post, a chair's "

@@ -28,8 +28,9 @@ class FillBlankComposite(io.ComfyNode):
                              "the working size; they are put back into the full-size scene."),
                 # added after the first release: last and optional
                 io.Mask.Input("in_front", optional=True, tooltip="Optional MASK of the (full-size) scene: 1 = what "
-                              "stands in front of the object (the in_front given to Fill-in Target Encoder). Those "
-                              "pixels come out exactly as in the scene, even inside the hole's feather."),
+                              "stands in front of the object (the in_front given to Fill-in Target Encoder; with "
+                              "chained targets, less the last encoder's silhouette output: Mask Composite subtract). "
+                              "Those pixels come out exactly as in the scene, even inside the hole's feather."),
             ],
             outputs=[io.Image.Output(display_name="image", tooltip="The scene with the inserted object.")])
 

@@ -20,7 +20,7 @@ from ..fillblank_core import masks as M
 from ..fillblank_core.sampling import count_model_evaluations, count_steps, sample_fillblank, step_calls
 from ..fillblank_core.schedules import LambdaSchedule
 from . import compat
-from .common import batch_of, mask_input, rgb
+from .common import batch_of, leave_out_in_front, mask_input, rgb
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def sampler_latent_and_hole(latent_image, target, hole):
     if M.is_placeholder(hole, target.scene_hw):
         raise ValueError("hole is LoadImage's empty placeholder (nothing painted): " + M.PAINT_HINT
                          + ", or make the hole with Fill-in Mask Refiner (mode silhouette)")
-    h = M.leave_out(mask_input(hole, "hole", target.scene_hw), getattr(target, "in_front", None))
+    h = leave_out_in_front(mask_input(hole, "hole", target.scene_hw), getattr(target, "in_front", None))
     h_lat = M.latent_hole(h, samples.shape[-2:])
     check_hole(h_lat, pixels=h)
     return samples, h_lat

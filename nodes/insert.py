@@ -88,13 +88,12 @@ class FillBlankInsert(io.ComfyNode):
         scene_c, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
         hole = I.scene_hole(hole, tuple(scene_c.shape[-2:]))
         cover = in_front_input(in_front, tuple(scene_c.shape[-2:]))
+        if add_to is not None:
+            check_target(add_to, "add_to")
         M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), hole=batch_of(hole),
-                          in_front=batch_of(in_front))
+                          add_to=batch_of(add_to), in_front=batch_of(in_front))
         earlier = None
         if add_to is not None:  # targets placed on this scene before: drawn under this one, sampled with it
-            check_target(add_to, "add_to")
-            M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), hole=batch_of(hole),
-                              add_to=batch_of(add_to), in_front=batch_of(in_front))
             check_same_scene(add_to, scene)
             earlier = (add_to.image, add_to.mask, add_to.composite, getattr(add_to, "in_front", None))
         placed_by_xy = fit == "x-y-scale" or hole is None

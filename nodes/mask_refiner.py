@@ -11,8 +11,8 @@ from comfy_api.latest import io
 
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
-from .common import (SamModel, Target, batch_of, combo, feather_input, mask_input, number, rgb, schema,
-                     shadow_inputs)
+from .common import (SamModel, Target, batch_of, combo, feather_input, leave_out_in_front, mask_input, number, rgb,
+                     schema, shadow_inputs)
 
 MODES = ["hole", "silhouette", "box", "union", "sam"]
 logger = logging.getLogger(__name__)
@@ -24,16 +24,7 @@ def refine(mode, grow, feather, threshold, hole=None, target=None, sam=None, sce
     threshold → combine (with the shadow zone) → grow → feather, on the region of the hole; then
     the target's in_front left out: what stands in front of the object is never in the hole)."""
     m, box = _refine(mode, grow, feather, threshold, hole, target, sam, scene, shadow, shadow_angle, shadow_length)
-    keep = getattr(target, "in_front", None)
-    if keep is None:
-        return m, box
-    m = M.leave_out(m, keep)
-    left = (m.flatten(1) > 0).any(1)
-    if not bool(left.all()):
-        item = f" (item {int((~left).nonzero()[0]) + 1} of {left.shape[0]})" if left.shape[0] > 1 else ""
-        raise ValueError(f"the hole{item} lies entirely inside the target's in_front (what stands in front of the "
-                         "object is never repainted): draw the hole where the object is visible")
-    return m, box
+    return leave_out_in_front(m, getattr(target, "in_front", None)), box
 
 
 def _refine(mode, grow, feather, threshold, hole, target, sam, scene, shadow, shadow_angle, shadow_length) -> tuple:

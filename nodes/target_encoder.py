@@ -60,13 +60,13 @@ class FillBlankTargetEncoder(io.ComfyNode):
         R.check_choice("cutout", cutout, CUTOUTS)
         scene_c, tgt, target_mask = target_inputs(scene, target, target_mask, object_mask)
         cover = in_front_input(in_front, tuple(scene_c.shape[-2:]))
-        M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), in_front=batch_of(in_front))
+        if add_to is not None:
+            check_target(add_to, "add_to")
+        n = M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), add_to=batch_of(add_to),
+                              in_front=batch_of(in_front))
         height = placed_height(v["scale"], v["y"], v["horizon"])
         base = scene
         if add_to is not None:  # drawn over the targets placed before, on their composite
-            check_target(add_to, "add_to")
-            n = M.broadcast_batch(scene=batch_of(scene), target=batch_of(target), add_to=batch_of(add_to),
-                                  in_front=batch_of(in_front))
             check_same_scene(add_to, scene)
             base = M.repeat_batch(add_to.composite.to(scene), n)
         obj = cut_out(tgt, target_mask, cutout, sam)

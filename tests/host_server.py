@@ -57,8 +57,11 @@ def ensure_host_custom_node_folders(comfy_path: Path) -> list:
                 continue
             folder = Path(os.path.normpath(os.path.join(base or cfg.parent, line)))
             if not folder.exists():
-                folder.mkdir(parents=True)
-                made.append(folder)
+                try:  # another pytest-xdist worker may make it between the look and the mkdir
+                    folder.mkdir(parents=True)
+                    made.append(folder)
+                except FileExistsError:
+                    pass
     return made
 
 

@@ -124,7 +124,7 @@ def _recorded(sampler_name, sigmas, schedule, j=100, r=1):
     return seen
 
 
-@pytest.mark.parametrize("j,r", [(100, 1), (3, 2)])
+@pytest.mark.parametrize("j,r", [(100, 1), (3, 2), (2, 3)])
 def test_heunpp2_gets_one_lambda_per_step(comfy_host, j, r):
     """heunpp2 calls the model 3 times a step (at σ_i, σ_i+1, σ_i+2), twice on the next-to-last step
     of each base-sampler call and once on its last: every call of step i gets λ(σ_i), over the

@@ -327,3 +327,17 @@ def test_rank_compares_only_the_visible_part_of_a_target_behind_in_front(env):
     ranked = rank_batch(torch.cat([a, b]), rec.image, hole, rec.mask)
     sims = {i: parts["similarity"] for i, _, parts in ranked}
     assert sims[0] == sims[1], sims
+
+
+def test_a_hole_that_lies_inside_in_front_is_told_apart_from_an_unpainted_one(env):
+    """A hole painted only over what stands in front of the object (given to Fill-in Sampler directly,
+    not through Mask Refiner) repaints nothing: the Sampler names in_front instead of asking to paint
+    a hole that was painted."""
+    post = _post()
+    rec, _, _, _ = _encode(env, in_front=post)
+    with pytest.raises(ValueError) as err:
+        _sample(env, rec, post.clone(), steps=2)
+    msg = str(err.value)
+    assert "in_front" in msg and "paint the hole" not in msg, msg
+    with pytest.raises(ValueError, match="lies entirely inside the target's in_front"):
+        env["nodes"]["FillBlankMaskRefiner"].execute("hole", 0, 0, 0.0, hole=post.clone(), target=rec)

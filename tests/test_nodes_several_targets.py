@@ -156,3 +156,25 @@ def test_chained_targets_keep_each_one_its_own_in_front(env):
     assert torch.equal(preview[0][off_blue], env["scene"][0][off_blue])
     hole, _ = env["nodes"]["FillBlankMaskRefiner"].execute("silhouette", 8, 0, 0.0, target=both)
     assert not bool((hole[0][off_blue] > 0).any()) and bool((hole[0][on_blue] > 0).any())
+
+
+def test_composite_of_a_chain_keeps_what_the_record_keeps_given_in_front_less_the_silhouette(env):
+    """The modular chain with chained targets: Fill-in Composite's in_front must be what the last record
+    keeps (``target.kept``), which for 0/1 masks is the encoders' in_front less the last encoder's
+    silhouette output (README: Mask Composite subtract). Given the plain in_front, the post would be put
+    back over blue where blue stands in front of it."""
+    post = torch.zeros(1, 64, 96)
+    post[:, :, 36:42] = 1.0
+    red, _, _, _ = _encode(env, env["red"], x=0.35, in_front=post)
+    both, preview, sil, _ = _encode(env, env["blue"], x=0.5, y=0.6, add_to=red)
+    recipe = (post - sil).clamp(0, 1)  # ComfyUI's MaskComposite "subtract" clamps to 0..1
+    assert torch.equal((recipe == 1), (both.in_front == 1)) and torch.equal(recipe > 0, both.in_front > 0)
+    comp = env["nodes"]["FillBlankComposite"]
+    hole = torch.zeros(1, 64, 96)
+    hole[:, 8:60, 16:80] = 1.0
+    out = comp.execute(env["scene"], preview, hole, 4, False, in_front=recipe)[0]
+    on_blue = (post[0] == 1) & (sil[0] == 1)
+    assert bool(on_blue.any()) and torch.equal(out[0][on_blue], preview[0][on_blue])          # blue stays in front
+    assert torch.equal(out[0][both.in_front[0] == 1], env["scene"][0][both.in_front[0] == 1])  # the post kept
+    plain = comp.execute(env["scene"], preview, hole, 4, False, in_front=post)[0]
+    assert not torch.equal(plain[0][on_blue], preview[0][on_blue])                           # the trap

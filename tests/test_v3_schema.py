@@ -169,3 +169,15 @@ def test_the_core_schedule_defaults_are_the_lambda_schedule_nodes(pack):
     for node in ("FillBlankSampler", "FillBlankSamplerSelect", "FillBlankInsert"):
         adapt = next(i.default for i in pack.nodes.NODES_BY_ID[node].define_schema().inputs if i.id == "adapt")
         assert core.LambdaSchedule.adapt(adapt) == core.LambdaSchedule(), node
+
+
+def test_the_lambda_schedule_node_and_the_core_constructors_make_equal_schedules(pack):
+    """The same curve is the same schedule: the node's linear (its keyframes widget unused, given as "")
+    equals LambdaSchedule.linear() at the same values, whose keyframes field holds the default string."""
+    core = pack.fillblank_core.schedules
+    cls = pack.nodes.NODES_BY_ID["FillBlankLambdaSchedule"]
+    widgets = {i.id: i.default for i in cls.define_schema().inputs}
+    for kind, made in (("linear", core.LambdaSchedule.linear()), ("cosine", core.LambdaSchedule.cosine()),
+                       ("step", core.LambdaSchedule.step(0.8, 0.5)), ("constant", core.LambdaSchedule.constant(0.8))):
+        node_made = cls.execute(**dict(widgets, kind=kind)).result[0]
+        assert node_made == made, (kind, node_made, made)

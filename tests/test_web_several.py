@@ -234,16 +234,21 @@ def _wait_front(ui, nid, chained=False, timeout=20):
     return ui.js(test, nid)
 
 
-def test_insert_and_chained_targets_are_drawn_behind_their_own_in_front(ui):
-    """Fill-in Insert (x-y-scale) with add_to: the earlier encoder's target, greyed, is cut by that
-    encoder's in_front (the scene's post drawn over it); Insert's own in_front is shown and said."""
+def _insert_over_a_chained_target(ui):
+    """An encoder's target in the middle (over the post's columns) and Fill-in Insert (x-y-scale, left of
+    the post) added to it, Insert in view: (ids, Insert's id, the chained target's rect in its editor)."""
     ids = ui.js(GRAPH, [{"cutout": "whole image", "scale": 0.6, "x": 0.5}, None,
                         {"fit": "x-y-scale", "cutout": "whole image", "scale": 0.3, "x": 0.2}])
     ins = ids["insert"]
     assert _wait_editor(ui, ins)
     ui.js("() => { app.canvas.ds.offset = [-1130, -480]; app.canvas.setDirty(true, true); }")  # Insert in view
-    L = _settled(ui, ins)
-    chained = L["chained"][0]["rect"]
+    return ids, ins, _settled(ui, ins)["chained"][0]["rect"]
+
+
+def test_insert_and_chained_targets_are_drawn_behind_their_own_in_front(ui):
+    """Fill-in Insert (x-y-scale) with add_to: the earlier encoder's target, greyed, is cut by that
+    encoder's in_front (the scene's post drawn over it); Insert's own in_front is shown and said."""
+    ids, ins, chained = _insert_over_a_chained_target(ui)
     before = _post_columns(ui, ins, chained, "several_front_off.png")
     front = ui.js(ADD_FRONT)
     ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')", [front, ids["first"]])
@@ -253,4 +258,18 @@ def test_insert_and_chained_targets_are_drawn_behind_their_own_in_front(ui):
     ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')", [front, ins])
     assert _wait_front(ui, ins)
     assert "behind in_front" in ui.js("(id) => app.graph.getNodeById(id).__fillblankEditor.front.label", ins)
+    assert ui.errors == []
+
+
+def test_this_targets_in_front_does_not_hide_the_chained_target(ui):
+    """Insert's own in_front cuts only Insert's own target: where it crosses an earlier (chained) target
+    that target stays drawn, as in the run (target.kept: a target's in_front is not kept where an earlier
+    target is visible; the earlier record's composite shows it there)."""
+    ids, ins, chained = _insert_over_a_chained_target(ui)
+    before = _post_columns(ui, ins, chained, "several_own_front_off.png")
+    front = ui.js(ADD_FRONT)
+    ui.js("([f, e]) => app.graph.getNodeById(f).connect(1, app.graph.getNodeById(e), 'in_front')", [front, ins])
+    assert _wait_front(ui, ins)
+    after = _post_columns(ui, ins, chained, "several_own_front_on.png")
+    assert np.abs(after - before).mean() < 3, np.abs(after - before).mean()
     assert ui.errors == []

@@ -28,7 +28,7 @@ const BAD = "#ff6060"; // the box where the ground-plane rule has no answer (the
 const HORIZON = "#ffd040"; // the horizon line
 const GRAB = 5; // px either side of the horizon line that grab it
 const CHAINED = "#b0b0b0"; // outline of the targets placed upstream (add_to)
-const FRONT_MAX_PX = 2048; // the in_front layer's longest side (it is drawn at the editor's size anyway)
+const FRONT_MAX_PX = 2048; // the in_front cut's longest side (it is drawn at the editor's size anyway)
 const TOOLTIP = "Drag the target to move it (a click on the scene puts it there); drag its corner handle or turn "
     + "the wheel with Shift held to resize it. The wheel alone zooms the graph as usual. Sets x, y and scale.";
 
@@ -139,20 +139,32 @@ function inFront(node) {
     return { label: "in_front (applied when the workflow runs)" };
 }
 
-/** The scene's pixels where in_front is 1 (the mask picture transparent), drawn over the target. */
-function frontLayer(node, scene, mask) {
-    const key = `${scene.src}|${mask.src}|${scene.naturalWidth}x${scene.naturalHeight}`;
-    if (node.__fillblankFront?.key === key) return node.__fillblankFront.canvas;
-    const c = document.createElement("canvas");
-    const k = Math.min(1, FRONT_MAX_PX / Math.max(scene.naturalWidth, scene.naturalHeight)); // a large photo: smaller
-    c.width = Math.max(1, Math.round(scene.naturalWidth * k));
-    c.height = Math.max(1, Math.round(scene.naturalHeight * k));
-    const g = c.getContext("2d");
-    g.drawImage(scene, 0, 0, c.width, c.height);
-    g.globalCompositeOperation = "destination-out"; // keep the scene only where the mask picture is transparent
-    g.drawImage(mask, 0, 0, c.width, c.height);
-    node.__fillblankFront = { key, canvas: c };
-    return c;
+let scratch = null; // one canvas for cutting a target by its in_front (each draw is synchronous)
+
+/**
+ * A target picture drawn in rect r, cut by its own in_front (LoadImage's MASK is 1 − alpha: its alpha
+ * keeps the target), the size of the scene's fit. What lies under the target (the scene, the targets
+ * placed before it) then shows through where in_front is 1, as in the run: a target's in_front is not
+ * kept where an earlier target is visible (target.kept).
+ */
+function drawCut(ctx, img, r, flip, mask, fit) {
+    const k = Math.min(1, FRONT_MAX_PX / Math.max(mask.naturalWidth || 1, mask.naturalHeight || 1));
+    const W = Math.max(1, Math.round((mask.naturalWidth || fit.w) * k));
+    const H = Math.max(1, Math.round((mask.naturalHeight || fit.h) * k));
+    scratch ??= document.createElement("canvas");
+    if (scratch.width !== W || scratch.height !== H) {
+        scratch.width = W;
+        scratch.height = H;
+    }
+    const g = scratch.getContext("2d");
+    g.globalCompositeOperation = "source-over";
+    g.clearRect(0, 0, W, H);
+    const sx = W / fit.w, sy = H / fit.h;
+    drawPicture(g, img, { x: (r.x - fit.x) * sx, y: (r.y - fit.y) * sy, w: r.w * sx, h: r.h * sy }, flip);
+    g.globalCompositeOperation = "destination-in"; // the target only where the mask picture is opaque
+    g.drawImage(mask, 0, 0, W, H);
+    g.globalCompositeOperation = "source-over";
+    ctx.drawImage(scratch, fit.x, fit.y, fit.w, fit.h);
 }
 
 function placementOf(node) {
@@ -242,7 +254,7 @@ function layout(node, w, h) {
         const q = placementOf(up);
         const pic = targetPicture(up);
         const b = placementBox(W, H, pic.w, pic.h, q.x, q.y, q.height);
-        return { id: up.id, p: q, img: pic.img, box: b, rect: rectOf(b), front: inFront(up), node: up };
+        return { id: up.id, p: q, img: pic.img, box: b, rect: rectOf(b), front: inFront(up) };
     });
     const horizon = p.horizon > 0 ? { y: fit.y + p.horizon * fit.h, x0: fit.x, x1: fit.x + fit.w } : null;
     return { area, scene, target, cut, W, H, fit, p, box, rect, chained, horizon, front: inFront(node),
@@ -293,17 +305,10 @@ function drawEditor(node, ctx, w, h) {
         if (c.img) {
             ctx.globalAlpha = 0.55;
             ctx.filter = "grayscale(1)";
-            drawPicture(ctx, c.img, c.rect, c.p.flip);
+            if (c.front?.img) drawCut(ctx, c.img, c.rect, c.p.flip, c.front.img, fit); // cut by its own in_front
+            else drawPicture(ctx, c.img, c.rect, c.p.flip);
             ctx.filter = "none";
             ctx.globalAlpha = 1;
-            if (c.front?.img) { // cut by its own in_front
-                ctx.save();
-                ctx.beginPath();
-                ctx.rect(c.rect.x, c.rect.y, c.rect.w, c.rect.h);
-                ctx.clip();
-                ctx.drawImage(frontLayer(c.node, L.scene, c.front.img), fit.x, fit.y, fit.w, fit.h);
-                ctx.restore();
-            }
         }
         ctx.strokeStyle = CHAINED;
         ctx.lineWidth = 1;
@@ -333,9 +338,9 @@ function drawEditor(node, ctx, w, h) {
     ctx.beginPath();
     ctx.rect(fit.x, fit.y, fit.w, fit.h);
     ctx.clip();
-    if (L.target) drawPicture(ctx, L.target, rect, p.flip);
-    // what stands in front of the target: the scene drawn again over it there, as the run cuts it
-    if (L.target && L.front?.img) ctx.drawImage(frontLayer(node, L.scene, L.front.img), fit.x, fit.y, fit.w, fit.h);
+    // behind what stands in front of it (in_front): cut there, as the run cuts it
+    if (L.target && L.front?.img) drawCut(ctx, L.target, rect, p.flip, L.front.img, fit);
+    else if (L.target) drawPicture(ctx, L.target, rect, p.flip);
     ctx.restore();
     // outline and the scale handle
     ctx.strokeStyle = p.error ? BAD : BOX;
