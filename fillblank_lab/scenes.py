@@ -332,11 +332,13 @@ class Example:
     world: Scene
 
 
-def example(seed: int, split: str = "held", size: int = SIZE) -> Example:
-    """The deterministic world of one seed: a scene, an object of ``split`` standing on its ground."""
-    rng = np.random.default_rng([int(seed), 0 if split == "train" else 1])
+def example(seed: int, split: str = "held", size: int = SIZE, obj_seed: int | None = None) -> Example:
+    """The deterministic world of one seed: a scene, an object of ``split`` standing on its ground.
+    ``obj_seed``: the object of another seed in this seed's scene (a wrong object for the metrics)."""
+    k = 0 if split == "train" else 1
+    rng = np.random.default_rng([int(seed), k])
     world = Scene.draw(rng, size)
-    obj = Obj.draw(rng, split)
+    obj = Obj.draw(np.random.default_rng([int(seed if obj_seed is None else obj_seed), k, 5]), split)
     box = int(rng.integers(size * 5 // 16, size * 7 // 16 + 1))   # 20..28 px at 64
     a_box = obj.alpha(box)
     rows = torch.nonzero(a_box.max(1).values > 0.5).flatten()

@@ -1,0 +1,248 @@
+"""The learned world: novel (held-out) objects inserted with learned latent models through the real
+nodes, against the user's baselines, same seeds for every method.
+
+World: fillblank_lab/scenes.py (procedural scenes, one light, cast + contact shadow; held-out object
+families, textures and photos). Models: fillblank_lab/learned.py trained by
+benchmarks/train_learned.py, loaded as ComfyUI objects by
+tests/custom_nodes/fillblank_test_nodes/learned_world.py (a real BaseModel / ModelPatcher, SD15
+latent format, ModelSamplingDiscrete or ModelSamplingDiscreteFlow; ModelSamplingSD3 shift 3 on the
+flow cell). Metrics: fillblank_lab/learned_metrics.py (identity, harmony, joint, seam) plus the
+known region's largest latent error.
+
+Chain (every widget at its default except seed / steps / sampler / scheduler / adapt): Target Encoder
+(the cut-out as LoadImage gives it, placed where the truth has it) → Mask Refiner (union with the
+drawn hole over the object and its shadow) → Fill-in Sampler on VAE Encode of the scene.
+
+Methods: ``no_target`` (λ = 0), ``paste`` (λ = 1), ``img2img_D`` (KSampler + Set Latent Noise Mask
+on VAE Encode of the paste, denoise D), ``default`` (schedule unconnected), ``adapt_A`` (the default
+schedule at adapt A), ``ceiling`` (the lit truth through the VAE inside the hole, the scene's latent
+outside it: no sampling).
+
+    python benchmarks/learned.py [--seeds 48] [--cells ...] [--methods ...]
+writes benchmarks/results/learned.csv and benchmarks/sections/33_learned.md (full runs only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results"
+for p in (REPO, HERE, REPO / "tests" / "custom_nodes" / "fillblank_test_nodes"):
+    if str(p) not in sys.path:
+        sys.path.append(str(p))
+
+from fillblank_core.masks import latent_hole  # noqa: E402
+from fillblank_lab import learned_metrics as M  # noqa: E402
+from fillblank_lab import scenes  # noqa: E402
+
+BAR = 0.9
+IMG2IMG = (0.3, 0.5, 0.7)
+ADAPTS = (0.1, 0.2, 0.3, 0.4)
+METHODS = ("ceiling", "no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG), "default",
+           *(f"adapt_{a}" for a in ADAPTS))
+BASELINES = ("no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG))
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    kind: str
+    sampler: str
+    scheduler: str
+    steps: int
+    sampling: tuple = ()
+
+
+CELLS = (
+    Cell("eps euler normal 20", "eps", "euler", "normal", 20),
+    Cell("eps dpmpp_2m karras 20", "eps", "dpmpp_2m", "karras", 20),
+    Cell("flow shift 3 euler simple 20", "flow", "euler", "simple", 20, ("sd3", 3.0)),
+)
+STUDENT_CELL = Cell("student lcm sgm_uniform 4", "student", "lcm", "sgm_uniform", 4)
+CELL_BY_NAME = {c.name: c for c in (*CELLS, STUDENT_CELL)}
+
+
+def load_host():
+    """ComfyUI in-process on the CPU, the pack as ComfyUI imports it, and the host's nodes.py."""
+    from evidence import load_host as load
+    return load()
+
+
+def with_sampling(model, sampling: tuple):
+    from evidence import with_sampling as ws
+    return ws(model, sampling)
+
+
+@dataclass
+class Prepared:
+    ex: object
+    record: object
+    hole: torch.Tensor        # [1, H, W] Mask Refiner's output
+    hole_px: torch.Tensor     # [1, H, W] the repainted latent cells at pixel size
+    hole_lat: torch.Tensor    # [1, 1, h, w]
+    scene_latent: torch.Tensor
+    scene_dec: torch.Tensor
+    paste_dec: torch.Tensor
+
+
+class Bench:
+    """One learned model's ComfyUI objects, the user's nodes with their default widgets, the runs."""
+
+    def __init__(self, pack, host_nodes, kind: str, weights: Path | None = None):
+        import reliability
+        from learned_world import learned_checkpoint
+        from fillblank_lab import learned as L
+        self.pack, self.n = pack, host_nodes
+        paths = {} if weights is None else {"unet_path": weights / L.UNET_PATHS[kind].name,
+                                            "vae_path": weights / L.VAE_PATH.name}
+        self.model, self.vae, self.cond = learned_checkpoint(kind, **paths)
+        self._models = {}
+        m = pack.nodes.NODES_BY_ID
+        self.enc, self.ref, self.smp = m["FillBlankTargetEncoder"], m["FillBlankMaskRefiner"], m["FillBlankSampler"]
+        self.defaults = {k: reliability._defaults(m[k]) for k in
+                         ("FillBlankTargetEncoder", "FillBlankMaskRefiner", "FillBlankSampler")}
+        self._prepared = {}
+
+    def sampled_model(self, sampling: tuple):
+        if sampling not in self._models:
+            self._models[sampling] = with_sampling(self.model, sampling)
+        return self._models[sampling]
+
+    def prepare(self, seed: int) -> Prepared:
+        if seed not in self._prepared:
+            ex = scenes.example(seed, "held")
+            d = dict(self.defaults["FillBlankTargetEncoder"], x=ex.x, y=ex.y, scale=ex.scale)
+            record = self.enc.execute(target=ex.target, scene=ex.scene, vae=self.vae, target_mask=ex.target_mask, **d)[0]
+            hole = self.ref.execute(hole=ex.hole, target=record, **dict(self.defaults["FillBlankMaskRefiner"]))[0]
+            size = ex.scene.shape[1]
+            h_lat = latent_hole(hole, (size // 8, size // 8))
+            hole_px = h_lat.repeat_interleave(8, -1).repeat_interleave(8, -2).reshape(1, size, size)
+            z = self.n.VAEEncode().encode(self.vae, ex.scene)[0]["samples"]
+            self._prepared[seed] = Prepared(ex, record, hole, hole_px, h_lat, z, self.vae.decode(z),
+                                            self.vae.decode(record.latent))
+        return self._prepared[seed]
+
+    def sample(self, method: str, cell: Cell, seed: int) -> torch.Tensor:
+        """The output latent (raw) of one method on one run."""
+        p = self.prepare(seed)
+        if method == "ceiling":
+            truth = self.vae.encode(p.ex.truth)
+            return torch.lerp(p.scene_latent, truth, p.hole_lat.to(truth))
+        model = self.sampled_model(cell.sampling)
+        if method.startswith("img2img_"):
+            lat = self.n.VAEEncode().encode(self.vae, p.record.composite)[0]
+            lat = self.n.SetLatentNoiseMask().set_mask(lat, p.hole)[0]
+            return self.n.KSampler().sample(model, seed, cell.steps, 1.0, cell.sampler, cell.scheduler, self.cond,
+                                            self.cond, lat, denoise=float(method.split("_")[1]))[0]["samples"]
+        LS = sys.modules[self.pack.__name__ + ".fillblank_core.schedules"].LambdaSchedule
+        kw = dict(self.defaults["FillBlankSampler"])
+        kw.update(seed=seed, steps=cell.steps, cfg=1.0, sampler_name=cell.sampler, scheduler=cell.scheduler)
+        if method == "no_target":
+            kw["schedule"] = LS.constant(0.0)
+        elif method == "paste":
+            kw["schedule"] = LS.constant(1.0)
+        elif method.startswith("adapt_"):
+            kw["adapt"] = float(method.split("_")[1])
+        elif method != "default":
+            raise ValueError(f"unknown method {method!r}")
+        return self.smp.execute(model=model, positive=self.cond, negative=self.cond,
+                                latent_image={"samples": p.scene_latent}, target=p.record, hole=p.hole, **kw)[0]["samples"]
+
+    def score(self, out: torch.Tensor, seed: int) -> dict:
+        p = self.prepare(seed)
+        dec = self.vae.decode(out)
+        s = M.score(dec, p.ex, p.paste_dec, p.scene_dec, p.hole_px)
+        keep = (p.hole_lat == 0).expand_as(out)
+        s["known_err"] = float((out - p.scene_latent)[keep].abs().max()) if bool(keep.any()) else 0.0
+        s["family"], s["texture"] = p.ex.obj.family, p.ex.obj.texture
+        return s
+
+
+def evaluate(cells=None, methods=None, seeds: int = 48, first: int = 0, progress: bool = True,
+             weights: Path | None = None) -> list[dict]:
+    """Rows of per-run results; ``weights``: a folder of weights instead of fillblank_lab/assets/."""
+    pack, host_nodes = load_host()
+    torch.set_num_threads(1)
+    cells = [CELL_BY_NAME[c] if isinstance(c, str) else c for c in (cells or CELLS)]
+    benches, rows = {}, []
+    for cell in cells:
+        if cell.kind not in benches:
+            benches[cell.kind] = Bench(pack, host_nodes, cell.kind, weights)
+        b = benches[cell.kind]
+        t0 = time.time()
+        for method in methods or METHODS:
+            for seed in range(first, first + seeds):
+                out = b.sample(method, cell, seed)
+                rows.append(dict(cell=cell.name, method=method, seed=seed, **b.score(out, seed)))
+        if progress:
+            print(f"[{cell.name}] {time.time() - t0:.0f} s", flush=True)
+            print(format_table(summarise([r for r in rows if r["cell"] == cell.name])), flush=True)
+    return rows
+
+
+def _rate(rs, key):
+    return sum(bool(r[key]) for r in rs) / max(1, len(rs))
+
+
+def _mean(rs, key):
+    v = [float(r[key]) for r in rs if r[key] == r[key]]
+    return sum(v) / max(1, len(v))
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for k in dict.fromkeys((r["cell"], r["method"]) for r in rows):
+        rs = [r for r in rows if (r["cell"], r["method"]) == k]
+        out[k] = dict(n=len(rs), joint=_rate(rs, "joint"), identity=_rate(rs, "identity"), harmony=_rate(rs, "harmony"),
+                      lit=_rate(rs, "lit"), shadow=_rate(rs, "shadow"), iou=_mean(rs, "iou"), corr=_mean(rs, "corr"),
+                      ratio=sorted(float(r["ratio"]) for r in rs)[len(rs) // 2], seam=_mean(rs, "seam"),
+                      known=max(float(r["known_err"]) for r in rs))
+    return out
+
+
+def format_table(stats: dict) -> str:
+    return "\n".join(f"  {m:14} joint {v['joint']:.2f}  identity {v['identity']:.2f} (IoU {v['iou']:.2f}, corr "
+                     f"{v['corr']:.2f})  harmony {v['harmony']:.2f} (lit {v['lit']:.2f}, shadow {v['shadow']:.2f}, "
+                     f"median ratio {v['ratio']:.2f})  seam {v['seam']:+.3f}  known {v['known']:.1e}"
+                     for (_, m), v in stats.items())
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=48)
+    ap.add_argument("--cells", default="")
+    ap.add_argument("--methods", default="")
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    cells = [c.strip() for c in a.cells.split(",") if c.strip()] or None
+    methods = tuple(m.strip() for m in a.methods.split(",") if m.strip()) or None
+    t0 = time.time()
+    rows = evaluate(cells, methods, a.seeds)
+    secs = time.time() - t0
+    out = a.out or RESULTS / ("learned.csv" if cells is None and methods is None else "learned_candidate.csv")
+    write_csv(rows, out)
+    print(f"{len(rows)} runs in {secs:.0f} s; csv {out}")
+    if a.out is None and cells is None and methods is None:
+        import learned_report
+        learned_report.write_section(rows, a.seeds, secs)
+
+
+if __name__ == "__main__":
+    main()
