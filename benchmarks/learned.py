@@ -240,7 +240,9 @@ def main(argv=None):
     write_csv(rows, out)
     print(f"{len(rows)} runs in {secs:.0f} s; csv {out}")
     if a.out is None and cells is None and methods is None:
+        import json
         import learned_report
+        (RESULTS / "learned_time.json").write_text(json.dumps({"seconds": round(secs, 1), "seeds": a.seeds}) + "\n")
         learned_report.write_section(rows, a.seeds, secs)
 
 

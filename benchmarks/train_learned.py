@@ -143,6 +143,63 @@ def train_unet(latents: torch.Tensor, kind: str, steps: int, batch: int, lr: flo
     return ema.eval(), done, time.time() - t0
 
 
+def _eps_denoise(net, x, sigma, t):
+    """ComfyUI's eps model in k-diffusion space: D(x, σ) = x − σ·ε̂(x/√(σ²+1), t)."""
+    s = sigma[:, None, None, None]
+    return x - s * net(x / (s * s + 1).sqrt(), t)
+
+
+def train_student(latents: torch.Tensor, teacher: L.LatentUNet, steps: int, batch: int, lr: float, seed: int,
+                  minutes: float, log, skip: int = 20, ema_decay: float = 0.95) -> tuple:
+    """Consistency distillation of the eps teacher (Song et al. 2023, Alg. 2; LCM's skipping-step
+    schedule, Luo et al. 2023): for timesteps t_{n+1} = t_n + ``skip`` over 0…999, the student's
+    denoised prediction at (x_{t_{n+1}}, t_{n+1}) is trained to match its EMA target's at the point a
+    DDIM step of the teacher reaches at t_n (σ-space Euler step). Initialised from the teacher; the
+    student keeps the eps parameterisation, so ComfyUI's lcm sampler runs it as an SD1.5 model."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + 2)
+    cfg = L.UNET_CONFIG
+    net = L.LatentUNet(tuple(cfg["ch"]), cfg["emb"], cfg["latent"], "student")
+    net.load_state_dict(teacher.state_dict())
+    target = L.LatentUNet(tuple(cfg["ch"]), cfg["emb"], cfg["latent"], "student")
+    target.load_state_dict(teacher.state_dict())
+    target.requires_grad_(False)
+    teacher.requires_grad_(False)
+    sig = L.eps_sigmas()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = _cosine(opt, steps)
+    t0, run, done = time.time(), 0.0, 0
+    for i in range(steps):
+        z = _batch(latents, batch, gen)
+        n = torch.randint(0, 1000 // skip, (batch,), generator=gen)
+        t_hi = (n + 1) * skip - 1
+        t_lo = (n * skip - 1).clamp(min=0)
+        s_hi, s_lo = sig[t_hi], sig[t_lo]
+        x_hi = z + s_hi[:, None, None, None] * torch.randn(z.shape, generator=gen)
+        with torch.no_grad():
+            d = _eps_denoise(teacher, x_hi, s_hi, t_hi.float())
+            x_lo = d + (s_lo / s_hi)[:, None, None, None] * (x_hi - d)      # DDIM / Euler in σ space
+            want = torch.where((n == 0)[:, None, None, None], x_lo, _eps_denoise(target, x_lo, s_lo, t_lo.float()))
+        got = _eps_denoise(net, x_hi, s_hi, t_hi.float())
+        loss = F.mse_loss(got, want)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            for pe, pm in zip(target.parameters(), net.parameters()):
+                pe.lerp_(pm, 1 - ema_decay)
+        run += float(loss.detach())
+        done = i + 1
+        if done % 10 == 0:
+            log("student", done, run / 10, time.time() - t0)
+            run = 0.0
+        if time.time() - t0 > minutes * 60:
+            break
+    return net.eval(), done, time.time() - t0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=6000)
@@ -151,7 +208,11 @@ def main(argv=None):
     ap.add_argument("--vae-minutes", type=float, default=13.0)
     ap.add_argument("--unet-minutes", type=float, default=14.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--kinds", default="eps,flow")
+    ap.add_argument("--kinds", default="eps,flow,student", help="student: distilled from the eps model of this "
+                    "run, or of --teacher")
+    ap.add_argument("--teacher", type=Path, default=None, help="the eps teacher for the student (default: trained here "
+                    "or the shipped one)")
+    ap.add_argument("--student-minutes", type=float, default=10.0)
     ap.add_argument("--vae", type=Path, default=None, help="use this trained VAE instead of training one")
     ap.add_argument("--smoke", action="store_true", help="a few steps of every phase (CI)")
     ap.add_argument("--out-dir", type=Path, default=L.ASSETS)
@@ -187,11 +248,19 @@ def main(argv=None):
     latents = encode_all(vae, images)
     held_lat = encode_all(vae, held)
     print(f"latents {tuple(latents.shape)} std {float(latents.std()):.3f}", flush=True)
+    trained = {}
     for kind in [k for k in a.kinds.split(",") if k]:
-        net, steps, secs = train_unet(latents, kind, a.unet_steps, 128, 1e-3, a.seed, a.unet_minutes, log)
+        if kind == "student":
+            teacher = trained.get("eps") or L.load_unet("eps", a.teacher or out / L.UNET_PATHS["eps"].name)
+            net, steps, secs = train_student(latents, teacher, a.unet_steps, 64, 2e-4, a.seed, a.student_minutes, log)
+            kind_loss = "eps"  # held-out loss below: the student's denoising loss as an eps model
+        else:
+            net, steps, secs = train_unet(latents, kind, a.unet_steps, 128, 1e-3, a.seed, a.unet_minutes, log)
+            kind_loss = kind
+        trained[kind] = net
         gen = torch.Generator().manual_seed(99)
         with torch.no_grad():
-            val = sum(float(diffusion_loss(net, held_lat, gen, kind)) for _ in range(8)) / 8
+            val = sum(float(diffusion_loss(net, held_lat, gen, kind_loss)) for _ in range(8)) / 8
         mine = [r["loss"] for r in rows if r["phase"] == kind][-5:]
         final = sum(mine) / max(1, len(mine))
         cfg = dict(L.UNET_CONFIG, kind=kind)
@@ -205,7 +274,14 @@ def main(argv=None):
 
 
 def write_curve(rows: list[dict], curve: Path) -> None:
+    """The loss curves (CSV + PNG); the phases this run did not train keep their earlier rows."""
     curve.parent.mkdir(parents=True, exist_ok=True)
+    if curve.with_suffix(".csv").exists():
+        mine = {r["phase"] for r in rows}
+        with open(curve.with_suffix(".csv"), newline="") as f:
+            old = [dict(r, step=int(r["step"]), loss=float(r["loss"]), seconds=float(r["seconds"]))
+                   for r in csv.DictReader(f) if r["phase"] not in mine]
+        rows = old + rows
     with open(curve.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()

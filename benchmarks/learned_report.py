@@ -1,0 +1,135 @@
+"""The learned world's section of results.md (benchmarks/sections/33_learned.md) from
+benchmarks/results/learned.csv and the shipped weights' metadata.
+
+    python benchmarks/learned_report.py            # rewrite the section from the csv
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+for p in (REPO, HERE):
+    if str(p) not in sys.path:
+        sys.path.append(str(p))
+
+import learned as B  # noqa: E402
+from fillblank_lab import learned as L  # noqa: E402
+from fillblank_lab import learned_metrics as M  # noqa: E402
+
+SECTION = HERE / "sections" / "33_learned.md"
+NAMES = {"ceiling": "ceiling: lit truth through the VAE", "no_target": "no target", "paste": "paste",
+         "img2img_0.3": "paste + KSampler / Set Latent Noise Mask 0.3", "img2img_0.5": "… denoise 0.5",
+         "img2img_0.7": "… denoise 0.7", "default": "**fillblank default**", "adapt_0.1": "default schedule, adapt 0.1",
+         "adapt_0.2": "adapt 0.2", "adapt_0.3": "adapt 0.3", "adapt_0.4": "adapt 0.4"}
+
+
+def read_csv(path: Path) -> list[dict]:
+    def conv(v):
+        if v in ("True", "False"):
+            return v == "True"
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    with open(path, newline="") as f:
+        return [{k: conv(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _head() -> str:
+    return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def training_lines() -> list[str]:
+    lines = ["| weights | size | command | seed | steps | minutes | final loss | held-out |", "|---|---|---|---|---|---|---|---|"]
+    for name, path in (("VAE", L.VAE_PATH), *((k, p) for k, p in L.UNET_PATHS.items())):
+        if not path.exists():
+            lines.append(f"| {name} | – | not trained | | | | | |")
+            continue
+        _, m = L.load(path)
+        held = m.get("held_out_loss", m.get("held_out_l1", "?"))
+        lines.append(f"| {name} (`{path.name}`) | {path.stat().st_size / 1e6:.1f} MB | `{m.get('command', '?').strip()}` | "
+                     f"{m.get('seed')} | {m.get('steps')} | {float(m.get('seconds', 'nan')) / 60:.1f} | "
+                     f"{m.get('final_loss')} | {held} |")
+    return lines
+
+
+def verdict(stats: dict, cell: str) -> dict:
+    s = {m: v for (c, m), v in stats.items() if c == cell}
+    base = [m for m in B.BASELINES if m in s]
+    best = max(base, key=lambda m: s[m]["joint"]) if base else None
+    out = {"best": best, "ceiling": s.get("ceiling", {}).get("joint")}
+    if "default" in s and best:
+        d = s["default"]["joint"]
+        out["within"] = out["ceiling"] is not None and d >= out["ceiling"] - 0.05
+        out["above"] = d > s[best]["joint"]
+    out["paste_fails"] = s.get("paste", {}).get("joint", 1) < B.BAR
+    out["none_fails"] = s.get("no_target", {}).get("joint", 1) < B.BAR
+    out["relights"] = s.get("ceiling", {}).get("ratio", 1) < 0.5
+    return out
+
+
+def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SECTION) -> Path:
+    stats = B.summarise(rows)
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    methods = [m for m in B.METHODS if any(r["method"] == m for r in rows)]
+    lines = ["## The learned world: novel objects with learned latent models", "",
+             f"`python benchmarks/learned.py --seeds {seeds}` ({seconds / 60:.0f} min on the shared 2-core CPU, code at "
+             f"`{_head()}`). World: `fillblank_lab/scenes.py` — 64×64 scenes (wall + ground from bundled photos or "
+             "procedural textures), one light (direction, colour, intensity, ambient), the object shaded and casting a "
+             "cast + contact shadow. Every run's object is *held out*: a shape family (ring, T, union of two), and a "
+             "texture (flat, checks, or a photo crop) the models never saw in training. Models: "
+             "`fillblank_lab/learned.py`, trained by `benchmarks/train_learned.py` (table below), run by ComfyUI "
+             "itself (a real BaseModel / ModelPatcher with the SD15 latent format; the flow model under "
+             "ModelSamplingSD3 shift 3). Chain: Target Encoder (the LoadImage-style cut-out placed where the truth "
+             "has it) → Mask Refiner (union with the drawn hole over object and shadow) → Fill-in Sampler, every "
+             "widget at its default but seed / steps / sampler / scheduler (/ adapt). Same seeds for every method.", "",
+             "Metrics (`fillblank_lab/learned_metrics.py`, never shown the guidance): **identity** = the silhouette "
+             f"found in the result has IoU ≥ {M.IOU} with the placed target's and its texture correlates ≥ {M.CORR} "
+             "with the target's after a per-channel gain (clamped to what a light can do); **harmony** = squared error "
+             f"to the lit truth over object + shadow ≤ {M.RATIO} × the paste's, and the shadow present (≥ half the "
+             "truth's darkening inside the hole); **joint** = both. Entry: joint (identity / harmony); *ratio* = the "
+             "median of error-to-truth / paste's error; *known* = the largest latent error outside the hole. "
+             f"Bar {B.BAR:.2f}.", ""]
+    for c in cells:
+        lines += [f"### {c}", "", "| method | joint (identity / harmony) | IoU | texture corr | median ratio | "
+                  "shadow | seam | known |", "|---|---|---|---|---|---|---|---|"]
+        for m in methods:
+            v = stats.get((c, m))
+            if v is None:
+                continue
+            lines.append(f"| {NAMES.get(m, m)} | {v['joint']:.2f} ({v['identity']:.2f} / {v['harmony']:.2f}) | "
+                         f"{v['iou']:.2f} | {v['corr']:.2f} | {v['ratio']:.2f} | {v['shadow']:.2f} | {v['seam']:+.3f} | "
+                         f"{v['known']:.1e} |")
+        vd = verdict(stats, c)
+        lines += ["", f"Ceiling {vd['ceiling']:.2f}; best baseline {vd['best']}; default within 0.05 of the ceiling: "
+                  f"{'yes' if vd.get('within') else 'NO'}; default above every baseline: "
+                  f"{'yes' if vd.get('above') else 'NO'}; paste below the bar: {'yes' if vd['paste_fails'] else 'NO'}; "
+                  f"no target below the bar: {'yes' if vd['none_fails'] else 'NO'}; the model relights (ceiling's "
+                  f"median ratio < 0.5): {'yes' if vd['relights'] else 'NO'}.", ""]
+    lines += ["### Training", "", *training_lines(), "",
+              "Loss curves: [results/train_learned_loss.csv](results/train_learned_loss.csv), "
+              "![loss](results/train_learned_loss.png)", ""]
+    notes = HERE / "learned_notes.md"  # hand-written reading of the numbers (optional)
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
+def main():
+    rows = read_csv(B.RESULTS / "learned.csv")
+    times = B.RESULTS / "learned_time.json"
+    secs = json.loads(times.read_text())["seconds"] if times.exists() else float("nan")
+    write_section(rows, len({r["seed"] for r in rows}), secs)
+
+
+if __name__ == "__main__":
+    main()
