@@ -92,6 +92,7 @@ class Prepared:
     scene_latent: torch.Tensor
     scene_dec: torch.Tensor
     paste_dec: torch.Tensor
+    truth_dec: torch.Tensor   # the lit truth through the VAE (the harmony reference)
 
 
 class Bench:
@@ -128,7 +129,7 @@ class Bench:
             hole_px = h_lat.repeat_interleave(8, -1).repeat_interleave(8, -2).reshape(1, size, size)
             z = self.n.VAEEncode().encode(self.vae, ex.scene)[0]["samples"]
             self._prepared[seed] = Prepared(ex, record, hole, hole_px, h_lat, z, self.vae.decode(z),
-                                            self.vae.decode(record.latent))
+                                            self.vae.decode(record.latent), self.vae.decode(self.vae.encode(ex.truth)))
         return self._prepared[seed]
 
     def sample(self, method: str, cell: Cell, seed: int) -> torch.Tensor:
@@ -160,7 +161,7 @@ class Bench:
     def score(self, out: torch.Tensor, seed: int) -> dict:
         p = self.prepare(seed)
         dec = self.vae.decode(out)
-        s = M.score(dec, p.ex, p.paste_dec, p.scene_dec, p.hole_px)
+        s = M.score(dec, p.ex, p.paste_dec, p.scene_dec, p.hole_px, p.truth_dec)
         keep = (p.hole_lat == 0).expand_as(out)
         s["known_err"] = float((out - p.scene_latent)[keep].abs().max()) if bool(keep.any()) else 0.0
         s["family"], s["texture"] = p.ex.obj.family, p.ex.obj.texture
@@ -204,7 +205,8 @@ def summarise(rows: list[dict]) -> dict:
         rs = [r for r in rows if (r["cell"], r["method"]) == k]
         out[k] = dict(n=len(rs), joint=_rate(rs, "joint"), identity=_rate(rs, "identity"), harmony=_rate(rs, "harmony"),
                       lit=_rate(rs, "lit"), shadow=_rate(rs, "shadow"), iou=_mean(rs, "iou"), corr=_mean(rs, "corr"),
-                      ratio=sorted(float(r["ratio"]) for r in rs)[len(rs) // 2], seam=_mean(rs, "seam"),
+                      ratio=sorted(float(r["ratio"]) for r in rs)[len(rs) // 2],
+                      ratio_exact=sorted(float(r["ratio_exact"]) for r in rs)[len(rs) // 2], seam=_mean(rs, "seam"),
                       known=max(float(r["known_err"]) for r in rs))
     return out
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 SIZE = 64            # px, square scenes: an 8×8 latent at 8× down
 TARGET = 64          # px, the cut-out's side
 SUPER = 4            # supersampling of shapes
+BOX = (0.45, 0.6)    # the object box side as a fraction of the scene (29..38 px at 64: 3.6..4.8 latent cells)
 FAMILIES = ("superellipse", "polygon", "stick", "ell", "ring", "tee", "union")
 TEXTURES = ("flat", "stripes", "gradient", "photo", "checks")
 BG_PHOTOS = ("coffee", "motorcycle_left", "grass", "gravel", "brick", "camera")
@@ -339,7 +340,7 @@ def example(seed: int, split: str = "held", size: int = SIZE, obj_seed: int | No
     rng = np.random.default_rng([int(seed), k])
     world = Scene.draw(rng, size)
     obj = Obj.draw(np.random.default_rng([int(seed if obj_seed is None else obj_seed), k, 5]), split)
-    box = int(rng.integers(size * 5 // 16, size * 7 // 16 + 1))   # 20..28 px at 64
+    box = int(rng.integers(round(size * BOX[0]), round(size * BOX[1]) + 1))
     a_box = obj.alpha(box)
     rows = torch.nonzero(a_box.max(1).values > 0.5).flatten()
     low = int(rows.max()) if rows.numel() else box - 1
