@@ -28,13 +28,13 @@ SCHEDULES = {
     "default (adapt 0.2: run 0:1,0.75:1,1:0)": LambdaSchedule.default(),
     "previous default (noise 0:1,0.6:1,0.8:0)": LambdaSchedule(kind="keyframes", axis="noise",
                                                                keyframes="0:1, 0.6:1, 0.8:0"),
-    "constant 1": LambdaSchedule.constant(1.0),
-    "constant 0.5": LambdaSchedule.constant(0.5),
-    "linear 1->0": LambdaSchedule.linear(1.0, 0.0),
-    "cosine 1->0": LambdaSchedule.cosine(1.0, 0.0),
-    "exponential 1->0": LambdaSchedule.exponential(1.0, 0.0, rate=5.0),
-    "step 1 until 0.5": LambdaSchedule.step(1.0, 0.5),
-    "keyframes 0:1,0.4:0.6,0.7:0": LambdaSchedule.from_keyframes("0:1, 0.4:0.6, 0.7:0"),
+    "constant 1": LambdaSchedule.constant(1.0, axis="steps"),
+    "constant 0.5": LambdaSchedule.constant(0.5, axis="steps"),
+    "linear 1->0": LambdaSchedule.linear(1.0, 0.0, axis="steps"),
+    "cosine 1->0": LambdaSchedule.cosine(1.0, 0.0, axis="steps"),
+    "exponential 1->0": LambdaSchedule.exponential(1.0, 0.0, rate=5.0, axis="steps"),
+    "step 1 until 0.5": LambdaSchedule.step(1.0, 0.5, axis="steps"),
+    "keyframes 0:1,0.4:0.6,0.7:0": LambdaSchedule.from_keyframes("0:1, 0.4:0.6, 0.7:0", axis="steps"),
 }
 STRATEGIES = ("hole", "silhouette", "box")
 

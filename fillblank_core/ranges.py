@@ -95,6 +95,17 @@ DEFAULT_WORKING_SIZE = 1024
 MIN_WORKING_SIZE = 64
 DEFAULT_CONTEXT = 0.25
 DEFAULT_FEATHER = 8
+# the λ schedule's defaults: the Lambda Schedule node's widgets and the core's LambdaSchedule() both
+# read these (tests/test_core_schedules.py compares the two); DEFAULT_ADAPT is the measured keep ↔ adapt
+# (benchmarks/evidence.py, results.md "Keep ↔ adapt"), whose keyframes are the default curve
+DEFAULT_ADAPT = 0.2
+DEFAULT_KIND = "keyframes"
+DEFAULT_AXIS = "run"
+DEFAULT_START = 1.0
+DEFAULT_END = 0.0
+DEFAULT_VALUE = 0.8
+DEFAULT_CUTOFF = 0.5
+DEFAULT_RATE = 5.0
 WORKING_SIZE = Range(MIN_WORKING_SIZE, 8192, 8, integer=True, meaning="the longest side of the crop the model works on, in px")
 CONTEXT = Range(0.0, 4.0, 0.05, meaning="the scene around the hole, per side, as a fraction of the hole's longest side")
 

@@ -73,22 +73,38 @@ def count_steps(steps: int, jump_length: int, resample: int) -> int:
     return sum((end - start) * passes for start, end, passes in plan_chunks(steps, jump_length, resample))
 
 
+def step_calls(sampler: Optional[str]):
+    """The model calls of each step of one base-sampler call, for a named ComfyUI sampler:
+    ``calls(n, ends_at_zero) -> [calls of step 0, …, calls of step n − 1]`` over a call of n steps
+    (``ends_at_zero``: its last sigma is 0), or None where the calls follow no fixed pattern.
+
+    SAMPLER_COST's samplers make the same number of calls every step (one for a last step to 0);
+    heunpp2 makes 3 (Heun++), then 2 on its next-to-last step (Heun) and 1 on its last (Euler),
+    judged by the sigmas it is given, so over every chunk of a time-travel run. dpm_fast and
+    dpm_adaptive solve on noise levels of their own (DPM-Solver's time grid; adaptive steps): None,
+    and their calls get λ by their own noise level."""
+    if sampler in SAMPLER_COST:
+        per, last = SAMPLER_COST[sampler]
+        return lambda n, ends_at_zero: [per] * (n - 1) + [last if ends_at_zero else per] if n > 0 else []
+    if sampler == "heunpp2":
+        return lambda n, ends_at_zero: [3] * max(0, n - 2) + [2, 1][-n:] if n > 0 else []
+    return None
+
+
 def count_model_evaluations(steps: int, jump_length: int, resample: int, sampler: str = "euler",
                             ends_at_zero: bool = True) -> int:
-    """Exact number of model (denoiser) calls of ``sample_fillblank`` for a named base sampler.
+    """Exact number of model (denoiser) calls of ``sample_fillblank`` for a named base sampler
+    (``step_calls``'s samplers).
 
     For one-evaluation-per-step samplers this is steps + ceil((steps - j)/j)·(r - 1)·j
     (RePaint's default T=250, j=10, r=10 gives 2,410).
     """
-    if sampler not in SAMPLER_COST:
-        raise ValueError(f"no evaluation count known for sampler {sampler!r}; known: {', '.join(sorted(SAMPLER_COST))}")
-    per, last = SAMPLER_COST[sampler]
-    total = 0
-    for start, end, passes in plan_chunks(steps, jump_length, resample):
-        n = end - start
-        cost = n * per if not (ends_at_zero and end == steps) else (n - 1) * per + last
-        total += cost * passes
-    return total
+    calls = step_calls(sampler)
+    if calls is None:
+        known = sorted([*SAMPLER_COST, "heunpp2"])
+        raise ValueError(f"no evaluation count known for sampler {sampler!r}; known: {', '.join(known)}")
+    return sum(sum(calls(end - start, ends_at_zero and end == steps)) * passes
+               for start, end, passes in plan_chunks(steps, jump_length, resample))
 
 
 # --- denoiser wrappers -------------------------------------------------------------------------
@@ -143,17 +159,18 @@ class GuidedDenoiser(_Wrapper):
         self.target, self.mask, self.table, self.device_table = target, mask, table, dev
         self.space, self.blend, self.context = space, blend, context
         self.eps = self.last_x0 = self.last_w = self.step_values = None
-        self.per_step, self.span, self.span_calls = 1, (0, 0), 0
+        self.pattern = self.run_sigmas = None
+        self.call_step, self.span, self.span_calls = [], (0, 0), 0
 
-    def per_step_weights(self, sigmas: Sequence[float], calls_per_step: int) -> None:
+    def per_step_weights(self, sigmas: Sequence[float], calls) -> None:
         """Hold λ for all model calls of a step at its value at the step's start sigma.
 
         For samplers with several model calls per step (Heun's corrector at the next sigma, DPM-2's
         midpoint, …): with λ keyed by sigma alone, a step whose corrector falls where λ has just
         dropped mixes a guided and an unguided derivative, and the second-order update then
         overshoots by the target's mismatch with the model's own picture over the (small) next
-        sigma. Calls are counted on the host (``begin`` per base-sampler call), so no device value
-        is read."""
+        sigma. ``calls``: model calls per step (an int) or ``step_calls``' pattern. Calls are
+        counted on the host (``begin`` per base-sampler call), so no device value is read."""
         sig = [float(v) for v in sigmas[:-1]]
         lam = [self.lam_at(v) for v in sig]
         rows = [lam]
@@ -161,11 +178,18 @@ class GuidedDenoiser(_Wrapper):
             rows.append([float(np.interp(v, self.table[0], self.table[2])) for v in sig])
         # in the mask's dtype and on its device once, so the per-call path only indexes it
         dev = torch.tensor(rows, dtype=self.mask.dtype, device=self.mask.device)
-        self.step_values, self.per_step = dev, int(calls_per_step)
+        if not callable(calls):
+            per = int(calls)
+            calls = lambda n, ends_at_zero: [per] * n  # noqa: E731  (a last step's fewer calls come last)
+        self.step_values, self.pattern, self.run_sigmas = dev, calls, [float(v) for v in sigmas]
 
     def begin(self, lo: int, hi: int) -> None:
         """A base-sampler call over steps lo..hi starts (its model calls are counted from 0)."""
         self.span, self.span_calls = (int(lo), int(hi)), 0
+        if self.step_values is not None:  # model call number → step, from the sampler's pattern
+            n = int(hi) - int(lo)
+            per = self.pattern(n, self.run_sigmas[int(hi)] == 0.0)
+            self.call_step = [int(lo) + k for k, c in enumerate(per) for _ in range(int(c))]
 
     def lam_at(self, sigma: float) -> float:
         """λ at a host sigma (for work planned before sampling)."""
@@ -177,8 +201,7 @@ class GuidedDenoiser(_Wrapper):
         the current base-sampler call belongs to."""
         shape = (-1,) + (1,) * (self.mask.ndim - 1)
         if self.step_values is not None:
-            lo, hi = self.span
-            k = min(lo + call // self.per_step, hi - 1)
+            k = self.call_step[call] if call < len(self.call_step) else self.span[1] - 1
             row = self.step_values[:, k]
             w = row[0].reshape(1, *shape[1:]) * self.mask
             if self.context is not None:
@@ -362,7 +385,7 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
                      schedule=None, jump_length: int = 10, resample: int = 1,
                      blend: str = "matched", noise_scaling=None, target_in_model_space=False,
                      seed: Optional[int] = None, rescale_progress: bool = False,
-                     context: bool = True, calls_per_step: int = 1):
+                     context: bool = True, calls_per_step=1):
     """Guided RePaint sampling; k-diffusion signature.
 
     model: denoiser ``model(x, sigma * s_in, **extra_args) -> x0`` (in ComfyUI the known-region
@@ -384,8 +407,10 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
     rescale_progress: report progress ``i`` scaled to ``len(sigmas) - 1`` steps (for hosts whose
         progress bar knows only the base step count).
     calls_per_step: model calls per step of the base sampler (2 for Heun, DPM-2, DPM++ 2S/SDE;
-        ``SAMPLER_COST``); above 1, all calls of a step get λ of the step's start sigma
-        (``GuidedDenoiser.per_step_weights``).
+        ``SAMPLER_COST``), or its pattern ``step_calls(name)`` (heunpp2: 3, then 2 and 1 on the
+        last two steps of each call); above 1, all calls of a step get λ of the step's start
+        sigma (``GuidedDenoiser.per_step_weights``). Samplers on noise levels of their own
+        (dpm_fast, dpm_adaptive; ``step_calls`` None): 1, λ by each call's noise level.
 
     Everything that needs host values (λ table, re-noising coefficients, noise draws) is prepared
     before the first model call or once per pass; the per-step path only queues device work.
@@ -407,8 +432,9 @@ def sample_fillblank(model, x, sigmas, extra_args=None, callback=None, disable=N
         extra_args = dict(extra_args, denoise_mask=denoise_mask)
     guided = _guide(model, x, sig, space, target, target_mask, schedule, blend, denoise_mask,
                     target_in_model_space, context)
-    if int(calls_per_step) > 1 and guided.target is not None and blend == "matched":
-        guided.per_step_weights(sig, int(calls_per_step))
+    most = max(calls_per_step(n, False), default=1) if callable(calls_per_step) else int(calls_per_step)
+    if most > 1 and guided.target is not None and blend == "matched":
+        guided.per_step_weights(sig, calls_per_step)
 
     if seed is None:
         seed = extra_args.get("seed")

@@ -37,9 +37,8 @@ NSR_LOW_LOG2 = -6.0    # NSR 1/64 (the last steps of any schedule)
 # keep ↔ adapt: how much the model may re-render the object (0 = the paste kept exactly,
 # 1 = the model free, no target). It places a linear release of λ from 1 to 0 over a window of
 # ADAPT_WIDTH on the run axis, centred at 1 + ADAPT_WIDTH/2 − adapt·(1 + ADAPT_WIDTH).
-# The default was measured in benchmarks/evidence.py (results.md, "Keep ↔ adapt").
+# The default (ranges.DEFAULT_ADAPT) was measured in benchmarks/evidence.py (results.md, "Keep ↔ adapt").
 ADAPT_WIDTH = 0.25
-DEFAULT_ADAPT = 0.2
 # Context guidance (sampling.py): the rest of the hole is held to a smooth continuation of the
 # scene only over the noisiest part of the run (the coarse layout), λ·context(p) with this curve
 # on the run axis.
@@ -56,6 +55,10 @@ def adapt_keyframes(adapt: float) -> str:
         return min(1.0, max(0.0, (hi - p) / ADAPT_WIDTH))
     knots = sorted({round(min(1.0, max(0.0, p)), 6) for p in (0.0, lo, hi, 1.0)})
     return ", ".join(f"{p:g}:{round(lam(p), 6):g}" for p in knots)
+
+
+# The measured default (benchmarks/evidence.py): keep ↔ adapt at ranges.DEFAULT_ADAPT on the run axis.
+DEFAULT_KEYFRAMES = adapt_keyframes(R.DEFAULT_ADAPT)
 
 
 _KEYFRAME = re.compile(r"^\s*([-+0-9.eE]+)\s*:\s*([-+0-9.eE]+)\s*$")
@@ -109,16 +112,20 @@ class LambdaSchedule:
     kinds: constant (value); linear / cosine (start -> end); exponential (start -> end with
     rate > 0, fast change early); step (value until cutoff, then 0); keyframes (piecewise
     linear through "position:value" pairs, flat outside them).
+
+    The defaults are the Lambda Schedule node's (``ranges.DEFAULT_*``): ``LambdaSchedule()`` is the
+    measured default curve (keyframes of keep ↔ adapt at DEFAULT_ADAPT over the run), equal to
+    ``LambdaSchedule.default()``; the constructors below take ``axis`` with the same default.
     """
 
-    kind: str = "linear"
-    axis: str = "steps"
-    start: float = 1.0
-    end: float = 0.0
-    value: float = 1.0
-    cutoff: float = 0.5
-    rate: float = 5.0
-    keyframes: str = ""
+    kind: str = R.DEFAULT_KIND
+    axis: str = R.DEFAULT_AXIS
+    start: float = R.DEFAULT_START
+    end: float = R.DEFAULT_END
+    value: float = R.DEFAULT_VALUE
+    cutoff: float = R.DEFAULT_CUTOFF
+    rate: float = R.DEFAULT_RATE
+    keyframes: str = DEFAULT_KEYFRAMES
     _frames: tuple = field(default=(), repr=False, compare=False)
 
     def __post_init__(self):
@@ -136,8 +143,8 @@ class LambdaSchedule:
     # convenience constructors ------------------------------------------------------------
     @classmethod
     def default(cls) -> "LambdaSchedule":
-        """The measured default: keep ↔ adapt at DEFAULT_ADAPT (DEFAULT_KEYFRAMES over the run)."""
-        return cls.adapt(DEFAULT_ADAPT)
+        """The measured default: keep ↔ adapt at ranges.DEFAULT_ADAPT (DEFAULT_KEYFRAMES over the run)."""
+        return cls.adapt(R.DEFAULT_ADAPT)
 
     @classmethod
     def adapt(cls, adapt: float) -> "LambdaSchedule":
@@ -147,28 +154,29 @@ class LambdaSchedule:
         return cls(kind="keyframes", axis="run", keyframes=adapt_keyframes(adapt))
 
     @classmethod
-    def constant(cls, value: float) -> "LambdaSchedule":
-        return cls(kind="constant", value=value)
+    def constant(cls, value: float, axis: str = R.DEFAULT_AXIS) -> "LambdaSchedule":
+        return cls(kind="constant", value=value, axis=axis)
 
     @classmethod
-    def linear(cls, start: float = 1.0, end: float = 0.0) -> "LambdaSchedule":
-        return cls(kind="linear", start=start, end=end)
+    def linear(cls, start: float = 1.0, end: float = 0.0, axis: str = R.DEFAULT_AXIS) -> "LambdaSchedule":
+        return cls(kind="linear", start=start, end=end, axis=axis)
 
     @classmethod
-    def cosine(cls, start: float = 1.0, end: float = 0.0) -> "LambdaSchedule":
-        return cls(kind="cosine", start=start, end=end)
+    def cosine(cls, start: float = 1.0, end: float = 0.0, axis: str = R.DEFAULT_AXIS) -> "LambdaSchedule":
+        return cls(kind="cosine", start=start, end=end, axis=axis)
 
     @classmethod
-    def exponential(cls, start: float = 1.0, end: float = 0.0, rate: float = 5.0) -> "LambdaSchedule":
-        return cls(kind="exponential", start=start, end=end, rate=rate)
+    def exponential(cls, start: float = 1.0, end: float = 0.0, rate: float = 5.0,
+                    axis: str = R.DEFAULT_AXIS) -> "LambdaSchedule":
+        return cls(kind="exponential", start=start, end=end, rate=rate, axis=axis)
 
     @classmethod
-    def step(cls, value: float = 1.0, cutoff: float = 0.5) -> "LambdaSchedule":
-        return cls(kind="step", value=value, cutoff=cutoff)
+    def step(cls, value: float = 1.0, cutoff: float = 0.5, axis: str = R.DEFAULT_AXIS) -> "LambdaSchedule":
+        return cls(kind="step", value=value, cutoff=cutoff, axis=axis)
 
     @classmethod
-    def from_keyframes(cls, text: str) -> "LambdaSchedule":
-        return cls(kind="keyframes", keyframes=text)
+    def from_keyframes(cls, text: str, axis: str = R.DEFAULT_AXIS) -> "LambdaSchedule":
+        return cls(kind="keyframes", keyframes=text, axis=axis)
 
     # evaluation --------------------------------------------------------------------------
     def __call__(self, p):
@@ -346,5 +354,3 @@ def sigma_progress(sigma: float, sigmas: Sequence[float]) -> float:
     return min(max(pos / (n - 1), 0.0), 1.0)
 
 
-# The measured default (benchmarks/evidence.py): keep ↔ adapt at DEFAULT_ADAPT on the run axis.
-DEFAULT_KEYFRAMES = adapt_keyframes(DEFAULT_ADAPT)

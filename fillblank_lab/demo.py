@@ -31,10 +31,10 @@ from .toy_model import karras_sigmas, load_toy_denoiser
 DEMO_SCHEDULES = [
     ("no target", None),
     ("default", LambdaSchedule.default()),
-    ("constant 1", LambdaSchedule.constant(1.0)),
-    ("linear 1->0", LambdaSchedule.linear(1.0, 0.0)),
-    ("cosine 1->0", LambdaSchedule.cosine(1.0, 0.0)),
-    ("step 1 until 0.5", LambdaSchedule.step(1.0, 0.5)),
+    ("constant 1", LambdaSchedule.constant(1.0, axis="steps")),
+    ("linear 1->0", LambdaSchedule.linear(1.0, 0.0, axis="steps")),
+    ("cosine 1->0", LambdaSchedule.cosine(1.0, 0.0, axis="steps")),
+    ("step 1 until 0.5", LambdaSchedule.step(1.0, 0.5, axis="steps")),
 ]
 
 

@@ -15,7 +15,6 @@ from comfy_api.latest import io  # the V3 node API (ComfyUI 0.3.4x+, 2025); requ
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.placement import ground_height
-from ..fillblank_core.schedules import DEFAULT_ADAPT
 from ..fillblank_core.segment import CUTOUTS
 from . import compat
 
@@ -192,7 +191,13 @@ TARGET_TOOLTIP = "From Fill-in Target Encoder."
 
 def adapt_input():
     """The keep ↔ adapt widget (optional, so prompts written before it existed keep running)."""
-    return number("adapt", R.ADAPT, DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
+    return number("adapt", R.ADAPT, R.DEFAULT_ADAPT, ADAPT_TOOLTIP, optional=True)
+
+
+SAMPLER_NAME_TIP = ("Base sampler used inside every chunk. Samplers with several model calls per step (heun, "
+                    "heunpp2, dpm_2, dpmpp_2s_ancestral, dpmpp_sde, seeds_2/3) get one λ per step, the value at "
+                    "the step's start; dpm_fast and dpm_adaptive solve on noise levels of their own, so each of "
+                    "their calls gets λ at its own noise level.")
 
 
 def sampler_inputs(denoise_tip: str) -> list:
@@ -201,7 +206,7 @@ def sampler_inputs(denoise_tip: str) -> list:
         number("seed", R.SEED, 0, "Noise seed; the same seed gives the same result.", control_after_generate=True),
         number("steps", R.STEPS, 30, "Denoising steps (before resampling)."),
         number("cfg", R.CFG, 7.0, "Classifier-free guidance scale.", round=0.01),
-        combo("sampler_name", compat.sampler_names(), None, "Base sampler used inside every chunk."),
+        combo("sampler_name", compat.sampler_names(), None, SAMPLER_NAME_TIP),
         combo("scheduler", compat.scheduler_names(), None, "Sigma schedule."),
         number("denoise", R.DENOISE, 1.0, denoise_tip),
         number("jump_length", R.JUMP_LENGTH, 10, JUMP_TOOLTIP, advanced=True),

@@ -17,7 +17,7 @@ import comfy.utils
 import latent_preview
 
 from ..fillblank_core import masks as M
-from ..fillblank_core.sampling import SAMPLER_COST, count_model_evaluations, count_steps, sample_fillblank
+from ..fillblank_core.sampling import count_model_evaluations, count_steps, sample_fillblank, step_calls
 from ..fillblank_core.schedules import LambdaSchedule
 from . import compat
 from .common import batch_of, mask_input, rgb
@@ -83,17 +83,39 @@ def latent_mismatch(shape, target, name: str = "latent_image") -> str | None:
     return None
 
 
-def check_hole(h_lat: torch.Tensor, name: str = "hole") -> None:
-    """Every item of a latent-size hole repaints something and keeps something (one host read)."""
+def check_hole(h_lat: torch.Tensor, name: str = "hole", pixels: torch.Tensor | None = None) -> None:
+    """Every item of a latent-size hole repaints something and keeps something (one host read).
+    ``pixels``: the hole at scene size, when known: a drawn hole too thin to reach the centre of any
+    latent cell is told apart from one never painted."""
     inside = h_lat.flatten(1) > 0
     n = inside.shape[0]
+    drawn = None if pixels is None else (M.mask_b1hw(pixels).flatten(1) > 0)
     for i in range(n):
         item = f" (item {i + 1} of {n})" if n > 1 else ""
         if not bool(inside[i].any()):
+            if drawn is not None and bool(drawn[min(i, drawn.shape[0] - 1)].any()):
+                raise ValueError(_no_cell_message(name + item, pixels[min(i, pixels.shape[0] - 1)], h_lat.shape[-2:]))
+            if drawn is None:
+                raise ValueError(f"{name}{item} is empty: no latent cell is repainted. {M.PAINT_HINT} (or use "
+                                 "Fill-in Mask Refiner); a painted hole thinner than a latent cell can vanish at "
+                                 "latent size: grow it (Fill-in Mask Refiner's grow ≥ 1 px)")
             raise ValueError(f"{name}{item} is empty: {M.PAINT_HINT} (or use Fill-in Mask Refiner)")
         if bool(inside[i].all()):
             raise ValueError(f"{name}{item} covers the whole image: nothing of the scene would be kept; "
                              "draw a hole that leaves part of the scene")
+
+
+def _no_cell_message(name: str, pixels: torch.Tensor, latent_hw) -> str:
+    """Why a non-empty hole repaints nothing: its size against the latent cell's, and the fix."""
+    m = M.mask_hw(pixels)
+    x0, y0, x1, y1 = M.mask_box(m)
+    H, W = m.shape[-2:]
+    cell_h, cell_w = H / int(latent_hw[0]), W / int(latent_hw[1])
+    cell = f"{cell_w:g}x{cell_h:g}"
+    return (f"{name} covers {int((m > 0).sum())} px ({x1 - x0}x{y1 - y0} px box at x {x0}, y {y0}) but no latent cell: each "
+            f"{cell} px latent cell is repainted only where the hole reaches its centre pixels, and this hole is "
+            "thinner than that. Grow it (Fill-in Mask Refiner's grow ≥ 1 px; half a cell, 4 px for an 8× VAE, "
+            "repaints every drawn pixel) or draw a larger hole")
 
 
 def sampler_latent_and_hole(latent_image, target, hole):
@@ -114,15 +136,15 @@ def sampler_latent_and_hole(latent_image, target, hole):
                          + ", or make the hole with Fill-in Mask Refiner (mode silhouette)")
     h = mask_input(hole, "hole", target.scene_hw)
     h_lat = M.latent_hole(h, samples.shape[-2:])
-    check_hole(h_lat)
+    check_hole(h_lat, pixels=h)
     return samples, h_lat
 
 
 # --- cost ---------------------------------------------------------------------------------------
 
 def evaluation_count(steps: int, jump_length: int, resample: int, sampler_name: str) -> int:
-    """Model evaluations of these settings (SAMPLER_COST's samplers exactly; others: one per step)."""
-    if sampler_name in SAMPLER_COST:
+    """Model evaluations of these settings (``step_calls``' samplers exactly; others: one per step)."""
+    if step_calls(sampler_name) is not None:
         return count_model_evaluations(steps, jump_length, resample, sampler_name)
     return count_steps(steps, jump_length, resample)
 
@@ -147,7 +169,7 @@ def guidance_options(*, target_latent, target_mask, schedule, jump_length, resam
     """``sample_fillblank``'s options: the base sampler, the target latent and the latent cells
     its silhouette ``target_mask`` (scene size) touches, the λ schedule, RePaint's j and r."""
     return dict(sampler=base.sampler_function, sampler_options=dict(base.extra_options),
-                calls_per_step=SAMPLER_COST.get(sampler_name, (1, 1))[0],
+                calls_per_step=step_calls(sampler_name) or 1,
                 target=target_latent, target_mask=M.touched_latent(target_mask, target_latent.shape[-2:]),
                 schedule=schedule, jump_length=int(jump_length), resample=int(resample), blend=blend, **extra)
 

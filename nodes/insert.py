@@ -10,7 +10,6 @@ from ..fillblank_core import insert as I
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.composite import stitch
-from ..fillblank_core.schedules import DEFAULT_ADAPT
 from ..fillblank_core.segment import CUTOUTS, cut_out
 from ..fillblank_core.target import check_same_scene
 from . import compat
@@ -75,7 +74,7 @@ class FillBlankInsert(io.ComfyNode):
     def execute(cls, model, vae, positive, negative, scene, target, fit, x, y, scale, flip, cutout, seed, steps, cfg,
                 sampler_name, scheduler, denoise, jump_length, resample, working_size, context, feather, color_match,
                 target_mask=None, hole=None, sam=None, schedule=None, object_mask=None,
-                adapt=DEFAULT_ADAPT, add_to=None, horizon=0.0, shadow="none", shadow_angle=45.0,
+                adapt=R.DEFAULT_ADAPT, add_to=None, horizon=0.0, shadow="none", shadow_angle=45.0,
                 shadow_length=0.5) -> io.NodeOutput:
         # every check once, before any model work (SAM, VAE, sampling): the numbers, the choices, the tensors
         v = R.check_inputs(x=x, y=y, scale=scale, seed=seed, steps=steps, cfg=cfg, denoise=denoise,

@@ -15,7 +15,6 @@ KIND_TIP = ("constant (value); linear / cosine / exponential (start → end); st
             "keyframes (the string below). The default keyframes are the measured default of Fill-in Sampler.")
 KEYFRAMES_TIP = ("position:value pairs (value = λ), linear in between, e.g. 0:1, 0.5:1, 0.8:0 (hold the target "
                  "until position 0.5, release it by 0.8).")
-AXIS_DEFAULT = "run"  # the axis input's default, also what a prompt without axis gets
 AXIS_TIP = ("What the position 0 → 1 means. run (default): the noise level relative to the run the sampler makes — "
             "0 at its noisiest step, 1 at its last, by noise level in between — so a curve that ends at 0 lets go "
             "inside every run (SD3 / Flux shifts, 4-step models, denoise < 1). noise: the absolute noise level, from "
@@ -31,18 +30,18 @@ class FillBlankLambdaSchedule(io.ComfyNode):
             "Sets λ, the pull toward the target over the run's noise levels (or the steps): 1 = hold the target, "
             "0 = leave the model free.",
             inputs=[
-                combo("kind", KINDS, "keyframes", KIND_TIP),
-                number("start", R.LAMBDA, 1.0, "λ at position 0 (linear, cosine, exponential)."),
-                number("end", R.LAMBDA, 0.0, "λ at position 1 (linear, cosine, exponential)."),
-                number("value", R.LAMBDA, 0.8, "λ of constant, and of step before its cutoff."),
-                number("cutoff", R.CUTOFF, 0.5, "Position where step drops to 0."),
-                number("rate", R.RATE, 5.0, "How fast exponential moves from start to end (larger = earlier)."),
+                combo("kind", KINDS, R.DEFAULT_KIND, KIND_TIP),
+                number("start", R.LAMBDA, R.DEFAULT_START, "λ at position 0 (linear, cosine, exponential)."),
+                number("end", R.LAMBDA, R.DEFAULT_END, "λ at position 1 (linear, cosine, exponential)."),
+                number("value", R.LAMBDA, R.DEFAULT_VALUE, "λ of constant, and of step before its cutoff."),
+                number("cutoff", R.CUTOFF, R.DEFAULT_CUTOFF, "Position where step drops to 0."),
+                number("rate", R.RATE, R.DEFAULT_RATE, "How fast exponential moves from start to end (larger = earlier)."),
                 io.String.Input("keyframes", default=DEFAULT_KEYFRAMES, multiline=False, tooltip=KEYFRAMES_TIP),
                 number("preview_steps", R.PREVIEW_STEPS, 20, "Steps shown as dots in the plot of a steps-axis "
                        "schedule (only for the plot: the sampler uses its own step count)."),
                 # added after the first release: last, so that workflows saved before it keep their
                 # positional widget values, and optional, so that API prompts without it still queue
-                combo("axis", AXES, AXIS_DEFAULT, AXIS_TIP, optional=True),
+                combo("axis", AXES, R.DEFAULT_AXIS, AXIS_TIP, optional=True),
             ],
             outputs=[
                 Lambda.Output(display_name="schedule", tooltip="The λ schedule for Fill-in Sampler / Fill-in Sampler Select."),
@@ -61,7 +60,7 @@ class FillBlankLambdaSchedule(io.ComfyNode):
         return error_text(parse_keyframes, keyframes) if kind == "keyframes" else True
 
     @classmethod
-    def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis=AXIS_DEFAULT) -> io.NodeOutput:
+    def execute(cls, kind, start, end, value, cutoff, rate, keyframes, preview_steps, axis=R.DEFAULT_AXIS) -> io.NodeOutput:
         R.check_inputs(preview_steps=preview_steps)  # the schedule checks its own values (ranges)
         sched = LambdaSchedule(kind=kind, axis=axis, start=start, end=end, value=value, cutoff=cutoff,
                                rate=rate, keyframes=keyframes if kind == "keyframes" else "")

@@ -8,7 +8,6 @@ from comfy_api.latest import io
 from ..fillblank_core import masks as M
 from ..fillblank_core import ranges as R
 from ..fillblank_core.sampling import BLENDS
-from ..fillblank_core.schedules import DEFAULT_ADAPT
 from . import compat
 from .common import (BLEND_TOOLTIP, JUMP_TOOLTIP, RESAMPLE_TOOLTIP, SCHEDULE_TOOLTIP, TARGET_TOOLTIP, Lambda, Target,
                      adapt_input, batch_of, combo, number, sampler_inputs, schema)
@@ -47,7 +46,7 @@ class FillBlankSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent_image=None, target=None, hole=None, seed=0, steps=30,
                 cfg=7.0, sampler_name="euler", scheduler="normal", denoise=1.0, jump_length=10, resample=1,
-                blend="matched", schedule=None, adapt=DEFAULT_ADAPT) -> io.NodeOutput:
+                blend="matched", schedule=None, adapt=R.DEFAULT_ADAPT) -> io.NodeOutput:
         # every check once, before any model work: the numbers, the choices, then the tensors
         v = R.check_inputs(seed=seed, steps=steps, cfg=cfg, denoise=denoise, jump_length=jump_length,
                            resample=resample)
@@ -88,7 +87,7 @@ class FillBlankSamplerSelect(io.ComfyNode):
 
     @classmethod
     def execute(cls, sampler_name, target, jump_length, resample, blend, schedule=None,
-                adapt=DEFAULT_ADAPT) -> io.NodeOutput:
+                adapt=R.DEFAULT_ADAPT) -> io.NodeOutput:
         v = R.check_inputs(jump_length=jump_length, resample=resample)
         R.check_choice("blend", blend, BLENDS)
         check_target(target)

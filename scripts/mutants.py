@@ -42,7 +42,7 @@ MUTANTS = [
     # the breakages a review found uncaught, then the guidance design, then the rest
     Mutant("noise axis ignores a(σ)", "fillblank_core/schedules.py",
            "lg = np.log2(s) - np.log2(a)", "lg = np.log2(s)"),
-    Mutant("default released earlier", "fillblank_core/schedules.py",
+    Mutant("default released earlier", "fillblank_core/ranges.py",
            "DEFAULT_ADAPT = 0.2", "DEFAULT_ADAPT = 0.3"),
     Mutant("target not put through process_latent_in", "fillblank_core/sampling.py",
            "            target = latent_in(target)", "            target = target"),
@@ -69,7 +69,7 @@ MUTANTS = [
     Mutant("run axis ends at a split schedule's last sigma", "fillblank_core/schedules.py",
            "pos = [v for v in (sig[:-1] if len(sig) > 1 else sig) if v > 0]", "pos = [v for v in sig if v > 0]"),
     Mutant("no per-step λ for two-call samplers", "fillblank_core/sampling.py",
-           "if int(calls_per_step) > 1 and guided.target is not None", "if False and guided.target is not None"),
+           "if most > 1 and guided.target is not None", "if False and guided.target is not None"),
     Mutant("guided input without noise", "fillblank_core/sampling.py",
            "+ (s * self.eps) * torch.sqrt(w * (2.0 - w))", "+ 0.0 * (s * self.eps)"),
     Mutant("guided input with doubled noise", "fillblank_core/sampling.py",

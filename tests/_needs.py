@@ -16,6 +16,8 @@ HOW = {
     "chromium": ("no Chromium found: .ci/run installs Debian's `chromium` (apt-get install -y chromium); "
                  "elsewhere install it or set CHROMIUM=/path/to/chrome"),
     "node": "Node.js (`node`) not found: .ci/run installs Debian's `nodejs` (apt-get install -y nodejs)",
+    "frontend 1.35": ("the older frontend the browser tests also run (comfyui-frontend-package 1.35.9) is not "
+                      "unpacked: bash scripts/test.sh unpacks it beside the venv and sets FILLBLANK_FRONTEND_135"),
     "playwright": ("Playwright's Python client is not installed: scripts/test.sh installs it from "
                    "requirements-test.txt (pip install -r requirements-test.txt)"),
 }

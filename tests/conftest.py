@@ -19,6 +19,14 @@ ARTIFACTS = REPO / "test-artifacts"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # a parallel worker (scripts/test.sh runs 2): its share of the cores, so that the workers' torch
+    # threads do not spin against each other (threads beyond the cores made small-tensor modules up
+    # to 10x slower on a busy 2-core machine; see one_torch_thread)
+    import torch
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, workers)))
+
 
 def _loader():
     """scripts/comfy_host.py, the one host / pack loader (imported when a host fixture is used)."""

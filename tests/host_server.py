@@ -63,8 +63,11 @@ def ensure_host_custom_node_folders(comfy_path: Path) -> list:
 
 
 class ComfyServer:
-    def __init__(self, comfy_path: Path, workdir: Path, pack: Path = REPO):
-        """pack: the folder loaded as the pack (another checkout of it, e.g. an old commit's)."""
+    def __init__(self, comfy_path: Path, workdir: Path, pack: Path = REPO, front_end_root: Path | None = None):
+        """pack: the folder loaded as the pack (another checkout of it, e.g. an old commit's).
+        front_end_root: another frontend build's static folder to serve (default: the one in
+        $FILLBLANK_FRONTEND_STATIC, else the host's own)."""
+        self.front_end_root = front_end_root
         self.comfy_path = Path(comfy_path).resolve()
         self.pack = Path(pack)
         self.workdir = Path(workdir)
@@ -99,9 +102,9 @@ class ComfyServer:
                "--disable-auto-launch", "--extra-model-paths-config", str(cfg)]
         # another frontend build to test against (e.g. an older comfyui-frontend-package unpacked
         # elsewhere): its static folder, as tests/_browser.py reads it too
-        static = os.environ.get("FILLBLANK_FRONTEND_STATIC")
+        static = self.front_end_root or os.environ.get("FILLBLANK_FRONTEND_STATIC")
         if static:
-            cmd += ["--front-end-root", static]
+            cmd += ["--front-end-root", str(static)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.log = open(self.log_path, "w")
         ensure_host_custom_node_folders(self.comfy_path)

@@ -221,11 +221,11 @@ def test_sigma_progress_flow_schedule_and_single_step():
 
 
 def test_at_sigma_matches_schedule_at_interpolated_progress():
-    sched = LambdaSchedule.linear(1.0, 0.0)
+    sched = LambdaSchedule.linear(1.0, 0.0, axis="steps")
     assert sched.at_sigma(8.0, SIGMAS) == pytest.approx(0.75)
     assert sched.at_sigma(7.0, SIGMAS) == pytest.approx(1.0 - 1.5 / 4)
     assert sched.at_sigma(2.0, SIGMAS) == pytest.approx(0.0)
-    key = LambdaSchedule.from_keyframes("0:1, 0.5:0")
+    key = LambdaSchedule.from_keyframes("0:1, 0.5:0", axis="steps")
     assert key.at_sigma(9.0, SIGMAS) == pytest.approx(1.0 - (0.5 / 4) / 0.5)
     assert key.at_sigma(5.0, SIGMAS) == 0.0
     # the per-step array and at_sigma agree on the schedule's own sigmas

@@ -1,4 +1,4 @@
-"""Evidence that can fail: the CI subset of benchmarks/evidence.py.
+"""Evidence that can fail: the CI subset of benchmarks/evidence.py (evidence_cells.evaluate).
 
 A target OFF the model's data (the object in neutral light as a cut-out, ±10 % size and ±3 px off,
 without its shadow; the model's data show it under the scene's warm / cool / dim light with a
@@ -16,8 +16,8 @@ exact-posterior model cannot see the noise term of the guided input, so once a d
 cell the no-noise / 2×-noise / prediction-only variants may pass with it (see the section's design
 probes); that failure is the world's, reported, not hidden.
 
-Several targets and the room for the shadow (benchmarks/evidence_several.py, ``evidence.py --several
---shadow``): two chained Target Encoders in one Sampler run on the two-place world (each place
+Several targets and the room for the shadow (benchmarks/evidence_several.py and evidence_shadow.py,
+``evidence.py --several --shadow``): two chained Target Encoders in one Sampler run on the two-place world (each place
 ≥ 0.95 identity and joint; paste and a chained record that drops the earlier target stay below), the
 factorised posterior of that world checked against the full sum, the shadow zone on a tight hole
 (the shadow asked for over the whole image), and on the cast-shadow variant of the world (``--shadow
@@ -42,7 +42,7 @@ SEEDS = 24  # every class under every light once
 CELLS = ("sd15 euler normal 20", "sd3 shift 3 euler simple 20", "sd15 lcm sgm_uniform 4",
          "flux shift 3 euler simple 4")
 BAR = 0.95
-# the broken variants this world can see (benchmarks/evidence.py UNSEEN: the noise-term ones cannot be
+# the broken variants this world can see (benchmarks/evidence_world.py UNSEEN: the noise-term ones cannot be
 # seen by an exact-posterior model; tests/test_core_dynamics.py checks the noise level exactly)
 MUST_FAIL = ("paste", "broken_raw_target", "broken_covered_fraction")
 # Known shortfall of the default, measured (benchmarks/evidence.py --limit, results.md "The few-step
@@ -68,7 +68,7 @@ def _cells(short_too=True):
 @pytest.fixture(scope="module")
 def ev(pack):
     import comfy.utils
-    import evidence
+    import evidence_cells as evidence
     comfy.utils.PROGRESS_BAR_ENABLED = False
     cache = {}
 
@@ -159,7 +159,7 @@ def test_few_step_limit(ev):
     assert ceiling["known_max"] == 0.0
 
 
-# --- several targets in one run, room for the shadow (benchmarks/evidence_several.py) ---------------------
+# --- several targets in one run, room for the shadow (benchmarks/evidence_several.py, evidence_shadow.py) ---
 
 SEVERAL_CELLS = ("sd15 euler normal 20", "sd3 shift 3 euler simple 20")
 
@@ -203,13 +203,14 @@ def test_two_place_latent_is_its_halves_side_by_side():
 def several(pack):
     import comfy.utils
     import evidence_several
+    import evidence_shadow
     comfy.utils.PROGRESS_BAR_ENABLED = False
     cache = {}
 
     def stats(kind: str, cell: str, method: str) -> dict:
         if (kind, cell, method) not in cache:
-            run = {"several": evidence_several.evaluate_several, "shadow": evidence_several.evaluate_shadow,
-                   "shadow_cast": evidence_several.evaluate_shadow_cast}[kind]
+            run = {"several": evidence_several.evaluate_several, "shadow": evidence_shadow.evaluate_shadow,
+                   "shadow_cast": evidence_shadow.evaluate_shadow_cast}[kind]
             rows = run(cells=[cell], methods=(method,), seeds=SEEDS, progress=False)
             if kind == "several":
                 cache[(kind, cell, method)] = evidence_several.summarise_several(rows)[(cell, method)]

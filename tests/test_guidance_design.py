@@ -21,7 +21,8 @@ import torch
 
 from fillblank_core import masks as M
 from fillblank_core.sampling import sample_fillblank
-from fillblank_core.schedules import DEFAULT_ADAPT, LambdaSchedule, adapt_keyframes
+from fillblank_core.ranges import DEFAULT_ADAPT
+from fillblank_core.schedules import LambdaSchedule, adapt_keyframes
 from fillblank_core.spaces import NoiseSpace
 
 PREVIOUS_DEFAULT = LambdaSchedule(kind="keyframes", axis="noise", keyframes="0:1, 0.6:1, 0.8:0")
@@ -333,7 +334,7 @@ def test_the_device_table_interpolates_between_the_run_sigmas():
     there as at_sigma does (to 1e-3), not the nearest knot's."""
     from fillblank_core.sampling import GuidedDenoiser
     sig = eps_normal(12)
-    sched = LambdaSchedule.linear(1.0, 0.0)  # over steps: λ changes between every pair of sigmas
+    sched = LambdaSchedule.linear(1.0, 0.0, axis="steps")  # over steps: λ changes between every pair of sigmas
     space = NoiseSpace.eps()
     table = sched.table(sig, space.coefficients)
     g = GuidedDenoiser(None, torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2), table, space)
@@ -388,7 +389,7 @@ def test_two_call_samplers_get_lambda_of_the_step_for_both_calls():
     with λ(σ_i), like its predictor: the prediction of a model that predicts 0, pulled toward a
     target of 1, is exactly the weight w."""
     sig = karras(6)
-    sched = LambdaSchedule.linear(1.0, 0.0)  # over steps: a different λ at every step
+    sched = LambdaSchedule.linear(1.0, 0.0, axis="steps")  # over steps: a different λ at every step
     mask = torch.ones(1, 1, 4, 4)
     for per_step in (2, 1):
         seen = []

@@ -98,3 +98,61 @@ def test_host_cfg_and_batch_keep_known_region(setup):
     out = _run(model, lat2, hole, "dpmpp_2m", 5, 2, 2, target, tmask, cfg=4.0)
     known = (hole == 0).expand_as(lat2)
     assert torch.equal(out[known], lat2[known])
+
+
+def _recorded(sampler_name, sigmas, schedule, j=100, r=1):
+    """(sigma, w) of every model call of sample_fillblank over ComfyUI's own base sampler: a model
+    that predicts 0, pulled toward a target of 1 everywhere, returns exactly the weight w."""
+    import comfy.samplers
+    from fillblank_core.sampling import step_calls
+    base = comfy.samplers.ksampler(sampler_name)
+    seen = []
+
+    def zero(x, sigma, **kwargs):
+        return torch.zeros_like(x)
+
+    def recording(model, x, sig, **kwargs):  # the base sampler, seeing what the guided model returns
+        def call(x, sigma, **kw):
+            out = model(x, sigma, **kw)
+            seen.append((float(sigma.reshape(-1)[0]), float(out[0, 0, 0, 0])))
+            return out
+        return base.sampler_function(call, x, sig, **kwargs)
+    sample_fillblank(zero, torch.zeros(1, 4, 4, 4), sigmas, sampler=recording,
+                     sampler_options=dict(base.extra_options), target=torch.ones(1, 4, 4, 4),
+                     target_mask=torch.ones(1, 1, 4, 4), schedule=schedule, seed=0, jump_length=j, resample=r,
+                     calls_per_step=step_calls(sampler_name) or 1)
+    return seen
+
+
+@pytest.mark.parametrize("j,r", [(100, 1), (3, 2)])
+def test_heunpp2_gets_one_lambda_per_step(comfy_host, j, r):
+    """heunpp2 calls the model 3 times a step (at σ_i, σ_i+1, σ_i+2), twice on the next-to-last step
+    of each base-sampler call and once on its last: every call of step i gets λ(σ_i), over the
+    chunks of a time-travel run too, and the calls are exactly count_model_evaluations'."""
+    from fillblank_core.sampling import plan_chunks
+    sig = torch.tensor([14.6, 9.0, 5.5, 3.2, 1.8, 0.9, 0.4, 0.0])
+    sched = LambdaSchedule.linear(1.0, 0.0, axis="steps")  # a different λ at every step
+    lam = [sched.at_sigma(float(v), sig.tolist()) for v in sig[:-1]]
+    seen = _recorded("heunpp2", sig, sched, j, r)
+    def calls(n):  # ComfyUI's sample_heunpp2 over n steps: Heun++, then Heun, then Euler
+        return [1] if n == 1 else [3] * (n - 2) + [2, 1]
+    want = [lam[lo + k] for lo, hi, passes in plan_chunks(7, j, r) for _ in range(passes)
+            for k, c in enumerate(calls(hi - lo)) for _ in range(c)]
+    assert len(seen) == len(want) == count_model_evaluations(7, j, r, "heunpp2")
+    assert [w for _, w in seen] == pytest.approx(want, abs=1e-6)
+    assert len({round(s, 4) for s, _ in seen}) > len(set(want)) - 1, "calls between the steps' sigmas"
+
+
+@pytest.mark.parametrize("sampler_name", ["dpm_fast", "dpm_adaptive"])
+def test_dpm_fast_and_adaptive_get_lambda_by_each_calls_noise_level(comfy_host, sampler_name):
+    """dpm_fast and dpm_adaptive solve on noise levels of their own (DPM-Solver's time grid, adaptive
+    steps), so there is no step of the run to hold λ over: each call gets λ at its own noise level,
+    as the help page says (step_calls gives them no pattern)."""
+    from fillblank_core.sampling import step_calls
+    assert step_calls(sampler_name) is None
+    sig = [14.6, 9.0, 5.5, 3.2, 1.8, 0.9, 0.4, 0.0]
+    sched = LambdaSchedule.linear(1.0, 0.0, axis="steps")
+    seen = _recorded(sampler_name, torch.tensor(sig), sched)
+    assert len(seen) >= 4
+    assert [w for _, w in seen] == pytest.approx([sched.at_sigma(s, sig) for s, _ in seen], abs=2e-3)
+    assert len({round(s, 4) for s, _ in seen} - {round(s, 4) for s in sig}) >= 2, "its own noise levels"

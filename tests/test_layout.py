@@ -6,6 +6,8 @@
   ``fillblank_core`` (absolutely: it runs as a top-level package), never ComfyUI or ``nodes``.
 * The shipped ComfyUI layer (``__init__.py``, ``nodes/``) never imports ``fillblank_lab``, and
   ``.comfyignore`` leaves out of the registry archive exactly what nothing shipped needs.
+* No import cycle among the modules of the core, the node layer, the lab or ``benchmarks/`` (whose
+  scripts import each other by bare name), and no ``benchmarks/`` file longer than 450 lines.
 
 Imports are read with ``ast`` (module level and inside functions, relative imports resolved, constant
 ``importlib.import_module`` / ``__import__`` calls), so a lazy import is caught as well.
@@ -174,6 +176,42 @@ def test_no_import_cycle_in_the_core_or_the_node_layer():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]  # the finder
     for folder, package in ((CORE, CORE), ("nodes", "nodes")):
         assert _cycles(_module_graph(folder, package)) == [], (folder, _cycles(_module_graph(folder, package)))
+
+
+def _script_graph(folder: str, sources: dict[str, str] | None = None) -> dict[str, set[str]]:
+    """The import graph of a folder of scripts that import each other by bare module name (the
+    scripts put their folder on ``sys.path``: ``import evidence_world``); ``sources`` replaces or
+    adds files' text by module name."""
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted((REPO / folder).glob("*.py"))}
+    texts.update(sources or {})
+    return {stem: {n.split(".")[0] for _, n, rel in imports_of(REPO / folder / f"{stem}.py", src)
+                   if not rel and n.split(".")[0] in texts and n.split(".")[0] != stem}
+            for stem, src in texts.items()}
+
+
+def test_no_import_cycle_in_the_lab_or_the_benchmarks():
+    """fillblank_lab's modules, and benchmarks/ (scripts importing each other by bare name), import
+    without a cycle (the reader is checked first on a made-up pair that imports each other, as
+    evidence.py and evidence_several.py once did)."""
+    made_up = _script_graph("benchmarks", {"probe_a": "import probe_b as B\n",
+                                           "probe_b": "import probe_a as A\nfrom probe_a import HERE\n",
+                                           "probe_c": "from probe_b import x\nimport os\n"})
+    assert made_up["probe_c"] == {"probe_b"}
+    assert [c for c in _cycles(made_up) if "probe_a" in c] == [["probe_a", "probe_b", "probe_a"]]
+    bench = _script_graph("benchmarks")
+    assert _cycles(bench) == [], ("benchmarks", _cycles(bench))
+    assert bench["evidence"] >= {"evidence_world", "evidence_cells", "evidence_report"}, bench["evidence"]
+    assert _cycles(_module_graph(LAB, LAB)) == [], (LAB, _cycles(_module_graph(LAB, LAB)))
+
+
+# every file of benchmarks/ at most this long (the longest, cost.py, is 432 lines): split a longer one
+BENCHMARK_MAX_LINES = 450
+
+
+def test_benchmark_files_stay_short():
+    long = {p.name: n for p in sorted((REPO / "benchmarks").glob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > BENCHMARK_MAX_LINES}
+    assert not long, f"split these benchmarks/ files (> {BENCHMARK_MAX_LINES} lines): {long}"
 
 
 def test_lab_imports_the_core_absolutely_and_never_comfyui():

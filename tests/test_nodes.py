@@ -231,3 +231,25 @@ def test_object_mask_is_the_other_convention_of_target_mask(env):
         _encode(env, target=rgb, object_mask=obj, target_mask=1.0 - obj)
     with pytest.raises(ValueError, match="object_mask"):
         _encode(env, target=rgb, object_mask=torch.ones(2, 40, 40), scene=env["scene"].expand(3, -1, -1, -1))
+
+
+def test_a_hole_thinner_than_a_latent_cell_is_told_apart_from_an_empty_one(env):
+    """A 3 px stick between the centres of the 8 px latent cells is a non-empty Mask Refiner hole
+    that repaints no latent cell: Fill-in Sampler says so with its size and the fix (grow), not
+    "paint it"; grown by 1 px it reaches the cells' centres and samples."""
+    rec, _, _, _ = _encode(env)
+    stick = torch.zeros(1, 64, 96)
+    stick[:, 10:50, 13:16] = 1.0  # columns 13–15: cell 1's centre pixels are 11–12, cell 2's 19–20
+    ref = env["nodes"]["FillBlankMaskRefiner"]
+    hole, _ = ref.execute("hole", 0, 0, 0.0, hole=stick)
+    assert int(hole.sum()) == 120
+    with pytest.raises(ValueError) as err:
+        _sample(env, rec, hole, steps=2)
+    msg = str(err.value)
+    assert "no latent cell" in msg and "120 px" in msg and "3x40 px" in msg and "each 8x8 px latent cell" in msg
+    assert "grow" in msg and "MaskEditor" not in msg and "paint the hole" not in msg
+    grown, _ = ref.execute("hole", 1, 0, 0.0, hole=stick)
+    latent, out = _sample(env, rec, grown, steps=2)
+    assert not torch.equal(latent, out)
+    with pytest.raises(ValueError, match="is empty: paint the hole"):
+        _sample(env, rec, torch.zeros(1, 64, 96), steps=2)

@@ -1,6 +1,7 @@
 """What the registry and the frontend show of the pack besides the nodes themselves.
 
-- Node help pages: web/docs/<NodeId>.md (the frontend's node help panel) for exactly the nodes in
+- Node help pages: web/docs/<NodeId>/en.md and web/docs/<NodeId>.md (the frontend's node help panel
+  looks for the first, then the second) for exactly the nodes in
   nodes.NODES, equal to what scripts/make_node_docs.py makes from the nodes' declarations
   now (regenerated in memory from the pack imported in-process); every input and output of every
   node is on its page with its tooltip.
@@ -32,9 +33,10 @@ def generated(pack):
 
 @pytest.mark.host
 def test_every_node_has_a_help_page_and_no_other(pack):
-    have = sorted(p.name for p in DOCS.glob("*.md"))
-    want = sorted(f"{n}.md" for n in pack.nodes.NODES_BY_ID)
-    assert len(want) >= 8
+    have = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*"))
+    want = sorted([f"{n}.md" for n in pack.nodes.NODES_BY_ID] + [f"{n}/en.md" for n in pack.nodes.NODES_BY_ID]
+                  + list(pack.nodes.NODES_BY_ID))  # the folders
+    assert len(want) >= 24
     assert have == want, ("web/docs/ does not match the pack's nodes; run "
                           "`COMFYUI_PATH=… .venv/bin/python scripts/make_node_docs.py`")
 
@@ -158,3 +160,13 @@ def test_registry_reads_the_metadata(comfy_host):
     # the registry's parser knows only vendor accelerators ("Environment :: GPU :: NVIDIA CUDA", …):
     # the plain trove classifier "Environment :: GPU" is for PyPI and reads there as no restriction
     assert {"Operating System :: OS Independent", "Environment :: GPU"} <= set(raw["project"]["classifiers"])
+
+
+@pytest.mark.host
+def test_the_sampler_pages_say_what_lambda_each_sampler_gets(generated):
+    """Samplers with several calls per step get one λ per step; dpm_fast / dpm_adaptive, on noise levels
+    of their own, get λ at each call's noise level (tests/test_host_sampler.py checks both)."""
+    for page in ("FillBlankSampler.md", "FillBlankSampler/en.md", "FillBlankInsert.md"):
+        row = _row(generated[page], "sampler_name")
+        assert "heunpp2" in row and "one λ per step" in row, page
+        assert "dpm_fast and dpm_adaptive" in row and "λ at its own noise level" in row, page

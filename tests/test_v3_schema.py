@@ -151,3 +151,21 @@ def test_lambda_schedule_checks_keyframes_before_the_prompt_runs(pack):
     # linked inputs arrive as None while the prompt is validated: left to execute()
     assert cls.validate_inputs(kind="keyframes", keyframes=None) is True
     assert cls.validate_inputs(kind=None, keyframes="zebra") is True
+
+
+def test_the_core_schedule_defaults_are_the_lambda_schedule_nodes(pack):
+    """A script user of the core gets the node user's default: LambdaSchedule()'s field defaults are
+    the Lambda Schedule node's widget defaults (axis run, the keep ↔ adapt keyframes), the node at its
+    defaults returns LambdaSchedule(), and every node's adapt defaults to the core's default curve."""
+    core = pack.fillblank_core.schedules
+    fields = {f.name: f.default for f in dataclasses.fields(core.LambdaSchedule) if not f.name.startswith("_")}
+    cls = pack.nodes.NODES_BY_ID["FillBlankLambdaSchedule"]
+    widgets = {i.id: i.default for i in cls.define_schema().inputs}
+    assert {k: widgets[k] for k in fields} == fields
+    assert fields["axis"] == "run" and fields["keyframes"] == core.DEFAULT_KEYFRAMES
+    schedule, _plot = cls.execute(**{k: v for k, v in widgets.items()}).result
+    assert schedule == core.LambdaSchedule() == core.LambdaSchedule.default()
+    assert core.LambdaSchedule.linear().axis == core.LambdaSchedule.from_keyframes("0:1, 1:0").axis == "run"
+    for node in ("FillBlankSampler", "FillBlankSamplerSelect", "FillBlankInsert"):
+        adapt = next(i.default for i in pack.nodes.NODES_BY_ID[node].define_schema().inputs if i.id == "adapt")
+        assert core.LambdaSchedule.adapt(adapt) == core.LambdaSchedule(), node
