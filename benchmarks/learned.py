@@ -73,12 +73,12 @@ CELL_BY_NAME = {c.name: c for c in (*CELLS, STUDENT_CELL)}
 
 def load_host():
     """ComfyUI in-process on the CPU, the pack as ComfyUI imports it, and the host's nodes.py."""
-    from evidence import load_host as load
+    from evidence_world import load_host as load
     return load()
 
 
 def with_sampling(model, sampling: tuple):
-    from evidence import with_sampling as ws
+    from evidence_world import with_sampling as ws
     return ws(model, sampling)
 
 
@@ -226,13 +226,42 @@ def write_csv(rows: list[dict], path: Path) -> None:
         w.writerows(rows)
 
 
+def picture(seeds, path: Path, cell: str = "eps euler normal 20", recipe: str = "img2img_0.5") -> Path:
+    """A grid, one row per seed: scene, the novel target (cut-out), paste, the hand recipe (paste +
+    KSampler / Set Latent Noise Mask), the fillblank default, the lit truth (exact). Scenes ×3."""
+    from PIL import Image
+    pack, host_nodes = load_host()
+    c = CELL_BY_NAME[cell]
+    b = Bench(pack, host_nodes, c.kind)
+    rows = []
+    for seed in seeds:
+        p = b.prepare(seed)
+        tgt = torch.nn.functional.interpolate(p.ex.target.movedim(-1, 1), size=p.ex.scene.shape[1:3]).movedim(1, -1)
+        alpha = 1 - torch.nn.functional.interpolate(p.ex.target_mask[None], size=p.ex.scene.shape[1:3])[0]
+        checker = 0.75 + 0.1 * ((torch.arange(64)[:, None] // 8 + torch.arange(64)[None] // 8) % 2)
+        tgt = tgt * alpha[..., None] + checker[None, ..., None] * (1 - alpha[..., None])
+        outs = [b.vae.decode(b.sample(m, c, seed)) for m in ("paste", recipe, "default")]
+        rows.append(torch.cat([p.ex.scene[0], tgt[0], *(o[0] for o in outs), p.ex.truth[0]], 1))
+    img = torch.cat(rows, 0).clamp(0, 1)
+    pil = Image.fromarray((img * 255).round().byte().numpy())
+    pil = pil.resize((pil.width * 3, pil.height * 3), Image.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil.save(path)
+    print(f"wrote {path}: columns scene, target, paste, {recipe}, default, lit truth ({cell})")
+    return path
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=48)
     ap.add_argument("--cells", default="")
     ap.add_argument("--methods", default="")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--picture", type=Path, default=None, help="write the README grid (seeds 0..--seeds-1) here")
     a = ap.parse_args(argv)
+    if a.picture:
+        picture(range(a.seeds), a.picture)
+        return
     cells = [c.strip() for c in a.cells.split(",") if c.strip()] or None
     methods = tuple(m.strip() for m in a.methods.split(",") if m.strip()) or None
     t0 = time.time()

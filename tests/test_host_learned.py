@@ -53,7 +53,7 @@ def test_ksampler_denoises_a_held_out_scene(world, kind, sampler, scheduler, shi
     denoises (a broken one — wrong parameterisation or latent scale — drifts far)."""
     import comfy_extras.nodes_model_advanced as adv
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from evidence import load_host
+    from evidence_world import load_host
     _, nodes = load_host()
     model, vae, cond = world.learned_checkpoint(kind)
     if shift:
@@ -69,3 +69,16 @@ def test_ksampler_denoises_a_held_out_scene(world, kind, sampler, scheduler, shi
         drift.append(float((vae.decode(noisy) - vae.decode(lat["samples"])).abs().mean()))
     assert max(errs) < 0.05
     assert max(errs) < 0.5 * min(drift)
+
+
+def test_ci_subset_on_shipped_weights(world):
+    """A few seeds of one cell of benchmarks/learned.py on the shipped weights: the default keeps at
+    least the joint measured on these seeds, and the plain paste stays below the bar (it does not
+    relight). Fails when a change to the guidance, the metrics or the weights loses what was measured."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import learned as B
+    rows = B.evaluate([CI_CELL], ("default", "paste"), seeds=len(CI_SEEDS), progress=False)
+    stats = B.summarise(rows)
+    assert stats[(CI_CELL, "default")]["joint"] >= CI_DEFAULT_JOINT
+    assert stats[(CI_CELL, "paste")]["joint"] <= CI_PASTE_MAX < B.BAR
+    assert max(r["known_err"] for r in rows) == 0.0, "the known region is the scene's latent exactly"
