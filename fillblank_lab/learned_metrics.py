@@ -8,8 +8,9 @@ references are what the best possible latent would decode to. None of them sees 
 the sampler was pulled toward.
 
 * identity: the object is there with the target's shape — the silhouette found in the result (pixels
-  of the repainted region that no darkening of the scene explains) has IoU ≥ ``IOU`` with the one
-  found the same way in the decoded paste — and with its texture and colours: the Pearson
+  of the repainted region within ``NEAR`` px of the placed object that no darkening of the scene
+  explains; background the model redraws farther away is not the object) has IoU ≥ ``IOU`` with the
+  one found the same way in the decoded paste — and with its texture and colours: the Pearson
   correlation over the placed silhouette's pixels and channels between the result and the decoded
   paste times a per-channel gain (least squares, clamped to what a light can do: overall 0.2…1.6,
   each channel within ×0.6…1.6 of the mean) is ≥ ``CORR``.
@@ -36,6 +37,7 @@ OBJ_DIST = 0.10      # RGB distance from the best darkening of the scene above w
 DARKEST = 0.25       # the darkest a shadow makes the scene (factor on its colour)
 LIGHT_NOISE = 0.15   # darkening outside the truth's shadow (3 px around it) that still counts as scene
 SHADE_REACH = 3      # px: how far from the truth's shadow a result's shadow may fall
+NEAR = 4             # px: the silhouettes are compared within this distance of the placed object
 SHADOW_MIN = 0.25    # the truth's shadow region: more than this fraction of the direct light taken
 GAIN = (0.2, 1.6)
 CHANNEL = (0.6, 1.6)
@@ -77,8 +79,9 @@ def texture_corr(result: torch.Tensor, albedo: torch.Tensor, region: torch.Tenso
 def identity(result: torch.Tensor, ex, scene_dec: torch.Tensor, hole: torch.Tensor, paste_dec: torch.Tensor) -> dict:
     """{"iou", "corr", "identity"} of a decoded result [1, H, W, 3] for the run ``ex``."""
     shade = _dilate(ex.shadow > 0.05, SHADE_REACH)
-    found = silhouette(result, scene_dec, hole, shade)
-    ref = silhouette(paste_dec, scene_dec, hole, shade)
+    near = _dilate(ex.alpha > 0.05, NEAR)  # what the model redraws farther away is not the object's shape
+    found = silhouette(result, scene_dec, hole, shade) & near
+    ref = silhouette(paste_dec, scene_dec, hole, shade) & near
     iou = float((found & ref).sum()) / max(1, int((found | ref).sum()))
     corr = texture_corr(result, paste_dec[0], ex.alpha > 0.5)
     return {"iou": iou, "corr": corr, "identity": iou >= IOU and corr >= CORR}
