@@ -66,9 +66,9 @@ CELLS = (
     Cell("eps euler normal 20", "eps", "euler", "normal", 20),
     Cell("eps dpmpp_2m karras 20", "eps", "dpmpp_2m", "karras", 20),
     Cell("flow shift 3 euler simple 20", "flow", "euler", "simple", 20, ("sd3", 3.0)),
+    Cell("student lcm sgm_uniform 4", "student", "lcm", "sgm_uniform", 4),
 )
-STUDENT_CELL = Cell("student lcm sgm_uniform 4", "student", "lcm", "sgm_uniform", 4)
-CELL_BY_NAME = {c.name: c for c in (*CELLS, STUDENT_CELL)}
+CELL_BY_NAME = {c.name: c for c in CELLS}
 
 
 def load_host():
