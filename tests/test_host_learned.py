@@ -49,29 +49,21 @@ def test_learned_checkpoint_is_a_comfyui_model(world, kind, sampling):
         world.learned_checkpoint("v")
 
 
-@pytest.mark.parametrize("kind,sampler,scheduler,shift", [("eps", "euler", "normal", None),
-                                                          ("flow", "euler", "simple", 3.0)])
-def test_ksampler_denoises_a_held_out_scene(world, kind, sampler, scheduler, shift):
-    """ComfyUI's own KSampler at denoise 0.4 brings a held-out scene back near itself: the model
-    denoises (a broken one — wrong parameterisation or latent scale — drifts far)."""
-    import comfy_extras.nodes_model_advanced as adv
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from evidence_world import load_host
-    _, nodes = load_host()
+@pytest.mark.parametrize("kind,sigma", [("eps", 1.0), ("flow", 0.5)])
+def test_comfyui_model_denoises_held_out_scenes(world, kind, sigma):
+    """ComfyUI's own model call (BaseModel.apply_model: its model sampling's input scaling, σ →
+    timestep and denoised formula around the trained network) on held-out scenes noised to a middle
+    noise level in the model's space: the denoised latent's error is well under the trivial
+    predictor's (the latents' mean, 0). Measured: 0.26 (eps) and 0.26 (flow) of it; the flow network
+    wrapped as an eps model gives 1.9, the eps network wrapped as flow 0.48 (seen failing)."""
     model, vae, cond = world.learned_checkpoint(kind)
-    if shift:
-        model = adv.ModelSamplingSD3().patch(model, shift)[0]
-    imgs = torch.cat([S.example(s, "held").truth for s in range(4)])
-    lat = nodes.VAEEncode().encode(vae, imgs)[0]
-    errs, drift = [], []
-    for seed in range(2):
-        out = nodes.KSampler().sample(model, seed, 20, 1.0, sampler, scheduler, cond, cond, lat, denoise=0.4)[0]["samples"]
-        assert torch.isfinite(out).all()
-        errs.append(float((vae.decode(out) - vae.decode(lat["samples"])).abs().mean()))
-        noisy = lat["samples"] + torch.randn_like(lat["samples"]) * 0.3 / L.SCALE
-        drift.append(float((vae.decode(noisy) - vae.decode(lat["samples"])).abs().mean()))
-    assert max(errs) < 0.05
-    assert max(errs) < 0.5 * min(drift)
+    imgs = torch.cat([S.example(s, "held").truth for s in range(8)])
+    z = model.model.process_latent_in(vae.encode(imgs))
+    eps = torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
+    x = model.model.model_sampling.noise_scaling(torch.tensor(sigma), eps, z)
+    with torch.no_grad():
+        d = model.model.apply_model(x, torch.full((8,), sigma), c_crossattn=cond[0][0].expand(8, -1, -1))
+    assert float(((d - z) ** 2).mean()) < 0.35 * float((z ** 2).mean())
 
 
 def test_ci_subset_on_shipped_weights(world):
