@@ -44,12 +44,7 @@ from fillblank_core.masks import latent_hole  # noqa: E402
 from fillblank_lab import learned_metrics as M  # noqa: E402
 from fillblank_lab import scenes  # noqa: E402
 
-BAR = 0.9
-IMG2IMG = (0.3, 0.5, 0.7)
-ADAPTS = (0.1, 0.2, 0.3, 0.4)
-METHODS = ("ceiling", "no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG), "default",
-           *(f"adapt_{a}" for a in ADAPTS))
-BASELINES = ("no_target", "paste", *(f"img2img_{d}" for d in IMG2IMG))
+from learned_stats import BAR, BASELINES, METHODS, format_table, summarise  # noqa: E402,F401 (BAR, BASELINES: for callers)
 
 
 @dataclass(frozen=True)
@@ -200,34 +195,6 @@ def evaluate(cells=None, methods=None, seeds: int = 48, first: int = 0, progress
             print(f"[{cell.name}] {time.time() - t0:.0f} s", flush=True)
             print(format_table(summarise([r for r in rows if r["cell"] == cell.name])), flush=True)
     return rows
-
-
-def _rate(rs, key):
-    return sum(bool(r[key]) for r in rs) / max(1, len(rs))
-
-
-def _mean(rs, key):
-    v = [float(r[key]) for r in rs if r[key] == r[key]]
-    return sum(v) / max(1, len(v))
-
-
-def summarise(rows: list[dict]) -> dict:
-    out = {}
-    for k in dict.fromkeys((r["cell"], r["method"]) for r in rows):
-        rs = [r for r in rows if (r["cell"], r["method"]) == k]
-        out[k] = dict(n=len(rs), joint=_rate(rs, "joint"), identity=_rate(rs, "identity"), harmony=_rate(rs, "harmony"),
-                      lit=_rate(rs, "lit"), shadow=_rate(rs, "shadow"), iou=_mean(rs, "iou"), corr=_mean(rs, "corr"),
-                      ratio=sorted(float(r["ratio"]) for r in rs)[len(rs) // 2],
-                      ratio_exact=sorted(float(r["ratio_exact"]) for r in rs)[len(rs) // 2], seam=_mean(rs, "seam"),
-                      known=max(float(r["known_err"]) for r in rs))
-    return out
-
-
-def format_table(stats: dict) -> str:
-    return "\n".join(f"  {m:14} joint {v['joint']:.2f}  identity {v['identity']:.2f} (IoU {v['iou']:.2f}, corr "
-                     f"{v['corr']:.2f})  harmony {v['harmony']:.2f} (lit {v['lit']:.2f}, shadow {v['shadow']:.2f}, "
-                     f"median ratio {v['ratio']:.2f})  seam {v['seam']:+.3f}  known {v['known']:.1e}"
-                     for (_, m), v in stats.items())
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

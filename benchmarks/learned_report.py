@@ -18,7 +18,7 @@ for p in (REPO, HERE):
     if str(p) not in sys.path:
         sys.path.append(str(p))
 
-import learned as B  # noqa: E402
+import learned_stats as B  # noqa: E402
 from fillblank_lab import learned as L  # noqa: E402
 from fillblank_lab import learned_metrics as M  # noqa: E402
 
@@ -135,8 +135,8 @@ def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SEC
 
 
 def main():
-    rows = read_csv(B.RESULTS / "learned.csv")
-    times = B.RESULTS / "learned_time.json"
+    rows = read_csv(HERE / "results" / "learned.csv")
+    times = HERE / "results" / "learned_time.json"
     secs = json.loads(times.read_text())["seconds"] if times.exists() else float("nan")
     write_section(rows, len({r["seed"] for r in rows}), secs)
 
