@@ -252,8 +252,9 @@ def main(argv=None):
     if a.out is None and cells is None and methods is None:
         import json
         import learned_report
-        (RESULTS / "learned_time.json").write_text(json.dumps({"seconds": round(secs, 1), "seeds": a.seeds}) + "\n")
-        learned_report.write_section(rows, a.seeds, secs)
+        (RESULTS / "learned_time.json").write_text(json.dumps({"seconds": round(secs, 1), "seeds": a.seeds,
+                                                               "head": learned_report._head()}) + "\n")
+        learned_report.write_section(rows, a.seeds, secs, head=learned_report._head())
 
 
 if __name__ == "__main__":

@@ -75,13 +75,14 @@ def verdict(stats: dict, cell: str) -> dict:
     return out
 
 
-def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SECTION) -> Path:
+def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SECTION, head: str = "") -> Path:
+    """The section from the bench's rows; ``head``: the commit the bench ran at."""
     stats = B.summarise(rows)
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     methods = [m for m in B.METHODS if any(r["method"] == m for r in rows)]
     lines = ["## The learned world: novel objects with learned latent models", "",
              f"`python benchmarks/learned.py --seeds {seeds}` ({seconds / 60:.0f} min on the shared 2-core CPU, code at "
-             f"`{_head()}`). World: `fillblank_lab/scenes.py` — 64×64 scenes (wall + ground from bundled photos or "
+             f"`{head or _head()}`). World: `fillblank_lab/scenes.py` — 64×64 scenes (wall + ground from bundled photos or "
              "procedural textures), one light (direction, colour, intensity, ambient), the object shaded and casting a "
              "cast + contact shadow. Every run's object is *held out*: a shape family (ring, T, union of two), and a "
              "texture (flat, checks, or a photo crop) the models never saw in training. Models: "
@@ -137,8 +138,8 @@ def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SEC
 def main():
     rows = read_csv(HERE / "results" / "learned.csv")
     times = HERE / "results" / "learned_time.json"
-    secs = json.loads(times.read_text())["seconds"] if times.exists() else float("nan")
-    write_section(rows, len({r["seed"] for r in rows}), secs)
+    t = json.loads(times.read_text()) if times.exists() else {}
+    write_section(rows, len({r["seed"] for r in rows}), t.get("seconds", float("nan")), head=t.get("head", ""))
 
 
 if __name__ == "__main__":
