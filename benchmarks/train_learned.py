@@ -111,11 +111,14 @@ def diffusion_loss(net: L.LatentUNet, z: torch.Tensor, gen: torch.Generator, kin
 
 
 def train_unet(latents: torch.Tensor, kind: str, steps: int, batch: int, lr: float, seed: int, minutes: float,
-               log, ema_decay: float = 0.999) -> tuple:
+               log, ema_decay: float = 0.999, init: Path | None = None) -> tuple:
+    """``init``: start from these weights (a longer run of the same model) instead of from scratch."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     cfg = L.UNET_CONFIG
     net = L.LatentUNet(tuple(cfg["ch"]), cfg["emb"], cfg["latent"], kind)
+    if init is not None:
+        net.load_state_dict(L.load_unet(kind, init).state_dict())
     ema = L.LatentUNet(tuple(cfg["ch"]), cfg["emb"], cfg["latent"], kind)
     ema.load_state_dict(net.state_dict())
     ema.requires_grad_(False)
@@ -214,6 +217,7 @@ def main(argv=None):
                     "or the shipped one)")
     ap.add_argument("--student-minutes", type=float, default=10.0)
     ap.add_argument("--vae", type=Path, default=None, help="use this trained VAE instead of training one")
+    ap.add_argument("--init-dir", type=Path, default=None, help="continue the U-Nets from the weights in this folder")
     ap.add_argument("--smoke", action="store_true", help="a few steps of every phase (CI)")
     ap.add_argument("--out-dir", type=Path, default=L.ASSETS)
     ap.add_argument("--curve", type=Path, default=HERE / "results" / "train_learned_loss")
@@ -255,7 +259,8 @@ def main(argv=None):
             net, steps, secs = train_student(latents, teacher, a.unet_steps, 64, 2e-4, a.seed, a.student_minutes, log)
             kind_loss = "eps"  # held-out loss below: the student's denoising loss as an eps model
         else:
-            net, steps, secs = train_unet(latents, kind, a.unet_steps, 128, 1e-3, a.seed, a.unet_minutes, log)
+            init = a.init_dir / L.UNET_PATHS[kind].name if a.init_dir else None
+            net, steps, secs = train_unet(latents, kind, a.unet_steps, 128, 1e-3, a.seed, a.unet_minutes, log, init=init)
             kind_loss = kind
         trained[kind] = net
         gen = torch.Generator().manual_seed(99)
