@@ -251,3 +251,22 @@ def test_memory_chain_1mp(tmp_path, comfy_host):
     assert (tmp_path / "memory.csv").is_file() and _csv(tmp_path / "memory.csv")[0]["case"] == "chain"
     assert row["outputs_mb"] > 50, row  # scene-size outputs: preview, masks, composite
     assert row["added_mb"] <= memory.BOUND_MB * row["megapixels"] / 16.8 + 60, row
+
+
+def test_train_learned_smoke(tmp_path):
+    """benchmarks/train_learned.py --smoke: every phase (VAE, eps, flow, student) a few steps; the
+    weights load back with their metadata, and the shipped results are not touched."""
+    import train_learned
+    from fillblank_lab import learned as L
+    curve = BENCH / "results" / "train_learned_loss.csv"
+    before = curve.read_bytes() if curve.exists() else None
+    train_learned.main(["--smoke", "--out-dir", str(tmp_path)])
+    vae = L.load_vae(tmp_path / L.VAE_PATH.name)
+    assert float(vae.z_std) > 0 and vae.metadata["command"].endswith(f"--smoke --out-dir {tmp_path}")
+    for kind in ("eps", "flow", "student"):
+        net = L.load_unet(kind, tmp_path / L.UNET_PATHS[kind].name)
+        assert net.kind == kind and int(net.metadata["steps"]) == 10
+        assert float(net.metadata["final_loss"]) >= 0 and net.metadata["seed"] == "0"
+        with torch.no_grad():
+            assert net(torch.zeros(2, 4, 8, 8), torch.tensor([10.0, 500.0])).shape == (2, 4, 8, 8)
+    assert (curve.read_bytes() if curve.exists() else None) == before

@@ -507,3 +507,27 @@ def test_keyframes_from_another_node(server, info, keyframes, ok):
     else:
         assert kind == "error", f"expected a run-time error, got {kind}"
         assert "keyframes" in error_text(kind, entry) and "zebra" in error_text(kind, entry)
+
+
+def test_learned_checkpoint_node_runs_the_example(server, info):
+    """The test-only FillBlankTestLearnedCheckpoint (MODEL, VAE, CONDITIONING of the learned world's
+    eps model) in place of the checkpoint loader and the text encoders of the basic example: the
+    server lists it and the graph runs to the end with the trained U-Net and VAE."""
+    spec = info["FillBlankTestLearnedCheckpoint"]
+    assert spec["output"] == ["MODEL", "VAE", "CONDITIONING"]
+    p = json.loads(json.dumps(_basic(info, steps=4)))
+    ckpt = _node(p, "FillBlankTestTinyCheckpoint")
+    p[ckpt] = {"class_type": "FillBlankTestLearnedCheckpoint", "inputs": {"kind": "eps"}}
+    texts = [k for k, n in p.items() if n["class_type"] == "FillBlankTestConditioning"]
+    for k in texts:
+        del p[k]
+    for node in p.values():
+        for name, v in node["inputs"].items():
+            if isinstance(v, list) and len(v) == 2 and v[0] == ckpt:
+                node["inputs"][name] = [ckpt, {0: 0, 2: 1}[v[1]]]      # MODEL stays, VAE moves to 1
+            elif isinstance(v, list) and len(v) == 2 and v[0] in texts:
+                node["inputs"][name] = [ckpt, 2]                       # the empty conditioning
+    kind, entry = server.run(p)
+    assert kind == "success", error_text(kind, entry) + server.log_text()[-3000:]
+    save = _node(p, "SaveImage")
+    assert len(entry["outputs"][save]["images"]) == 1

@@ -9,6 +9,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tiny  # noqa: E402
+from learned_world import FillBlankTestLearnedCheckpoint  # noqa: E402
 
 _CACHE = {}
 
@@ -123,4 +124,5 @@ NODE_CLASS_MAPPINGS = {
     "FillBlankTestMask": FillBlankTestMask,
     "FillBlankTestPoisonLatent": FillBlankTestPoisonLatent,
     "FillBlankTestLatent": FillBlankTestLatent,
+    "FillBlankTestLearnedCheckpoint": FillBlankTestLearnedCheckpoint,
 }
