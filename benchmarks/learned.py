@@ -19,7 +19,7 @@ schedule at adapt A), ``ceiling`` (the lit truth through the VAE inside the hole
 outside it: no sampling).
 
     python benchmarks/learned.py [--seeds 48] [--cells ...] [--methods ...]
-writes benchmarks/results/learned.csv and benchmarks/sections/33_learned.md (full runs only).
+writes benchmarks/results/learned.csv and benchmarks/sections/34_learned.md (full runs only).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The learned world's section of results.md (benchmarks/sections/33_learned.md) from
+"""The learned world's section of results.md (benchmarks/sections/34_learned.md) from
 benchmarks/results/learned.csv and the shipped weights' metadata.
 
     python benchmarks/learned_report.py            # rewrite the section from the csv
@@ -22,7 +22,7 @@ import learned_stats as B  # noqa: E402
 from fillblank_lab import learned as L  # noqa: E402
 from fillblank_lab import learned_metrics as M  # noqa: E402
 
-SECTION = HERE / "sections" / "33_learned.md"
+SECTION = HERE / "sections" / "34_learned.md"
 NAMES = {"ceiling": "ceiling: lit truth through the VAE", "no_target": "no target", "paste": "paste",
          "img2img_0.3": "paste + KSampler / Set Latent Noise Mask 0.3", "img2img_0.5": "… denoise 0.5",
          "img2img_0.7": "… denoise 0.7", "default": "**fillblank default**", "adapt_0.1": "default schedule, adapt 0.1",

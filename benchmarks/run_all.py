@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -241,7 +242,7 @@ def memory_section(rows) -> list:
             "added at 16 MP.", "", *out, "", *reading]
 
 
-def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> Path:
+def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None, date: str | None = None) -> Path:
     ex = read_csv(out_dir / "ablation_exemplar.csv") if (out_dir / "ablation_exemplar.csv").is_file() else []
     ty = read_csv(out_dir / "ablation_toy.csv") if (out_dir / "ablation_toy.csv").is_file() else []
     rb = read_csv(out_dir / "robustness.csv") if (out_dir / "robustness.csv").is_file() else []
@@ -254,7 +255,7 @@ def write_report(out_dir: Path, md_path: Path, seconds: dict | None = None) -> P
     md = ["# fillblank benchmarks", "",
           "Regenerate everything (tables, CSVs, plots) with `python benchmarks/run_all.py`; "
           "`--report-only` rebuilds this page from the CSVs in `benchmarks/results/`. "
-          f"Last full run: {time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {platform.machine()}, "
+          f"Last full run: {date or time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {platform.machine()}, "
           "CPU only, 2 cores shared with other jobs."
           + (" Wall time per part: " + ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()) if seconds else ""),
           ""]
@@ -402,10 +403,16 @@ def main(argv=None):
         seconds["memory"] = time.perf_counter() - t0
     times = out_dir / "run_times.json"
     if seconds:
-        times.write_text(json.dumps({k: round(v, 1) for k, v in seconds.items()}))
+        times.write_text(json.dumps({k: round(v, 1) for k, v in seconds.items()} | {"date": time.strftime("%Y-%m-%d")}))
     elif times.is_file():
         seconds = json.loads(times.read_text())
-    path = write_report(out_dir, md, seconds or None)
+    # the date of the last full run: recorded with its times (a --report-only rebuild keeps it; before
+    # the date was recorded there, the page's own line holds it)
+    date = seconds.pop("date", None) if seconds else None
+    if date is None and Path(md).is_file():
+        found = re.search(r"Last full run: (\d{4}-\d{2}-\d{2})", Path(md).read_text(encoding="utf-8"))
+        date = found.group(1) if found else None
+    path = write_report(out_dir, md, seconds or None, date=date or time.strftime("%Y-%m-%d"))
     print(f"wrote {path}")
     return path
 

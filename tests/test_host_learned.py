@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # the CI subset: seeds and rates measured on the shipped weights (benchmarks/learned.py --seeds 48,
 # cell "eps euler normal 20", seeds 0-3: default identity 4/4, joint 0/4 — the model does not relight,
-# see benchmarks/sections/33_learned.md; paste joint 0/4; no target identity 0/4)
+# see benchmarks/sections/34_learned.md; paste joint 0/4; no target identity 0/4)
 CI_CELL = "eps euler normal 20"
 CI_SEEDS = 4
 CI_DEFAULT_IDENTITY = 1.0
