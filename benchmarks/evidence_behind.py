@@ -1,4 +1,4 @@
-"""Evidence for ``in_front`` (issue 29): an object inserted behind what stands in front of the place.
+"""Evidence for ``in_front``: an object inserted behind what stands in front of the place.
 
 The world is fillblank_lab/occluder.py: the evidence world (fillblank_lab/evidence.py: exact-posterior
 exemplar model, neutral cut-out targets ±10 % / ±3 px off, distractor classes, the non-linear VAE,

@@ -96,7 +96,7 @@ MUTANTS = [
     Mutant("auto takes the whole rectangle of a PNG loaded without its mask", "fillblank_core/segment.py",
            'if noise <= KEY_NOISE:  # the median distance', 'if False:  # the median distance',
            "tests/test_core_segment.py"),
-    # in_front: what stands in front of the object (issue 29)
+    # in_front: what stands in front of the object
     Mutant("the object not cut by in_front", "fillblank_core/placement.py",
            "        msk = M.leave_out(msk, in_front[:, y0:y1, x0:x1])\n", "        msk = msk\n",
            "tests/test_core_target.py"),

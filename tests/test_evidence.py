@@ -270,7 +270,7 @@ def test_cast_shadow_needs_the_zone(several):
     assert several("shadow_cast", cell, "paste_cast")["joint"] < BAR
 
 
-# --- behind what stands in front (benchmarks/evidence_behind.py, issue 29) -----------------------------
+# --- behind what stands in front (benchmarks/evidence_behind.py) --------------------------------------
 
 BEHIND_CELL = "sd15 euler normal 20"
 

@@ -1,4 +1,4 @@
-"""The learned world (issue 28): renderer (fillblank_lab/scenes.py), its metrics
+"""The learned world: renderer (fillblank_lab/scenes.py), its metrics
 (fillblank_lab/learned_metrics.py) and the shipped models (fillblank_lab/learned.py). No ComfyUI."""
 
 from __future__ import annotations
