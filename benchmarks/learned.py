@@ -208,7 +208,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
 def picture(seeds, path: Path, cell: str = "eps euler normal 20", recipe: str = "img2img_0.5") -> Path:
     """A grid, one row per seed: scene, the novel target (cut-out), paste, the hand recipe (paste +
     KSampler / Set Latent Noise Mask), the fillblank default, the lit truth (exact). Scenes ×3."""
-    from PIL import Image
+    from PIL import Image, ImageDraw
     pack, host_nodes = load_host()
     c = CELL_BY_NAME[cell]
     b = Bench(pack, host_nodes, c.kind)
@@ -222,8 +222,15 @@ def picture(seeds, path: Path, cell: str = "eps euler normal 20", recipe: str = 
         outs = [b.vae.decode(b.sample(m, c, seed)) for m in ("paste", recipe, "default")]
         rows.append(torch.cat([p.ex.scene[0], tgt[0], *(o[0] for o in outs), p.ex.truth[0]], 1))
     img = torch.cat(rows, 0).clamp(0, 1)
-    pil = Image.fromarray((img * 255).round().byte().numpy())
-    pil = pil.resize((pil.width * 3, pil.height * 3), Image.NEAREST)
+    grid = Image.fromarray((img * 255).round().byte().numpy())
+    grid = grid.resize((grid.width * 3, grid.height * 3), Image.NEAREST)
+    captions = ["scene", "novel target", "paste (decoded)", f"paste + KSampler {recipe.split('_')[-1]}",
+                "fillblank default", "lit truth (exact)"]
+    pil = Image.new("RGB", (grid.width, grid.height + 22), "white")
+    pil.paste(grid, (0, 22))
+    draw, col = ImageDraw.Draw(pil), grid.width // len(captions)
+    for i, text in enumerate(captions):
+        draw.text((i * col + 6, 5), text, fill=(20, 20, 20))
     path.parent.mkdir(parents=True, exist_ok=True)
     pil.save(path)
     print(f"wrote {path}: columns scene, target, paste, {recipe}, default, lit truth ({cell})")
