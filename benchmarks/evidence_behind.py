@@ -76,8 +76,7 @@ class BehindBench(EV.BenchNodes):
         if key not in self._prepared:
             w = self.world
             img, mask = w.targets[cls]
-            pl = E.Placement.for_seed(seed)
-            d = dict(self.defaults["FillBlankTargetEncoder"], x=pl.x, y=pl.y, scale=pl.scale)
+            d = self.encoder_widgets(seed)
             out = {}
             for name, front in (("front", w.front), ("plain", None)):
                 rec = self.enc.execute(target=img, scene=w.scenes[light], vae=w.vae, target_mask=mask, in_front=front,

@@ -10,16 +10,9 @@ import math
 import time
 from pathlib import Path
 
+from bench_common import write_csv  # noqa: F401  (the benches' one CSV writer, for evidence.py too)
 from evidence_cells import evaluate, rate, summarise, verdict
 from evidence_world import BAR, BROKEN, HERE, LIMIT_METHODS, METHODS, REPO, RESULTS
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-        wr.writeheader()
-        wr.writerows(rows)
 
 
 def read_csv(path: Path) -> list[dict]:

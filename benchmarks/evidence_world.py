@@ -188,6 +188,11 @@ class BenchNodes:
         self.schedules = sys.modules[pack.__name__ + ".fillblank_core.schedules"]
         self._prepared = {}
 
+    def encoder_widgets(self, seed: int) -> dict:
+        """Target Encoder's widgets for a run: its defaults, placed where the seed's cut-out lands."""
+        pl = E.Placement.for_seed(seed)
+        return dict(self.defaults["FillBlankTargetEncoder"], x=pl.x, y=pl.y, scale=pl.scale)
+
     def model(self, sampling: tuple):
         if sampling not in self._models:
             self._models[sampling] = with_sampling(self.base_model, sampling)
@@ -208,8 +213,7 @@ class Bench(BenchNodes):
         if key not in self._prepared:
             w = self.world
             img, mask = w.targets[cls]
-            pl = E.Placement.for_seed(seed)
-            d = dict(self.defaults["FillBlankTargetEncoder"], x=pl.x, y=pl.y, scale=pl.scale)
+            d = self.encoder_widgets(seed)
             record = self.enc.execute(target=img, scene=w.scenes[light], vae=w.vae, target_mask=mask, **d)[0]
             hole = self.ref.execute(hole=E.drawn_hole(shadow=w.shadow_kind), target=record,
                                     **dict(self.defaults["FillBlankMaskRefiner"]))[0]

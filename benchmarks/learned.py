@@ -25,7 +25,6 @@ writes benchmarks/results/learned.csv and benchmarks/sections/34_learned.md (ful
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from fillblank_core.masks import latent_hole  # noqa: E402
 from fillblank_lab import learned_metrics as M  # noqa: E402
 from fillblank_lab import scenes  # noqa: E402
 
+from bench_common import write_csv  # noqa: E402
 from learned_stats import BAR, BASELINES, METHODS, format_table, summarise  # noqa: E402,F401 (BAR, BASELINES: for callers)
 
 
@@ -195,14 +195,6 @@ def evaluate(cells=None, methods=None, seeds: int = 48, first: int = 0, progress
             print(f"[{cell.name}] {time.time() - t0:.0f} s", flush=True)
             print(format_table(summarise([r for r in rows if r["cell"] == cell.name])), flush=True)
     return rows
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
 
 
 def picture(seeds, path: Path, cell: str = "eps euler normal 20", recipe: str = "img2img_0.5") -> Path:

@@ -205,17 +205,23 @@ COMMON_LINKS = [
 ]
 
 
-def basic():
-    n = dict(COMMON)
-    n.update({
+def sample_decode_composite(composite_title: str, prefix: str, save_y: int) -> dict:
+    """Nodes 10–13 of the full-frame chains: Fill-in Sampler, VAE Decode, Fill-in Composite, Save Image."""
+    return {
         10: ("FillBlankSampler", (C[3], 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
                                              "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
                                              "resample": 1, "blend": "matched"},
              "Fill-in Sampler (repaint the hole)"),
         11: ("VAEDecode", (C[4], 0), {}, "Decode"),
-        12: ("FillBlankComposite", (C[4], 110), {"feather": 8, "color_match": False},
-             "Put back into the scene"),
-        13: ("SaveImage", (C[4], 310), {"filename_prefix": "fillblank"}, "Result"),
+        12: ("FillBlankComposite", (C[4], 110), {"feather": 8, "color_match": False}, composite_title),
+        13: ("SaveImage", (C[4], save_y), {"filename_prefix": prefix}, "Result"),
+    }
+
+
+def basic():
+    n = dict(COMMON)
+    n.update({
+        **sample_decode_composite("Put back into the scene", "fillblank", 310),
         14: readme((C[3], 470), 440, "Insert an object into a scene: the basic chain",
                    DOWNLOAD_CKPT + images(), PAINT + PLACE + "3. Queue. " + KEEP),
     })
@@ -381,14 +387,7 @@ def behind():
             "Prompt (the scene with the object)")
     n.update({
         8: ("LoadImage", (C[2], 400), {"image": "fillblank_front.png"}, "Scene again — paint what stands in front"),
-        10: ("FillBlankSampler", (C[3], 0), {"seed": 42, "steps": 30, "cfg": 7.0, "sampler_name": "euler",
-                                             "scheduler": "normal", "denoise": 1.0, "jump_length": 10,
-                                             "resample": 1, "blend": "matched"},
-             "Fill-in Sampler (repaint the hole)"),
-        11: ("VAEDecode", (C[4], 0), {}, "Decode"),
-        12: ("FillBlankComposite", (C[4], 110), {"feather": 8, "color_match": False},
-             "Put back into the scene (in front kept)"),
-        13: ("SaveImage", (C[4], 330), {"filename_prefix": "fillblank_behind"}, "Result"),
+        **sample_decode_composite("Put back into the scene (in front kept)", "fillblank_behind", 330),
         14: readme((C[3], 470), 520, "Put an object behind another",
                    DOWNLOAD_CKPT + images(scene="`fillblank_scene.png` (the scene, the hole painted) and "
                                                 "`fillblank_front.png` (the same scene, what stands in front "
