@@ -171,13 +171,7 @@ def prepare(scene: torch.Tensor, target: torch.Tensor, object_mask: torch.Tensor
     if M.mask_box(pmask, within=where.box) is None:
         raise ValueError("the placed target is empty: nothing to insert (check the target_mask, the alpha channel, "
                          "or make scale larger)")
-    if in_front is not None:  # drawn only where nothing stands in front of it
-        pmask = M.leave_out(pmask, in_front)
-        hidden = ~(pmask.flatten(1) > 0).any(1)
-        if bool(hidden.any()):
-            item = f" (item {int(hidden.nonzero()[0]) + 1} of {hidden.shape[0]})" if hidden.shape[0] > 1 else ""
-            raise ValueError(f"in_front{item} covers the whole target where it is placed: nothing of it would be "
-                             "visible; in_front must be 1 only on the scene pixels in front of the object")
+    pmask = M.visible_part(pmask, in_front)  # drawn only where nothing stands in front of it
     new_placed, new_mask = placed, pmask
     e_kept = e_mask = None
     if earlier is not None:  # the earlier targets stay; this one is drawn over them

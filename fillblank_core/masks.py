@@ -332,6 +332,21 @@ def leave_out(mask: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     return mask * (1.0 - k.clamp(0.0, 1.0))
 
 
+def visible_part(mask: torch.Tensor, in_front: torch.Tensor | None) -> torch.Tensor:
+    """An object's mask [B,1,h,w] cut by what stands in front of it (``leave_out``); a ValueError
+    naming in_front when that hides an item of it entirely (nothing of the object would be seen)."""
+    if in_front is None:
+        return mask
+    cut = leave_out(mask, in_front)
+    hidden = ~(cut.flatten(1) > 0).any(1)
+    if bool(hidden.any()):
+        n = hidden.shape[0]
+        item = f" (item {int(hidden.nonzero()[0]) + 1} of {n})" if n > 1 else ""
+        raise ValueError(f"in_front{item} covers the whole target where it is placed: nothing of it would be "
+                         "visible; in_front must be 1 only on the scene pixels in front of the object")
+    return cut
+
+
 def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha: float = 0.6,
             box: tuple | None = None) -> torch.Tensor:
     """A preview IMAGE [N,H,W,3]: ``base`` [B,H,W,3] with ``mask`` [N,1,H,W] tinted in (batches 1

@@ -102,13 +102,7 @@ def place_on_scene(scene: torch.Tensor, target: torch.Tensor, object_mask: torch
                           in_front=None if in_front is None else in_front.shape[0])
     x0, y0, x1, y1 = where.box
     if in_front is not None:  # the object is drawn only where nothing stands in front of it
-        msk = M.leave_out(msk, in_front[:, y0:y1, x0:x1])
-        hidden = ~(msk.flatten(1) > 0).any(1)
-        if bool(hidden.any()):
-            n = hidden.shape[0]
-            item = f" (item {int(hidden.nonzero()[0]) + 1} of {n})" if n > 1 else ""
-            raise ValueError(f"in_front{item} covers the whole target where it is placed: nothing of it would be "
-                             "visible; in_front must be 1 only on the scene pixels in front of the object")
+        msk = M.visible_part(msk, in_front[:, y0:y1, x0:x1])
     image = scene.new_zeros(B, H, W, img.shape[1])
     mask = scene.new_zeros(B, H, W)
     image[:, y0:y1, x0:x1] = img.permute(0, 2, 3, 1).to(image)

@@ -86,9 +86,12 @@ def step_calls(sampler: Optional[str]):
     if sampler in SAMPLER_COST:
         per, last = SAMPLER_COST[sampler]
         return lambda n, ends_at_zero: [per] * (n - 1) + [last if ends_at_zero else per] if n > 0 else []
-    if sampler == "heunpp2":
-        return lambda n, ends_at_zero: [3] * max(0, n - 2) + [2, 1][-n:] if n > 0 else []
-    return None
+    return STEP_PATTERNS.get(sampler)
+
+
+# samplers whose calls per step change along a call (``step_calls``): heunpp2's Heun++ (3 calls), then
+# Heun (2) on its next-to-last step and Euler (1) on its last, by the sigmas it is given
+STEP_PATTERNS = {"heunpp2": lambda n, ends_at_zero: [3] * max(0, n - 2) + [2, 1][-n:] if n > 0 else []}
 
 
 def count_model_evaluations(steps: int, jump_length: int, resample: int, sampler: str = "euler",
@@ -101,7 +104,7 @@ def count_model_evaluations(steps: int, jump_length: int, resample: int, sampler
     """
     calls = step_calls(sampler)
     if calls is None:
-        known = sorted([*SAMPLER_COST, "heunpp2"])
+        known = sorted([*SAMPLER_COST, *STEP_PATTERNS])
         raise ValueError(f"no evaluation count known for sampler {sampler!r}; known: {', '.join(known)}")
     return sum(sum(calls(end - start, ends_at_zero and end == steps)) * passes
                for start, end, passes in plan_chunks(steps, jump_length, resample))

@@ -98,7 +98,7 @@ MUTANTS = [
            "tests/test_core_segment.py"),
     # in_front: what stands in front of the object
     Mutant("the object not cut by in_front", "fillblank_core/placement.py",
-           "        msk = M.leave_out(msk, in_front[:, y0:y1, x0:x1])\n", "        msk = msk\n",
+           "        msk = M.visible_part(msk, in_front[:, y0:y1, x0:x1])\n", "        msk = msk\n",
            "tests/test_core_target.py"),
     Mutant("in_front left in Insert's hole", "fillblank_core/insert.py",
            "    used = M.leave_out(used, keep)", "    used = used", "tests/test_core_insert.py"),

@@ -68,7 +68,7 @@ def test_comfyui_model_denoises_held_out_scenes(world, kind, sigma):
 
 def test_ci_subset_on_shipped_weights(world):
     """A few seeds of one cell of benchmarks/learned.py on the shipped weights: the default keeps at
-    least the identity and joint measured on these seeds, the plain paste stays below the bar (it does
+    least the identity measured on these seeds and its joint is the measured one, the plain paste stays below the bar (it does
     not relight), no target loses the object, the known region is exact. Fails when a change to the
     guidance, the metrics or the weights loses what was measured (seen failing with the default's
     run replaced by no target's)."""
@@ -77,7 +77,9 @@ def test_ci_subset_on_shipped_weights(world):
     rows = B.evaluate([CI_CELL], ("default", "paste", "no_target"), seeds=CI_SEEDS, progress=False)
     stats = B.summarise(rows)
     assert stats[(CI_CELL, "default")]["identity"] >= CI_DEFAULT_IDENTITY
-    assert stats[(CI_CELL, "default")]["joint"] >= CI_DEFAULT_JOINT
+    # the measured joint is 0 (these models do not relight): ">=" it could never fail; a change means the
+    # weights, the metrics or the guidance changed what this cell measures — re-measure and update it
+    assert stats[(CI_CELL, "default")]["joint"] == CI_DEFAULT_JOINT
     assert stats[(CI_CELL, "paste")]["joint"] < B.BAR
     assert stats[(CI_CELL, "no_target")]["identity"] <= CI_NO_TARGET_IDENTITY_MAX
     assert max(r["known_err"] for r in rows) == 0.0, "the known region is the scene's latent exactly"

@@ -20,49 +20,24 @@ from pathlib import Path
 
 import torch
 
+from tiny import CONTEXT_DIM, empty_conditioning, model_patcher, unet_config_for  # noqa: F401 (CONTEXT_DIM: tests)
+
 REPO = Path(__file__).resolve().parents[3]
 
-CONTEXT_DIM = 32
 KINDS = ("eps", "flow", "student")
 _CACHE: dict = {}
 
 
 def _base_model(kind: str, net: torch.nn.Module):
+    """The trained network in place of the UNet of a placeholder BaseModel (tiny.model_patcher)."""
     import comfy.latent_formats
-    import comfy.model_base
-    import comfy.model_management
-    import comfy.model_patcher
-    import comfy.supported_models_base
 
-    flow = kind == "flow"
-    # a minimal UNetModel config: ComfyUI builds a small placeholder, replaced by the trained network
-    unet_config = {"in_channels": 4, "out_channels": 4, "model_channels": 32, "num_res_blocks": 1,
-                   "channel_mult": [1], "num_heads": 1, "num_head_channels": -1,
-                   "transformer_depth": [0], "transformer_depth_output": [0, 0],
-                   "transformer_depth_middle": 0, "context_dim": CONTEXT_DIM, "use_linear_in_transformer": True,
-                   "adm_in_channels": None, "use_spatial_transformer": True, "dims": 2,
-                   "use_checkpoint": False, "image_size": 32, "num_classes": None}
+    settings = {"shift": 3.0, "multiplier": 1000} if kind == "flow" else {}
 
-    class Config(comfy.supported_models_base.BASE):
-        unet_extra_config = {"num_heads": 1, "num_head_channels": -1}
-        sampling_settings = {"shift": 3.0, "multiplier": 1000} if flow else {}
-        latent_format = comfy.latent_formats.SD15
-
-        def model_type(self, state_dict, prefix=""):
-            return comfy.model_base.ModelType.FLOW if flow else comfy.model_base.ModelType.EPS
-
-        def inpaint_model(self):
-            return False
-
-    model = Config(dict(unet_config)).get_model({}, device="cpu")
-    model.diffusion_model = net
-    model.eval()
-    return comfy.model_patcher.ModelPatcher(model, load_device=comfy.model_management.get_torch_device(),
-                                            offload_device=comfy.model_management.unet_offload_device())
-
-
-def empty_conditioning(batch: int = 1):
-    return [[torch.zeros(batch, 1, CONTEXT_DIM), {}]]
+    def trained(model):
+        model.diffusion_model = net
+    return model_patcher(comfy.latent_formats.SD15, "FLOW" if kind == "flow" else "EPS", settings,
+                         unet_config_for(4), trained)
 
 
 def learned_checkpoint(kind: str = "eps", unet_path=None, vae_path=None):

@@ -38,9 +38,6 @@ def tiny_model(seed: int = 0, prediction: str = "eps", latent_format=None, shift
     comfy.latent_formats (e.g. SD15, SDXL, SD3, Flux; default BASE's, the identity); the UNet gets its
     latent_channels (16 for SD3 / Flux), and the model its process_latent_in / _out, as a real
     checkpoint of that family has."""
-    import comfy.model_base
-    import comfy.model_management
-    import comfy.model_patcher
     import comfy.supported_models_base
 
     if prediction not in PREDICTIONS:
@@ -50,32 +47,49 @@ def tiny_model(seed: int = 0, prediction: str = "eps", latent_format=None, shift
     model_types = {"eps": "EPS", "v": "V_PREDICTION", "flow": "FLOW", "flux": "FLUX"}
     settings = {"flow": {"shift": 3.0 if shift is None else shift, "multiplier": 1000},
                 "flux": {"shift": 1.15 if shift is None else shift}}.get(prediction, {})
-    unet_config = {
-        "in_channels": channels, "out_channels": channels, "model_channels": 32, "num_res_blocks": 1,
-        "channel_mult": [1, 2], "num_heads": 1,
-        "num_head_channels": -1, "transformer_depth": [0, 1], "transformer_depth_output": [0, 0, 1, 1], "transformer_depth_middle": 1,
-        "context_dim": CONTEXT_DIM, "use_linear_in_transformer": True, "adm_in_channels": None,
-        "use_spatial_transformer": True, "dims": 2, "use_checkpoint": False, "image_size": 32,
- "num_classes": None,
-    }
+    unet_config = dict(unet_config_for(channels), channel_mult=[1, 2], transformer_depth=[0, 1],
+                       transformer_depth_output=[0, 0, 1, 1], transformer_depth_middle=1)
 
-    class TinyConfig(comfy.supported_models_base.BASE):
+    def seeded(model):
+        model.diffusion_model.load_state_dict(_seeded_state_dict(model.diffusion_model, seed), strict=True)
+    return model_patcher(fmt, model_types[prediction], settings, unet_config, seeded)
+
+
+def unet_config_for(channels: int) -> dict:
+    """The smallest UNetModel config ComfyUI builds (one level, no attention) for ``channels``."""
+    return {"in_channels": channels, "out_channels": channels, "model_channels": 32, "num_res_blocks": 1,
+            "channel_mult": [1], "num_heads": 1, "num_head_channels": -1, "transformer_depth": [0],
+            "transformer_depth_output": [0, 0], "transformer_depth_middle": 0, "context_dim": CONTEXT_DIM,
+            "use_linear_in_transformer": True, "adm_in_channels": None, "use_spatial_transformer": True,
+            "dims": 2, "use_checkpoint": False, "image_size": 32, "num_classes": None}
+
+
+def model_patcher(fmt, kind: str, settings: dict, unet_config: dict, setup=None):
+    """A ComfyUI ModelPatcher around the BaseModel that a BASE config with the latent format ``fmt``, the
+    model type ``kind`` (a ``comfy.model_base.ModelType`` name: EPS, V_PREDICTION, FLOW, FLUX), sampling
+    ``settings`` and UNet config builds, as a checkpoint loader would; ``setup(model)`` runs on the BaseModel first
+    (seeded weights, a trained network in place of the UNet). ComfyUI leaves layers uninitialised."""
+    import comfy.model_base
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.supported_models_base
+
+    class Config(comfy.supported_models_base.BASE):
         unet_extra_config = {"num_heads": 1, "num_head_channels": -1}
-        sampling_settings = settings
+        sampling_settings = dict(settings)
         latent_format = fmt
 
         def model_type(self, state_dict, prefix=""):
-            return getattr(comfy.model_base.ModelType, model_types[prediction])
+            return getattr(comfy.model_base.ModelType, kind)
 
         def inpaint_model(self):  # BASE takes in_channels > 4 for an inpainting UNet (mask + image concat)
             return False
 
-    config = TinyConfig(dict(unet_config))
-    model = config.get_model({}, device="cpu")
-    model.diffusion_model.load_state_dict(_seeded_state_dict(model.diffusion_model, seed), strict=True)
+    model = Config(dict(unet_config)).get_model({}, device="cpu")
+    if setup is not None:
+        setup(model)
     model.eval()
-    dev = comfy.model_management.get_torch_device()
-    return comfy.model_patcher.ModelPatcher(model, load_device=dev,
+    return comfy.model_patcher.ModelPatcher(model, load_device=comfy.model_management.get_torch_device(),
                                             offload_device=comfy.model_management.unet_offload_device())
 
 
