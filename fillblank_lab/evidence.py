@@ -422,7 +422,7 @@ class EvidenceWorld:
         for k in self.classes:
             for ell in self.lights:
                 for v, variant in enumerate(VARIANTS):
-                    img, a, sh = exemplar_scene(k, ell, variant, shadow)
+                    img, a, sh = self._dress(*exemplar_scene(k, ell, variant, shadow), ell)
                     imgs.append(img)
                     alphas.append(a)
                     shadows.append(sh)
@@ -440,10 +440,15 @@ class EvidenceWorld:
             if k == RARE:
                 prior[i] = RARE_LOG_PRIOR
         self.log_prior = prior
-        self.scenes = {ell: empty_scene(ell) for ell in self.lights}
+        self.scenes = {ell: self._dress(empty_scene(ell), None, None, ell)[0] for ell in self.lights}
         self.scene_latents = {ell: self.vae.encode(s) for ell, s in self.scenes.items()}
         self.scene_decoded = {ell: self.vae.decode(z) for ell, z in self.scene_latents.items()}
         self.targets = {k: target_image(k) for k in self.classes}
+
+    def _dress(self, img: torch.Tensor, alpha, shadow, light_name: str) -> tuple:
+        """A picture of the world (an exemplar with its object's alpha and shadow, or an empty scene with
+        None for both) as the world shows it: as drawn here; a variant world adds to it."""
+        return img, alpha, shadow
 
     def index(self, cls: str, light_name: str, variant: int = 0) -> int:
         return self.keys.index((cls, light_name, variant))

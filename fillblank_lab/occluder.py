@@ -61,37 +61,16 @@ class OccluderWorld(E.EvidenceWorld):
     parts (the occluder's pixels taken out); ``front`` [1, H, W] is the in_front MASK of the scene."""
 
     def __init__(self, fmt: str = "sd15", occluder: str = "post", classes: tuple[str, ...] | None = None):
-        self.spec = E.FORMATS[fmt]
-        self.vae = E.EvidenceVAE(self.spec)
-        self.classes = tuple(classes or E.CLASSES)
-        self.lights = tuple(E.LIGHTS)
-        self.shadow_kind = "contact"
         self.occluder = occluder
-        occ = occluder_alpha(occluder)
-        self.front = occ[None].clone()
-        imgs, alphas, shadows, keys = [], [], [], []
-        for k in self.classes:
-            for ell in self.lights:
-                for v, variant in enumerate(E.VARIANTS):
-                    img, a, sh = E.exemplar_scene(k, ell, variant, "contact")
-                    imgs.append(with_occluder(img, occluder, ell))
-                    alphas.append(a * (1 - occ))
-                    shadows.append(sh * (1 - occ))
-                    keys.append((k, ell, v))
-        self.keys = keys
-        self.pixels = torch.cat(imgs)
-        self.alpha = torch.stack(alphas)
-        self.shadow = torch.stack(shadows)
-        raw = self.vae.encode(self.pixels)
-        self.exemplars = self.spec.process_in(raw.double())
-        self.decoded = self.vae.decode(raw)
-        self._decoded_blocks = E._blocks(self.decoded).reshape(len(keys), -1).double()
-        self.log_prior = torch.tensor([E.RARE_LOG_PRIOR if k == E.RARE else 0.0 for k, _, _ in keys],
-                                      dtype=torch.float64)
-        self.scenes = {ell: with_occluder(E.empty_scene(ell), occluder, ell) for ell in self.lights}
-        self.scene_latents = {ell: self.vae.encode(s) for ell, s in self.scenes.items()}
-        self.scene_decoded = {ell: self.vae.decode(z) for ell, z in self.scene_latents.items()}
-        self.targets = {k: E.target_image(k) for k in self.classes}
+        self._occ = occluder_alpha(occluder)
+        self.front = self._occ[None].clone()
+        super().__init__(fmt, classes, shadow="contact")
+
+    def _dress(self, img, alpha, shadow, light_name):
+        """The occluder drawn over every picture; the object's alpha and shadow only where it shows."""
+        seen = 1 - self._occ
+        return (with_occluder(img, self.occluder, light_name), None if alpha is None else alpha * seen,
+                None if shadow is None else shadow * seen)
 
     def occluder_changed(self, image: torch.Tensor, light_name: str) -> int:
         """How many occluder pixels of the final IMAGE [1, H, W, 3] differ from the scene's (exactly)."""
