@@ -16,7 +16,10 @@ drawn hole over the object and its shadow) → Fill-in Sampler on VAE Encode of 
 Methods: ``no_target`` (λ = 0), ``paste`` (λ = 1), ``img2img_D`` (KSampler + Set Latent Noise Mask
 on VAE Encode of the paste, denoise D), ``default`` (schedule unconnected), ``adapt_A`` (the default
 schedule at adapt A), ``ceiling`` (the lit truth through the VAE inside the hole, the scene's latent
-outside it: no sampling).
+outside it: no sampling), ``lit_target`` (the default given the cut-out already lit by the scene: the
+best possible input, the ceiling *on the learned model*), ``last_call_input`` / ``context_to_end``
+(results.md's few-step designs, on the 4-step cell), and the recipe at more denoise levels
+(``recipe_best`` in the summary: the best level per run).
 
     python benchmarks/learned.py [--seeds 48] [--cells ...] [--methods ...]
 writes benchmarks/results/learned.csv and benchmarks/sections/34_learned.md (full runs only).
@@ -44,7 +47,7 @@ from fillblank_lab import learned_metrics as M  # noqa: E402
 from fillblank_lab import scenes  # noqa: E402
 
 from bench_common import write_csv  # noqa: E402
-from learned_stats import BAR, BASELINES, METHODS, format_table, summarise  # noqa: E402,F401 (BAR, BASELINES: for callers)
+from learned_stats import BAR, BASELINES, FEW_STEP, METHODS, format_table, summarise  # noqa: E402,F401 (BAR, BASELINES: for callers)
 
 
 @dataclass(frozen=True)
@@ -146,23 +149,43 @@ class Bench:
             return torch.lerp(p.scene_latent, truth, p.hole_lat.to(truth))
         model = self.sampled_model(cell.sampling)
         if method.startswith("img2img_"):
-            lat = self.n.VAEEncode().encode(self.vae, p.record.composite)[0]
-            lat = self.n.SetLatentNoiseMask().set_mask(lat, p.hole)[0]
-            return self.n.KSampler().sample(model, seed, cell.steps, 1.0, cell.sampler, cell.scheduler, self.cond,
-                                            self.cond, lat, denoise=float(method.split("_")[1]))[0]["samples"]
+            return self._recipe(model, cell, seed, float(method.split("_")[1]))
+        if method in FEW_STEP:  # the default with its last call (or its context) changed
+            from evidence_variants import last_call_variant
+            with last_call_variant(self.pack, method, cell.steps):
+                return self.sample("default", cell, seed)
         LS = sys.modules[self.pack.__name__ + ".fillblank_core.schedules"].LambdaSchedule
         kw = dict(self.defaults["FillBlankSampler"])
         kw.update(seed=seed, steps=cell.steps, cfg=1.0, sampler_name=cell.sampler, scheduler=cell.scheduler)
+        record = p.record
         if method == "no_target":
             kw["schedule"] = LS.constant(0.0)
         elif method == "paste":
             kw["schedule"] = LS.constant(1.0)
         elif method.startswith("adapt_"):
             kw["adapt"] = float(method.split("_")[1])
+        elif method == "lit_target":
+            record = self.lit_record(seed)
         elif method != "default":
             raise ValueError(f"unknown method {method!r}")
         return self.smp.execute(model=model, positive=self.cond, negative=self.cond,
-                                latent_image={"samples": p.scene_latent}, target=p.record, hole=p.hole, **kw)[0]["samples"]
+                                latent_image={"samples": p.scene_latent}, target=record, hole=p.hole, **kw)[0]["samples"]
+
+    def lit_record(self, seed: int):
+        """The Target Encoder's record of the run's cut-out already lit by the scene (``scenes.lit_target``:
+        the best possible input), placed like the neutral one; its silhouette, hence the hole, is the same."""
+        ex = self.prepare(seed).ex
+        d = dict(self.defaults["FillBlankTargetEncoder"], x=ex.x, y=ex.y, scale=ex.scale)
+        return self.enc.execute(target=scenes.lit_target(ex), scene=ex.scene, vae=self.vae,
+                                target_mask=ex.target_mask, **d)[0]
+
+    def _recipe(self, model, cell: Cell, seed: int, denoise: float) -> torch.Tensor:
+        """Paste + KSampler with Set Latent Noise Mask at ``denoise`` (the user's hand recipe)."""
+        p = self.prepare(seed)
+        lat = self.n.VAEEncode().encode(self.vae, p.record.composite)[0]
+        lat = self.n.SetLatentNoiseMask().set_mask(lat, p.hole)[0]
+        return self.n.KSampler().sample(model, seed, cell.steps, 1.0, cell.sampler, cell.scheduler, self.cond,
+                                            self.cond, lat, denoise=denoise)[0]["samples"]
 
     def score(self, out: torch.Tensor, seed: int) -> dict:
         p = self.prepare(seed)
@@ -188,6 +211,8 @@ def evaluate(cells=None, methods=None, seeds: int = 48, first: int = 0, progress
         t0 = time.time()
         run_seeds = b.seeds(seeds, first)
         for method in methods or METHODS:
+            if method in FEW_STEP and cell.steps > 4 and not methods:
+                continue  # the few-step designs: on the 4-step cell only
             for seed in run_seeds:
                 out = b.sample(method, cell, seed)
                 rows.append(dict(cell=cell.name, method=method, seed=seed, **b.score(out, seed)))
@@ -235,6 +260,8 @@ def main(argv=None):
     ap.add_argument("--cells", default="")
     ap.add_argument("--methods", default="")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--weights", type=Path, default=None, help="a folder of weights (train_learned.py --out-dir) "
+                    "instead of the shipped ones; writes learned_candidate.csv")
     ap.add_argument("--picture", type=Path, default=None, help="write the README grid (seeds 0..--seeds-1) here")
     a = ap.parse_args(argv)
     if a.picture:
@@ -243,12 +270,13 @@ def main(argv=None):
     cells = [c.strip() for c in a.cells.split(",") if c.strip()] or None
     methods = tuple(m.strip() for m in a.methods.split(",") if m.strip()) or None
     t0 = time.time()
-    rows = evaluate(cells, methods, a.seeds)
+    rows = evaluate(cells, methods, a.seeds, weights=a.weights)
     secs = time.time() - t0
-    out = a.out or RESULTS / ("learned.csv" if cells is None and methods is None else "learned_candidate.csv")
+    full = cells is None and methods is None and a.weights is None
+    out = a.out or RESULTS / ("learned.csv" if full else "learned_candidate.csv")
     write_csv(rows, out)
     print(f"{len(rows)} runs in {secs:.0f} s; csv {out}")
-    if a.out is None and cells is None and methods is None:
+    if a.out is None and full:
         import json
         import learned_report
         (RESULTS / "learned_time.json").write_text(json.dumps({"seconds": round(secs, 1), "seeds": a.seeds,

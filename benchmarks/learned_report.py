@@ -26,7 +26,11 @@ SECTION = HERE / "sections" / "34_learned.md"
 NAMES = {"ceiling": "ceiling: lit truth through the VAE", "no_target": "no target", "paste": "paste",
          "img2img_0.3": "paste + KSampler / Set Latent Noise Mask 0.3", "img2img_0.5": "… denoise 0.5",
          "img2img_0.7": "… denoise 0.7", "default": "**fillblank default**", "adapt_0.1": "default schedule, adapt 0.1",
-         "adapt_0.2": "adapt 0.2", "adapt_0.3": "adapt 0.3", "adapt_0.4": "adapt 0.4"}
+         "adapt_0.2": "adapt 0.2", "adapt_0.3": "adapt 0.3", "adapt_0.4": "adapt 0.4",
+         "lit_target": "ceiling on the model: default given the cut-out already lit",
+         "recipe_best": "paste + KSampler, best denoise per run (oracle over 0.1 … 1.0)",
+         "last_call_input": "few-step design: last call sees the guidance, output free",
+         "context_to_end": "few-step design: rest of the hole held like the object"}
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -75,11 +79,32 @@ def verdict(stats: dict, cell: str) -> dict:
     return out
 
 
+def sweep_lines(stats: dict, cells: list[str]) -> list[str]:
+    """The hand recipe at every denoise level: joint (identity / harmony), median ratio."""
+    levels = sorted({*B.IMG2IMG, *B.SWEEP})
+    if not any((c, f"img2img_{d}") in stats for c in cells for d in B.SWEEP):
+        return []
+    lines = ["### The hand recipe at every denoise", "",
+             "Paste + KSampler / Set Latent Noise Mask, same seeds. Entry: joint (identity / harmony), then the median "
+             "error ratio to the decoded lit truth (the paste's is about 1). No level relights: the ratio grows with "
+             "denoise while identity falls.", "",
+             "| cell | " + " | ".join(f"{d:g}" for d in levels) + " |", "|---|" + "---|" * len(levels)]
+    for c in cells:
+        cells_txt = []
+        for d in levels:
+            v = stats.get((c, f"img2img_{d}"))
+            cells_txt.append("–" if v is None else
+                             f"{v['joint']:.2f} ({v['identity']:.2f} / {v['harmony']:.2f}) {v['ratio']:.2f}")
+        lines.append(f"| {c} | " + " | ".join(cells_txt) + " |")
+    return lines + [""]
+
+
 def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SECTION, head: str = "") -> Path:
     """The section from the bench's rows; ``head``: the commit the bench ran at."""
     stats = B.summarise(rows)
     cells = list(dict.fromkeys(r["cell"] for r in rows))
-    methods = [m for m in B.METHODS if any(r["method"] == m for r in rows)]
+    sweep = {f"img2img_{d}" for d in B.SWEEP}
+    methods = [m for m in B.METHODS if m not in sweep and any(r["method"] == m for r in rows)] + ["recipe_best"]
     lines = ["## The learned world: novel objects with learned latent models", "",
              f"`python benchmarks/learned.py --seeds {seeds}` ({seconds / 60:.0f} min on the shared 2-core CPU, code at "
              f"`{head or _head()}`). World: `fillblank_lab/scenes.py` — 64×64 scenes (wall + ground from bundled photos or "
@@ -124,6 +149,9 @@ def write_section(rows: list[dict], seeds: int, seconds: float, path: Path = SEC
                   f"is nearer the exact truth than the paste (its median ratio to the exact truth < 0.6): "
                   f"{'yes' if vd['relights'] else 'NO'}; some method relights (harmony ≥ 0.5 other than the "
                   f"ceiling): {'yes' if any(v['harmony'] >= 0.5 for (cc, m), v in stats.items() if cc == c and m != 'ceiling') else 'NO'}.", ""]
+    lines += sweep_lines(stats, cells)
+    import learned_light
+    lines += learned_light.lines(learned_light.light_stats())
     lines += ["### Training", "", *training_lines(), "",
               "Loss curves: [results/train_learned_loss.csv](results/train_learned_loss.csv), "
               "![loss](results/train_learned_loss.png)", ""]

@@ -45,7 +45,7 @@ HELD = {"families": ("ring", "tee", "union"), "textures": ("flat", "checks", "ph
 SPLITS = {"train": TRAIN, "held": HELD}
 SHADOW_EPS = 0.05    # a pixel is in a shadow where it takes more than this fraction of the direct light
 
-__all__ = ["SIZE", "TARGET", "FAMILIES", "TEXTURES", "TRAIN", "HELD", "Light", "Obj", "Scene", "Example",
+__all__ = ["SIZE", "TARGET", "FAMILIES", "TEXTURES", "TRAIN", "HELD", "Light", "Obj", "Scene", "Example", "lit_target",
            "example", "photo"]
 
 
@@ -371,6 +371,17 @@ def example(seed: int, split: str = "held", size: int = SIZE, obj_seed: int | No
     hole[:, max(int(ys.min()) - 4, 0):int(ys.max()) + 5, max(int(xs.min()) - 4, 0):int(xs.max()) + 5] = 1
     return Example(scene[None], target[None], (1 - t_alpha)[None], truth[None], alpha, sh, alb, paste[None], hole,
                    x=(left + box / 2) / size, y=(top + box / 2) / size, scale=box / size, obj=obj, world=world)
+
+
+def lit_target(ex: Example) -> torch.Tensor:
+    """[1, T, T, 3]: the run's cut-out as if shot in the scene's light (shaded and tinted like the lit
+    truth's object, no shadow), with the same edge matte as the neutral target: the best possible
+    input for the target slot (what a perfect relighting of the cut-out would give)."""
+    L = ex.world.light
+    t_alpha = ex.obj.alpha(TARGET)
+    lit = (ex.obj.albedo(TARGET) * L.tint * (L.ambient + L.intensity * ex.obj.shade(TARGET, L))[..., None]).clamp(0, 1)
+    under = (lit * t_alpha[..., None]).sum((0, 1)) / t_alpha.sum().clamp(min=1e-6)
+    return (lit * t_alpha[..., None] + under * (1 - t_alpha[..., None]))[None]
 
 
 def training_images(seed: int, n: int, split: str = "train", empty: float = 0.15) -> torch.Tensor:

@@ -1,0 +1,125 @@
+"""Choose the default keep ↔ adapt across worlds, with the few-step runs held out of the choice.
+
+Reads what the benches measured, same seeds per candidate:
+* the exemplar world's adapt curve (``benchmarks/results/evidence_adapt.csv``, written by
+  ``python benchmarks/evidence.py --adapt-curve …``): 9 cells (SD1.5, SDXL, SD3 shift 1 / 3, Flux),
+  24 runs each;
+* the learned world (``benchmarks/results/learned.csv``, ``python benchmarks/learned.py``): novel
+  held-out objects, eps / flow / 4-step student, 48 runs each; ``default`` is adapt 0.2 there.
+
+Choice cells: every 20-step cell of both worlds. Held out of the choice and reported apart: every
+few-step cell (the exemplar world's SD1.5 LCM 4 and Flux shift 3 4, the learned world's 4-step
+student — a model and sampler the choice never sees). Rule, fixed before reading the numbers: the
+highest mean joint over the choice cells; ties (within ``TIE`` = one run in 48) go to the higher mean
+identity, then to the smaller adapt (the one that re-renders less of the user's object).
+
+    python benchmarks/choose_default.py      # writes benchmarks/sections/35_default_choice.md
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from fillblank_core.ranges import DEFAULT_ADAPT  # noqa: E402
+
+RESULTS = HERE / "results"
+SECTION = HERE / "sections" / "35_default_choice.md"
+CANDIDATES = (0.1, 0.2, 0.3, 0.4)
+TIE = 1 / 48
+
+
+def _truthy(v) -> bool:
+    return v is True or v == "True"
+
+
+def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path = RESULTS / "learned.csv") -> dict:
+    """{(world, cell, steps): {adapt: (joint, identity, runs)}} for the candidates both worlds measured."""
+    runs = defaultdict(list)
+    with open(exemplar, newline="") as f:
+        for r in csv.DictReader(f):
+            runs[("exemplar", r["cell"], float(r["adapt"]))].append(r)
+    with open(learned, newline="") as f:
+        for r in csv.DictReader(f):
+            m = r["method"]
+            a = DEFAULT_ADAPT if m == "default" else float(m.split("_")[1]) if m.startswith("adapt_") else None
+            if a is not None:
+                runs[("learned", r["cell"], a, m)].append(r)
+    out = defaultdict(dict)
+    for key, rs in runs.items():
+        world, cell, a = key[:3]
+        if len(key) == 4 and key[3] == "default" and ("learned", cell, a, f"adapt_{a:g}") in runs:
+            continue  # the learned bench measured adapt 0.2 twice (default and adapt_0.2): the same runs
+        if not any(abs(a - c) < 1e-9 for c in CANDIDATES):
+            continue
+        steps = int(cell.split()[-1]) if cell.split()[-1].isdigit() else int(cell.split()[-3])
+        out[(world, cell, steps)][round(a, 3)] = (sum(_truthy(r["joint"]) for r in rs) / len(rs),
+                                                  sum(_truthy(r["identity"]) for r in rs) / len(rs), len(rs))
+    return dict(out)
+
+
+def choose(scores: dict) -> tuple[float, dict, list, list]:
+    """(the chosen adapt, {adapt: (mean joint, mean identity)} over the choice cells, choice cells, held-out cells)."""
+    choice = [k for k in scores if k[2] > 4]
+    held = [k for k in scores if k[2] <= 4]
+    means = {}
+    for a in CANDIDATES:
+        ks = [k for k in choice if a in scores[k]]
+        if len(ks) == len(choice):
+            means[a] = (sum(scores[k][a][0] for k in ks) / len(ks), sum(scores[k][a][1] for k in ks) / len(ks))
+    top = max(v[0] for v in means.values())
+    tied = [a for a, v in means.items() if v[0] >= top - TIE]
+    top_id = max(means[a][1] for a in tied)
+    best = min(a for a in tied if means[a][1] >= top_id - TIE)
+    return best, means, choice, held
+
+
+def lines(scores: dict) -> list[str]:
+    best, means, choice, held = choose(scores)
+    head = "| world | cell | " + " | ".join(f"adapt {a:g}" for a in CANDIDATES) + " |"
+    sep = "|---|---|" + "---|" * len(CANDIDATES)
+
+    def row(k):
+        return f"| {k[0]} | {k[1]} | " + " | ".join(
+            f"{scores[k][a][0]:.2f} ({scores[k][a][1]:.2f})" if a in scores[k] else "–" for a in CANDIDATES) + " |"
+
+    out = ["## The default, chosen across worlds (few-step runs held out)", "",
+           "`python benchmarks/choose_default.py`, from `results/evidence_adapt.csv` (the exemplar world's adapt curve, "
+           "24 runs per cell) and `results/learned.csv` (the learned world, 48 novel objects per cell). Choice cells: "
+           "every 20-step cell of both worlds. Held out of the choice: every few-step cell (two exemplar 4-step cells and "
+           "the learned 4-step student, a model and sampler the choice never saw). Rule, fixed before reading the "
+           "numbers: highest mean joint over the choice cells; ties (within one run in 48) to the higher mean identity, "
+           "then to the smaller adapt (re-renders less of the user's object). Entry: joint (identity).", "",
+           "### Choice cells", "", head, sep, *(row(k) for k in choice), "",
+           "| mean over the choice cells | " + " | ".join(f"adapt {a:g}" for a in CANDIDATES) + " |",
+           "|---|" + "---|" * len(CANDIDATES),
+           "| joint (identity) | " + " | ".join(
+               f"{means[a][0]:.3f} ({means[a][1]:.3f})" if a in means else "–" for a in CANDIDATES) + " |", "",
+           f"**Chosen: adapt {best:g}** (the shipped default is {DEFAULT_ADAPT:g}: "
+           f"{'the same' if abs(best - DEFAULT_ADAPT) < 1e-9 else 'DIFFERENT — change ranges.DEFAULT_ADAPT or say why not'}).",
+           "", "### Held out of the choice (few-step)", "", head, sep, *(row(k) for k in held), ""]
+    for k in held:
+        here = {a: scores[k][a] for a in CANDIDATES if a in scores[k]}
+        top = max(here.values())
+        winners = [a for a, v in here.items() if v[:2] == top[:2]]
+        out.append(f"- {k[0]} {k[1]}: the chosen {best:g} gives {here[best][0]:.2f} ({here[best][1]:.2f}); best here "
+                   f"{', '.join(f'{a:g}' for a in winners)} with {top[0]:.2f} ({top[1]:.2f}).")
+    return out + [""]
+
+
+def main():
+    scores = cell_scores()
+    text = "\n".join(lines(scores)) + "\n"
+    SECTION.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
