@@ -10,8 +10,9 @@ Reads what the benches measured, same seeds per candidate:
 Choice cells: every 20-step cell of both worlds. Held out of the choice and reported apart: every
 few-step cell (the exemplar world's SD1.5 LCM 4 and Flux shift 3 4, the learned world's 4-step
 student — a model and sampler the choice never sees). Rule, fixed before reading the numbers: the
-highest mean joint over the choice cells; ties (within ``TIE`` = one run in 48) go to the higher mean
-identity, then to the smaller adapt (the one that re-renders less of the user's object).
+highest mean joint over the choice cells; ties (within ``TIE``: one run in 48, half a run in 24 —
+less than any one cell can move) go to the higher mean identity, then to the smaller adapt (the one
+that re-renders less of the user's object).
 
     python benchmarks/choose_default.py      # writes benchmarks/sections/35_default_choice.md
 """
@@ -19,6 +20,7 @@ identity, then to the smaller adapt (the one that re-renders less of the user's 
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -40,6 +42,14 @@ def _truthy(v) -> bool:
     return v is True or v == "True"
 
 
+def cell_steps(cell: str) -> int:
+    """The step count in a cell's name: "sd15 euler normal 20", "sdxl euler_ancestral normal 20 cfg 5"."""
+    found = re.search(r"(\d+)(?: cfg [\d.]+)?$", cell)
+    if not found:
+        raise ValueError(f"no step count at the end of the cell name {cell!r}")
+    return int(found.group(1))
+
+
 def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path = RESULTS / "learned.csv") -> dict:
     """{(world, cell, steps): {adapt: (joint, identity, runs)}} for the candidates both worlds measured."""
     runs = defaultdict(list)
@@ -59,7 +69,7 @@ def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path =
             continue  # the learned bench measured adapt 0.2 twice (default and adapt_0.2): the same runs
         if not any(abs(a - c) < 1e-9 for c in CANDIDATES):
             continue
-        steps = int(cell.split()[-1]) if cell.split()[-1].isdigit() else int(cell.split()[-3])
+        steps = cell_steps(cell)
         out[(world, cell, steps)][round(a, 3)] = (sum(_truthy(r["joint"]) for r in rs) / len(rs),
                                                   sum(_truthy(r["identity"]) for r in rs) / len(rs), len(rs))
     return dict(out)
@@ -74,11 +84,28 @@ def choose(scores: dict) -> tuple[float, dict, list, list]:
         ks = [k for k in choice if a in scores[k]]
         if len(ks) == len(choice):
             means[a] = (sum(scores[k][a][0] for k in ks) / len(ks), sum(scores[k][a][1] for k in ks) / len(ks))
+    best = min(_tied(means)[1])
+    return best, means, choice, held
+
+
+def _tied(means: dict) -> tuple[list, list]:
+    """(the candidates tied on mean joint, those of them tied on mean identity)."""
     top = max(v[0] for v in means.values())
     tied = [a for a, v in means.items() if v[0] >= top - TIE]
     top_id = max(means[a][1] for a in tied)
-    best = min(a for a in tied if means[a][1] >= top_id - TIE)
-    return best, means, choice, held
+    return tied, [a for a in tied if means[a][1] >= top_id - TIE]
+
+
+def _decided(means: dict, scores: dict, choice: list) -> str:
+    on_joint, on_identity = _tied(means)
+    f = lambda xs: ", ".join(f"{a:g}" for a in sorted(xs))  # noqa: E731
+    by = "mean joint" if len(on_joint) == 1 else "mean identity" if len(on_identity) == 1 else "the smaller adapt"
+    flat = [k[0] + " " + k[1] for k in choice if len({round(v[0], 6) for v in scores[k].values()}) == 1]
+    text = f"Tied on mean joint: {f(on_joint)}; of those on mean identity: {f(on_identity)}; decided by {by}."
+    if flat:
+        text += (f" Cells whose joint is the same for every candidate (they enter the choice through identity "
+                 f"only): {'; '.join(flat)}.")
+    return text
 
 
 def lines(scores: dict) -> list[str]:
@@ -95,15 +122,16 @@ def lines(scores: dict) -> list[str]:
            "24 runs per cell) and `results/learned.csv` (the learned world, 48 novel objects per cell). Choice cells: "
            "every 20-step cell of both worlds. Held out of the choice: every few-step cell (two exemplar 4-step cells and "
            "the learned 4-step student, a model and sampler the choice never saw). Rule, fixed before reading the "
-           "numbers: highest mean joint over the choice cells; ties (within one run in 48) to the higher mean identity, "
-           "then to the smaller adapt (re-renders less of the user's object). Entry: joint (identity).", "",
+           "numbers: highest mean joint over the choice cells; ties (within 1/48 of a run rate) to the higher mean "
+           "identity, then to the smaller adapt (re-renders less of the user's object). Entry: joint (identity).", "",
            "### Choice cells", "", head, sep, *(row(k) for k in choice), "",
            "| mean over the choice cells | " + " | ".join(f"adapt {a:g}" for a in CANDIDATES) + " |",
            "|---|" + "---|" * len(CANDIDATES),
            "| joint (identity) | " + " | ".join(
                f"{means[a][0]:.3f} ({means[a][1]:.3f})" if a in means else "–" for a in CANDIDATES) + " |", "",
            f"**Chosen: adapt {best:g}** (the shipped default is {DEFAULT_ADAPT:g}: "
-           f"{'the same' if abs(best - DEFAULT_ADAPT) < 1e-9 else 'DIFFERENT — change ranges.DEFAULT_ADAPT or say why not'}).",
+           f"{'the same' if abs(best - DEFAULT_ADAPT) < 1e-9 else 'DIFFERENT — change ranges.DEFAULT_ADAPT or say why not'}). "
+           f"{_decided(means, scores, choice)}",
            "", "### Held out of the choice (few-step)", "", head, sep, *(row(k) for k in held), ""]
     for k in held:
         here = {a: scores[k][a] for a in CANDIDATES if a in scores[k]}

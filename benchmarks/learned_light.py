@@ -5,7 +5,9 @@ The renderer lights an object by a per-channel gain ``g = tint · (ambient + int
 linear fit from the scene's mean colours (whole, wall, ground, left − right) to log g, trained on
 ``--fit`` training scenes and tested on the next ``--test``, says how well the scene shows the light;
 applying the fitted gain to the test objects' albedo says what an explicit relighting read off the
-scene would give (error to the exact lit truth over the object / the paste's). Against it, the
+scene would give (error to the exact lit truth over the object / the paste's; one uniform gain
+cannot draw the shading across the object, so even the light's exact mean gain leaves an error,
+the floor of this kind of relighting). Against it, the
 spread of the objects' own mean albedo (log, per channel): a denoiser that has never seen the object
 cannot tell its albedo from its light, so its posterior keeps the observed colours until the noise
 also hides the object.
@@ -37,10 +39,11 @@ def _features(ex) -> list[float]:
 
 
 def _gain(ex) -> np.ndarray:
-    """The light's per-channel gain on the object, at its mean shade over the silhouette."""
+    """The light's uniform per-channel gain on the object: tint · (ambient + intensity · the mean shade).
+    The shade is linear across the object's box, so its mean over the box is the same for every light
+    direction (0.62): the gain carries the light's colour and strength, not its direction."""
     L = ex.world.light
-    a = ex.alpha
-    shade = float((ex.obj.shade(a.shape[0], L).mean()))  # the box's mean shade (a light statistic)
+    shade = float(ex.obj.shade(ex.alpha.shape[0], L).mean())
     return (L.tint * (L.ambient + L.intensity * shade)).numpy()
 
 
@@ -80,7 +83,8 @@ def lines(s: dict) -> list[str]:
             f"| spread (std) of the objects' own log mean albedo | {f(s['albedo_std'])} |",
             f"| object's error to the exact lit truth / the paste's, albedo × the gain fitted from the scene (median; "
             f"share ≤ 0.5) | {s['fitted_ratio']:.2f}; {s['fitted_pass']:.2f} |",
-            f"| the same with the exact gain | {s['exact_ratio']:.2f}; {s['exact_pass']:.2f} |", ""]
+            f"| the same with the light's exact mean gain (the floor of one uniform gain: it cannot draw the "
+            f"shading across the object) | {s['exact_ratio']:.2f}; {s['exact_pass']:.2f} |", ""]
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The fillblank pipeline in a minute on a CPU, with the shipped toy model.
 
     python -m fillblank_lab.demo [--out fillblank_demo.png] [--seed 0]
+    python -m fillblank_lab.demo --learned [--out learned_demo.png] [--seeds 3]   # novel objects, learned models
 
 Builds a procedural toy scene, a hole and a target object (fillblank_lab.toy), inpaints it with
 the tiny learned pixel-space denoiser (fillblank_lab/assets/toy_denoiser.safetensors) for several
@@ -123,11 +124,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--model", type=Path, default=None, help="toy denoiser weights (default: the shipped ones)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default; 1 is fastest "
                                                            "for this tiny model)")
+    p.add_argument("--learned", action="store_true", help="the learned world instead: novel held-out objects "
+                                                          "with the shipped learned VAE and eps model "
+                                                          "(fillblank_lab/learned_demo.py), one row per seed")
+    p.add_argument("--seeds", type=int, default=3, help="with --learned: how many held-out objects")
     p.add_argument("--clip", type=Path, default=None, help="optional CLIP vision model (a transformers folder or a "
                                                            "ComfyUI clip_vision .safetensors): adds CLIP fidelity")
     a = p.parse_args(argv)
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if a.learned:
+        from . import learned_demo
+        learned_demo.main(a.out, a.seeds, a.steps if a.steps != 24 else 20)
+        return 0
     t0 = time.perf_counter()
     model = load_toy_denoiser(a.model)
     embed_fn = None

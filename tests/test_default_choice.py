@@ -75,6 +75,29 @@ def test_few_step_cells_are_held_out_of_the_choice(tmp_path):
     assert "best here 0.1 with 1.00 (1.00)" in text
 
 
+def test_cell_steps_read_before_a_cfg_suffix(tmp_path):
+    assert C.cell_steps("sdxl euler_ancestral normal 20 cfg 5") == 20
+    assert C.cell_steps("sdxl euler normal 4 cfg 1.5") == 4
+    assert C.cell_steps("flux mu 1.15 euler simple 20") == 20
+    with pytest.raises(ValueError, match="no step count"):
+        C.cell_steps("sd15 euler normal")
+    # a 4-step cell with a cfg suffix is held out, a 20-step one is not
+    ex = _exemplar("sdxl euler normal 4 cfg 5", 0.2, 4, 4) + _exemplar("sdxl euler normal 20 cfg 5", 0.2, 4, 4)
+    le = _learned("eps euler normal 20", "adapt_0.2", 0, 4)
+    _, _, choice, held = C.choose(_worlds(tmp_path, ex, le))
+    assert [k[1] for k in held] == ["sdxl euler normal 4 cfg 5"]
+
+
+def test_learned_adapt_rows_win_over_the_default_rows(tmp_path):
+    """The learned bench runs adapt 0.2 twice (``default`` and ``adapt_0.2``): one of them counts."""
+    ex = _exemplar("sd15 euler normal 20", 0.2, 4, 4)
+    le = _learned("eps euler normal 20", "adapt_0.2", 0, 4) + _learned("eps euler normal 20", "default", 0, 0)
+    scores = _worlds(tmp_path, ex, le)
+    assert scores[("learned", "eps euler normal 20", 20)][0.2] == (0.0, 1.0, 4)
+    alone = _worlds(tmp_path, ex, _learned("eps euler normal 20", "default", 0, 2))
+    assert alone[("learned", "eps euler normal 20", 20)][0.2] == (0.0, 0.5, 4)
+
+
 def test_shipped_default_is_the_choice_on_the_measured_csvs():
     """The committed measurements choose the shipped default (re-run the benches, then this)."""
     best, *_ = C.choose(C.cell_scores())

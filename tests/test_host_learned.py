@@ -92,3 +92,26 @@ def test_ci_subset_on_shipped_weights(world):
     assert stats[(CI_CELL, "lit_target")]["lit"] >= CI_LIT_TARGET_LIT
     assert stats[(CI_CELL, "lit_target")]["identity"] >= CI_DEFAULT_IDENTITY
     assert stats[(CI_CELL, "default")]["lit"] == 0.0
+
+
+def test_demo_denoiser_and_sigmas_are_comfyuis(world):
+    """The learned demo (fillblank_lab/learned_demo.py) runs without ComfyUI: its eps denoiser and its
+    "normal" σ schedule equal what ComfyUI makes of the same weights (BaseModel.apply_model under
+    ModelSamplingDiscrete; comfy.samplers.calculate_sigmas "normal")."""
+    import comfy.samplers
+    from fillblank_lab import learned_demo as D
+    model, vae, cond = world.learned_checkpoint("eps")
+    ours = D.EpsDenoiser(L.load_unet("eps"))
+    want = comfy.samplers.calculate_sigmas(model.model.model_sampling, "normal", 20).float()
+    got = D.sigmas(20)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    z = model.model.process_latent_in(vae.encode(S.example(0, "held").truth))
+    gen = torch.Generator().manual_seed(1)
+    for sigma in (14.6, 3.0, 0.5, 0.03):
+        x = z + sigma * torch.randn(z.shape, generator=gen)
+        s = torch.full((1,), sigma)
+        with torch.no_grad():
+            ref = model.model.apply_model(x, s, c_crossattn=cond[0][0])
+            mine = ours(x, s)
+        torch.testing.assert_close(mine, ref, rtol=1e-3, atol=1e-3)
