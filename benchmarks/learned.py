@@ -185,7 +185,7 @@ class Bench:
         lat = self.n.VAEEncode().encode(self.vae, p.record.composite)[0]
         lat = self.n.SetLatentNoiseMask().set_mask(lat, p.hole)[0]
         return self.n.KSampler().sample(model, seed, cell.steps, 1.0, cell.sampler, cell.scheduler, self.cond,
-                                            self.cond, lat, denoise=denoise)[0]["samples"]
+                                        self.cond, lat, denoise=denoise)[0]["samples"]
 
     def score(self, out: torch.Tensor, seed: int) -> dict:
         p = self.prepare(seed)

@@ -70,6 +70,25 @@ def test_target_is_a_neutral_cutout_and_truth_is_lit(examples):
         assert abs(ex.x * S.SIZE - float(torch.nonzero(ex.alpha > 0)[:, 1].float().mean())) < ex.scale * S.SIZE / 2
 
 
+def test_lit_target_is_the_cutout_in_the_scenes_light(examples):
+    """scenes.lit_target (the bench's best possible input): the neutral cut-out under neutral light, and
+    under the scene's light the placed lit object's colours (same shading formula, same tint)."""
+    import dataclasses
+    for ex in examples:
+        neutral = dataclasses.replace(ex.world.light, tint=torch.ones(3), intensity=0.0, ambient=1.0)
+        same = dataclasses.replace(ex, world=dataclasses.replace(ex.world, light=neutral))
+        torch.testing.assert_close(S.lit_target(same), ex.target)
+        lit = S.lit_target(ex)
+        assert lit.shape == ex.target.shape
+        inside = (1 - ex.target_mask[0]) > 0.99
+        L_ = ex.world.light
+        want = (ex.obj.albedo(S.TARGET) * L_.tint * (L_.ambient + L_.intensity * ex.obj.shade(S.TARGET, L_))[..., None])
+        torch.testing.assert_close(lit[0][inside], want.clamp(0, 1)[inside])
+        # the placed object in the lit truth has the same mean colour as the lit cut-out (up to the box's size)
+        placed = ex.alpha > 0.99
+        assert float((ex.truth[0][placed].mean(0) - lit[0][inside].mean(0)).abs().max()) < 0.05
+
+
 def test_shadow_falls_away_from_the_light(examples):
     for ex in examples:
         if float(ex.shadow.sum()) < 5:
