@@ -5,11 +5,14 @@ Reads what the benches measured, same seeds per candidate:
   ``python benchmarks/evidence.py --adapt-curve …``): 9 cells (SD1.5, SDXL, SD3 shift 1 / 3, Flux),
   24 runs each;
 * the learned world (``benchmarks/results/learned.csv``, ``python benchmarks/learned.py``): novel
-  held-out objects, eps / flow / 4-step student, 48 runs each; ``default`` is adapt 0.2 there.
+  held-out objects, eps / flow / 4-step student, 48 runs each; ``default`` is adapt 0.2 there;
+* held out as a whole world: the confusable world (``benchmarks/results/evidence_confusable.csv``,
+  ``python benchmarks/evidence_confusable.py``): the exemplar world plus a class that another class
+  becomes under the scene's light.
 
-Choice cells: every 20-step cell of both worlds. Held out of the choice and reported apart: every
-few-step cell (the exemplar world's SD1.5 LCM 4 and Flux shift 3 4, the learned world's 4-step
-student — a model and sampler the choice never sees). Rule, fixed before reading the numbers: the
+Choice cells: every 20-step cell of the exemplar and learned worlds. Held out of the choice and
+reported apart: every few-step cell (the exemplar world's SD1.5 LCM 4 and Flux shift 3 4, the learned
+world's 4-step student — a model and sampler the choice never sees) and the confusable world. Rule, fixed before reading the numbers: the
 highest mean joint over the choice cells; ties (within ``TIE``: one run in 48, half a run in 24 —
 less than any one cell can move) go to the higher mean identity, then to the smaller adapt (the one
 that re-renders less of the user's object).
@@ -35,6 +38,7 @@ from fillblank_core.ranges import DEFAULT_ADAPT  # noqa: E402
 RESULTS = HERE / "results"
 SECTION = HERE / "sections" / "35_default_choice.md"
 CANDIDATES = (0.1, 0.2, 0.3, 0.4)
+HELD_OUT = "confusable"   # a whole world held out of the choice (benchmarks/evidence_confusable.py)
 TIE = 1 / 48
 
 
@@ -50,22 +54,26 @@ def cell_steps(cell: str) -> int:
     return int(found.group(1))
 
 
-def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path = RESULTS / "learned.csv") -> dict:
-    """{(world, cell, steps): {adapt: (joint, identity, runs)}} for the candidates both worlds measured."""
+def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path = RESULTS / "learned.csv",
+                confusable: Path | None = RESULTS / "evidence_confusable.csv") -> dict:
+    """{(world, cell, steps): {adapt: (joint, identity, runs)}} for the candidates the worlds measured;
+    ``confusable`` (optional, a world HELD_OUT of the choice): benchmarks/evidence_confusable.py's CSV."""
     runs = defaultdict(list)
     with open(exemplar, newline="") as f:
         for r in csv.DictReader(f):
             runs[("exemplar", r["cell"], float(r["adapt"]))].append(r)
-    with open(learned, newline="") as f:
-        for r in csv.DictReader(f):
-            m = r["method"]
-            a = DEFAULT_ADAPT if m == "default" else float(m.split("_")[1]) if m.startswith("adapt_") else None
-            if a is not None:
-                runs[("learned", r["cell"], a, m)].append(r)
+    named = [("learned", learned)] + ([(HELD_OUT, confusable)] if confusable is not None and confusable.exists() else [])
+    for world, path in named:  # rows named by method: "default" (the shipped adapt) or "adapt_A"
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                m = r["method"]
+                a = DEFAULT_ADAPT if m == "default" else float(m.split("_")[1]) if m.startswith("adapt_") else None
+                if a is not None and r.get("base", "True") == "True":  # the confusable world's base runs
+                    runs[(world, r["cell"], a, m)].append(r)
     out = defaultdict(dict)
     for key, rs in runs.items():
         world, cell, a = key[:3]
-        if len(key) == 4 and key[3] == "default" and ("learned", cell, a, f"adapt_{a:g}") in runs:
+        if len(key) == 4 and key[3] == "default" and (world, cell, a, f"adapt_{a:g}") in runs:
             continue  # the learned bench measured adapt 0.2 twice (default and adapt_0.2): the same runs
         if not any(abs(a - c) < 1e-9 for c in CANDIDATES):
             continue
@@ -77,8 +85,8 @@ def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path =
 
 def choose(scores: dict) -> tuple[float, dict, list, list]:
     """(the chosen adapt, {adapt: (mean joint, mean identity)} over the choice cells, choice cells, held-out cells)."""
-    choice = [k for k in scores if k[2] > 4]
-    held = [k for k in scores if k[2] <= 4]
+    choice = [k for k in scores if k[2] > 4 and k[0] != HELD_OUT]
+    held = [k for k in scores if k not in choice]
     means = {}
     for a in CANDIDATES:
         ks = [k for k in choice if a in scores[k]]
@@ -117,11 +125,12 @@ def lines(scores: dict) -> list[str]:
         return f"| {k[0]} | {k[1]} | " + " | ".join(
             f"{scores[k][a][0]:.2f} ({scores[k][a][1]:.2f})" if a in scores[k] else "–" for a in CANDIDATES) + " |"
 
-    out = ["## The default, chosen across worlds (few-step runs held out)", "",
+    out = ["## The default, chosen across worlds (few-step runs and one world held out)", "",
            "`python benchmarks/choose_default.py`, from `results/evidence_adapt.csv` (the exemplar world's adapt curve, "
            "24 runs per cell) and `results/learned.csv` (the learned world, 48 novel objects per cell). Choice cells: "
            "every 20-step cell of both worlds. Held out of the choice: every few-step cell (two exemplar 4-step cells and "
-           "the learned 4-step student, a model and sampler the choice never saw). Rule, fixed before reading the "
+           "the learned 4-step student, a model and sampler the choice never saw) and a whole world, the confusable "
+           "one (`results/evidence_confusable.csv`: a class that another class becomes under the scene's light). Rule, fixed before reading the "
            "numbers: highest mean joint over the choice cells; ties (within 1/48 of a run rate) to the higher mean "
            "identity, then to the smaller adapt (re-renders less of the user's object). Entry: joint (identity).", "",
            "### Choice cells", "", head, sep, *(row(k) for k in choice), "",
@@ -132,7 +141,7 @@ def lines(scores: dict) -> list[str]:
            f"**Chosen: adapt {best:g}** (the shipped default is {DEFAULT_ADAPT:g}: "
            f"{'the same' if abs(best - DEFAULT_ADAPT) < 1e-9 else 'DIFFERENT — change ranges.DEFAULT_ADAPT or say why not'}). "
            f"{_decided(means, scores, choice)}",
-           "", "### Held out of the choice (few-step)", "", head, sep, *(row(k) for k in held), ""]
+           "", "### Held out of the choice (few-step cells, the confusable world)", "", head, sep, *(row(k) for k in held), ""]
     for k in held:
         here = {a: scores[k][a] for a in CANDIDATES if a in scores[k]}
         top = max(here.values())

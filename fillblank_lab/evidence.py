@@ -35,6 +35,8 @@ import torch.nn.functional as F
 __all__ = [
     "BOX",
     "CLASSES",
+    "EXTRA_CLASSES",
+    "class_spec",
     "FORMATS",
     "LIGHTS",
     "RARE",
@@ -83,6 +85,12 @@ CLASSES = {
     "triangle": ("triangle", (0.20, 0.80, 0.30)),
     "ell": ("ell", (0.70, 0.25, 0.80)),
 }
+# Classes a variant world adds (``EvidenceWorld(classes=…)``; the default world never draws them).
+# disc_mid: the disc's colour as the dim light shows it — in a dim scene, the lit disc is exactly the
+# NEUTRAL cut-out of disc_mid, so colour alone cannot tell the two there (benchmarks/evidence_confusable.py).
+EXTRA_CLASSES = {
+    "disc_mid": ("disc", (0.612, 0.138, 0.099)),
+}
 RARE = "ell"
 RARE_LOG_PRIOR = -12.0
 # light: (tint per RGB channel, brightness); every light changes every colour
@@ -91,6 +99,14 @@ LIGHTS = {
     "cool": ((0.84, 0.95, 1.08), 1.0),
     "dim": ((0.96, 0.92, 0.88), 0.75),
 }
+
+
+def class_spec(cls: str) -> tuple:
+    """(shape, neutral colour) of a class of CLASSES or EXTRA_CLASSES."""
+    spec = CLASSES.get(cls) or EXTRA_CLASSES.get(cls)
+    if spec is None:
+        raise KeyError(f"unknown class {cls!r}; one of {sorted({*CLASSES, *EXTRA_CLASSES})}")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -181,7 +197,7 @@ def object_alpha(cls: str, variant=VARIANTS[0], canvas: int | tuple[int, int] = 
     h, w = (canvas, canvas) if isinstance(canvas, int) else canvas
     a = torch.zeros(h, w)
     y0, x0 = centre[0] + dy - size // 2, centre[1] + dx - size // 2
-    a[y0:y0 + size, x0:x0 + size] = shape_alpha(CLASSES[cls][0], size)
+    a[y0:y0 + size, x0:x0 + size] = shape_alpha(class_spec(cls)[0], size)
     return a
 
 
@@ -237,7 +253,7 @@ def exemplar_scene(cls: str, light_name: str, variant=VARIANTS[0],
     a = object_alpha(cls, variant)
     sh = shadow_for(a, shadow) * (1 - a)
     bg = light(background(), light_name) * (1 - sh)[..., None]
-    col = light(torch.tensor(CLASSES[cls][1]).expand(1, 1, 3), light_name)[0, 0]
+    col = light(torch.tensor(class_spec(cls)[1]).expand(1, 1, 3), light_name)[0, 0]
     img = bg * (1 - a[..., None]) + col * a[..., None]
     return img[None], a, sh
 
@@ -254,8 +270,8 @@ def target_image(cls: str, size: int = 2 * BOX, matte: str | None = None) -> tup
     """The object in NEUTRAL light as LoadImage gives a transparent PNG: IMAGE [1,s,s,3] and MASK
     [1,s,s] with 1 = transparent. Under the transparent pixels the PNG stores white (matte "white",
     what LoadImage gives for most editors' exports) or the object's own colour ("edge")."""
-    a = shape_alpha(CLASSES[cls][0], size)
-    col = torch.tensor(CLASSES[cls][1])
+    a = shape_alpha(class_spec(cls)[0], size)
+    col = torch.tensor(class_spec(cls)[1])
     under = torch.ones(3) if (matte or MATTE) == "white" else col
     img = under * (1 - a[..., None]) + col * a[..., None]
     return img[None], (1.0 - a)[None]
@@ -533,7 +549,7 @@ def place_scene(place: int, cls: str, light_name: str, variant=VARIANTS[0]):
     a = object_alpha(cls, variant, (SCENE, WIDE), PLACES[place])
     sh = shadow_of(a) * (1 - a)
     bg = light(background(SCENE, WIDE), light_name) * (1 - sh)[..., None]
-    col = light(torch.tensor(CLASSES[cls][1]).expand(1, 1, 3), light_name)[0, 0]
+    col = light(torch.tensor(class_spec(cls)[1]).expand(1, 1, 3), light_name)[0, 0]
     return (bg * (1 - a[..., None]) + col * a[..., None])[None], a, sh
 
 
@@ -544,7 +560,7 @@ def two_place_picture(classes: tuple[str, str], light_name: str, variants=(VARIA
     sh = shadow_of(a) * (1 - a)
     img = light(background(SCENE, WIDE), light_name) * (1 - sh)[..., None]
     for k, al in zip(classes, alphas):
-        col = light(torch.tensor(CLASSES[k][1]).expand(1, 1, 3), light_name)[0, 0]
+        col = light(torch.tensor(class_spec(k)[1]).expand(1, 1, 3), light_name)[0, 0]
         img = img * (1 - al[..., None]) + col * al[..., None]
     return img[None]
 

@@ -35,8 +35,9 @@ def _learned(cell: str, method: str, joint: int, identity: int, n: int = 4) -> l
             for i in range(n)]
 
 
-def _worlds(tmp_path, ex_rows, le_rows):
-    return C.cell_scores(_write(tmp_path / "ex.csv", ex_rows), _write(tmp_path / "le.csv", le_rows))
+def _worlds(tmp_path, ex_rows, le_rows, held_rows=None):
+    held = _write(tmp_path / "held.csv", held_rows) if held_rows else None
+    return C.cell_scores(_write(tmp_path / "ex.csv", ex_rows), _write(tmp_path / "le.csv", le_rows), held)
 
 
 def test_choice_by_joint_then_identity_then_smaller_adapt(tmp_path):
@@ -96,6 +97,23 @@ def test_learned_adapt_rows_win_over_the_default_rows(tmp_path):
     assert scores[("learned", "eps euler normal 20", 20)][0.2] == (0.0, 1.0, 4)
     alone = _worlds(tmp_path, ex, _learned("eps euler normal 20", "default", 0, 2))
     assert alone[("learned", "eps euler normal 20", 20)][0.2] == (0.0, 0.5, 4)
+
+
+def test_a_held_out_world_is_reported_not_chosen_on(tmp_path):
+    """The confusable world's rows (only its base runs) are held out: they cannot move the choice."""
+    ex = []
+    for a, j in ((0.1, 0), (0.2, 4), (0.3, 3), (0.4, 3)):
+        ex += _exemplar("sd15 euler normal 20", a, j, 4)
+    le = _learned("eps euler normal 20", "adapt_0.2", 0, 4)
+    held = []
+    for m in ("default", "adapt_0.1", "adapt_0.3", "adapt_0.4"):  # would pull the choice to 0.4
+        held += [dict(r, base="True") for r in _learned("sd15 euler normal 20", m, 4 if m == "adapt_0.4" else 0, 4)]
+    held += [dict(r, base="False", seed=5000 + r["seed"]) for r in _learned("sd15 euler normal 20", "adapt_0.4", 0, 4)]
+    scores = _worlds(tmp_path, ex, le, held)
+    best, _, choice, held_keys = C.choose(scores)
+    assert best == 0.2
+    assert [k[0] for k in held_keys] == [C.HELD_OUT]
+    assert scores[(C.HELD_OUT, "sd15 euler normal 20", 20)][0.4] == (1.0, 1.0, 4), "only the base runs count"
 
 
 def test_shipped_default_is_the_choice_on_the_measured_csvs():

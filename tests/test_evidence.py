@@ -298,3 +298,40 @@ def test_without_in_front_the_occluder_is_damaged(behind, method):
     the paste on top covers it."""
     v = behind[method]
     assert v["exact"] < 0.5 and v["changed"] > 100, v
+
+
+# --- a world the default was not tuned on (benchmarks/evidence_confusable.py) -------------------------
+
+def test_confusable_pairs_come_from_the_worlds_colours():
+    """The runs where colour points at another object are decided from the world's colours alone: in the
+    dim scene the neutral cut-out of disc_mid IS the disc's datum, and disc_dark's is nearest disc_mid's."""
+    import evidence_confusable as C
+    from fillblank_lab import evidence as E
+    pairs = {(k, ell): C.confusable(k, ell) for k in C.CLASSES for ell in E.LIGHTS if C.confusable(k, ell)}
+    assert pairs == {("disc_mid", "dim"): "disc", ("disc_dark", "dim"): "disc_mid"}
+    lit_disc = E.light(torch.tensor(E.class_spec("disc")[1]).expand(1, 1, 3), "dim")[0, 0]
+    torch.testing.assert_close(lit_disc, torch.tensor(E.class_spec("disc_mid")[1]), atol=1e-3, rtol=0)
+    assert "disc_mid" not in E.EvidenceWorld("sd15").classes, "the default world never draws the added class"
+    with pytest.raises(KeyError, match="unknown class"):
+        E.class_spec("teapot")
+
+
+@pytest.fixture(scope="module")
+def confusable():
+    import evidence_confusable as C
+    rows = C.evaluate(cells=("sd15 euler normal 20",), methods=("default", "paste", "img2img_0.3"), seeds=27,
+                      extra=4, progress=False)
+    return {m: v for (c, m), v in C.summarise(rows).items()}, rows
+
+
+def test_confusable_world_default_misses_exactly_the_confusable_runs(confusable):
+    """Measured (section 36): the default draws the object whose lit colour the cut-out has in every
+    confusable run, and every other run right; the paste fails the joint bar everywhere. A change here
+    means the guidance changed what this world measures: re-measure."""
+    stats, rows = confusable
+    d = stats["default"]
+    assert d["confusable"][2] == 2 + 8 and d["confusable"][0] == 0.0, d
+    assert d["rest"][0] == 1.0, d
+    assert set(d["wrong"]) == {"disc", "disc_mid"}
+    assert stats["paste"]["all"][0] == 0.0
+    assert max(float(r["known_err"]) for r in rows if r["method"] == "default") == 0.0
