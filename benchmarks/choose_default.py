@@ -67,8 +67,13 @@ def cell_scores(exemplar: Path = RESULTS / "evidence_adapt.csv", learned: Path =
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
                 m = r["method"]
-                a = DEFAULT_ADAPT if m == "default" else float(m.split("_")[1]) if m.startswith("adapt_") else None
-                if a is not None and r.get("base", "True") == "True":  # the confusable world's base runs
+                if m == "default":  # the adapt the run had (its CSV's column), else the shipped one
+                    a = float(r["adapt"]) if r.get("adapt") else DEFAULT_ADAPT
+                else:
+                    a = float(m.split("_")[1]) if m.startswith("adapt_") else None
+                if world == HELD_OUT and "base" not in r:
+                    raise ValueError(f"{path}: no 'base' column (re-run benchmarks/evidence_confusable.py)")
+                if a is not None and r.get("base", "True") == "True":  # the confusable world: its base runs
                     runs[(world, r["cell"], a, m)].append(r)
     out = defaultdict(dict)
     for key, rs in runs.items():

@@ -202,8 +202,8 @@ class BenchNodes:
 class Bench(BenchNodes):
     """The world of one latent format / noise space, its ComfyUI model and the user's nodes."""
 
-    def __init__(self, pack, host_nodes, fmt: str, flow: bool, shadow: str = "contact"):
-        self.world = E.EvidenceWorld(fmt, shadow=shadow)
+    def __init__(self, pack, host_nodes, fmt: str, flow: bool, shadow: str = "contact", classes=None):
+        self.world = E.EvidenceWorld(fmt, classes=classes, shadow=shadow)
         space = NoiseSpace.flow() if flow else NoiseSpace.eps()
         super().__init__(pack, host_nodes, ExemplarDenoiser(self.world.exemplars, space,
                                                             log_prior=self.world.log_prior), fmt, flow)

@@ -115,9 +115,11 @@ def format_table(result: dict) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fillblank_lab.demo", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("fillblank_demo.png"), help="PNG grid to write")
+    p.add_argument("--out", type=Path, default=None, help="PNG grid to write (fillblank_demo.png; with --learned "
+                                                          "learned_demo.png)")
     p.add_argument("--seed", type=int, default=0, help="toy task (scene, place, object) and sampling seed")
-    p.add_argument("--steps", type=int, default=24, help="sampling steps (Karras sigmas 20 -> 0.02)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default 24, Karras sigmas 20 -> 0.02; "
+                                                            "with --learned 20, ComfyUI's normal schedule)")
     p.add_argument("--resample", type=int, nargs="+", default=[1, 4], help="RePaint r values, one grid row each")
     p.add_argument("--jump", type=int, default=4, help="RePaint jump length j")
     p.add_argument("--scale", type=int, default=4, help="pixel upscale of the 32×32 images in the grid")
@@ -135,8 +137,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(a.threads)
     if a.learned:
         from . import learned_demo
-        learned_demo.main(a.out, a.seeds, a.steps if a.steps != 24 else 20)
+        learned_demo.main(a.out or Path("learned_demo.png"), a.seeds, a.steps or 20)
         return 0
+    a.out, a.steps = a.out or Path("fillblank_demo.png"), a.steps or 24
     t0 = time.perf_counter()
     model = load_toy_denoiser(a.model)
     embed_fn = None

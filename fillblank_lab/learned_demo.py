@@ -10,7 +10,9 @@ shipped learned VAE and eps U-Net (``fillblank_lab/assets``), driven by fillblan
 
 and each run's metrics (``learned_metrics``: identity, harmony, joint). The paste + img2img column is
 the hand recipe as ComfyUI's KSampler + Set Latent Noise Mask runs it: the pasted composite's latent,
-noised to the middle of the schedule, sampled with the hole as the mask. ``benchmarks/learned.py``
+sampled with the hole as the mask over the last ``steps`` of ``int(steps / denoise)`` σ (``recipe_sigmas``,
+KSampler's denoise). The hole is the user's drawn hole (object, shadow and 4 px) ∪ the object's
+silhouette, without Mask Refiner's grow. ``benchmarks/learned.py``
 runs the same world through ComfyUI's own nodes and model classes, with every baseline.
 """
 
@@ -61,12 +63,17 @@ def sigmas(steps: int) -> torch.Tensor:
     return torch.cat([vals, vals.new_zeros(1)])
 
 
+def recipe_sigmas(steps: int, denoise: float) -> torch.Tensor:
+    """The σ a KSampler with ``denoise`` < 1 runs: the last ``steps`` steps of a schedule of
+    int(steps / denoise) steps (ComfyUI's KSampler.set_steps)."""
+    return sigmas(int(steps / denoise))[-(steps + 1):]
+
+
 def run(seeds=(0, 1, 2), steps: int = 20, denoise: float = 0.5) -> list[dict]:
     """One dict per seed: the images of the columns and the metrics of paste, recipe and default."""
     vae, model = L.load_vae(), EpsDenoiser(L.load_unet("eps"))
     sig = sigmas(steps)
-    n = sig.numel() - 1
-    recipe_sig = sig[n - int(round(n * denoise)):]
+    recipe_sig = recipe_sigmas(steps, denoise)
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()

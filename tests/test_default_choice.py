@@ -104,7 +104,9 @@ def test_a_held_out_world_is_reported_not_chosen_on(tmp_path):
     ex = []
     for a, j in ((0.1, 0), (0.2, 4), (0.3, 3), (0.4, 3)):
         ex += _exemplar("sd15 euler normal 20", a, j, 4)
-    le = _learned("eps euler normal 20", "adapt_0.2", 0, 4)
+    le = []
+    for m in ("adapt_0.1", "adapt_0.2", "adapt_0.3", "adapt_0.4"):
+        le += _learned("eps euler normal 20", m, 0, 4)
     held = []
     for m in ("default", "adapt_0.1", "adapt_0.3", "adapt_0.4"):  # would pull the choice to 0.4
         held += [dict(r, base="True") for r in _learned("sd15 euler normal 20", m, 4 if m == "adapt_0.4" else 0, 4)]
@@ -114,6 +116,8 @@ def test_a_held_out_world_is_reported_not_chosen_on(tmp_path):
     assert best == 0.2
     assert [k[0] for k in held_keys] == [C.HELD_OUT]
     assert scores[(C.HELD_OUT, "sd15 euler normal 20", 20)][0.4] == (1.0, 1.0, 4), "only the base runs count"
+    with pytest.raises(ValueError, match="no 'base' column"):
+        _worlds(tmp_path, ex, le, [{k: v for k, v in r.items() if k != "base"} for r in held])
 
 
 def test_shipped_default_is_the_choice_on_the_measured_csvs():

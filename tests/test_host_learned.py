@@ -106,6 +106,9 @@ def test_demo_denoiser_and_sigmas_are_comfyuis(world):
     got = D.sigmas(20)
     assert got.shape == want.shape
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    for denoise in (0.1, 0.5, 0.7):  # the recipe's σ: what KSampler(denoise=…) runs
+        ks = comfy.samplers.KSampler(model, 20, "cpu", "euler", "normal", denoise=denoise)
+        torch.testing.assert_close(D.recipe_sigmas(20, denoise), ks.sigmas.float().cpu(), rtol=1e-4, atol=1e-5)
     z = model.model.process_latent_in(vae.encode(S.example(0, "held").truth))
     gen = torch.Generator().manual_seed(1)
     for sigma in (14.6, 3.0, 0.5, 0.03):
