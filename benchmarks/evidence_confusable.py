@@ -155,8 +155,8 @@ def write_section(rows: list[dict], seeds: int, seconds: float, head: str, extra
              "Every widget at its default but seed / steps / cfg / sampler / scheduler (/ adapt); "
              f"{seeds} seeds per method (every class under every light {seeds // 27} times) and {extra} more of each "
              "confusable pair. Entry: joint (identity); *every class × light* = the base runs (as often as the world "
-             f"draws them: {n_conf_base} of {seeds} are confusable), *confusable* = base and extra confusable runs, *rest* = every other run. Held out of the default's choice "
-             "(`choose_default.py`).", ""]
+             f"draws them: {n_conf_base} of {seeds} are confusable), *confusable* = base and extra confusable runs, "
+             "*rest* = every other run. Held out of the default's choice (`choose_default.py`).", ""]
     for cell in dict.fromkeys(r["cell"] for r in rows):
         lines += [f"### {cell}", "", "| method | every class × light | confusable runs | the rest | drawn instead (confusable) |",
                   "|---|---|---|---|---|"]
