@@ -12,8 +12,9 @@ Reads what the benches measured, same seeds per candidate:
 
 Choice cells: every 20-step cell of the exemplar and learned worlds. Held out of the choice and
 reported apart: every few-step cell (the exemplar world's SD1.5 LCM 4 and Flux shift 3 4, the learned
-world's 4-step student — a model and sampler the choice never sees) and the confusable world. Rule, fixed before reading the numbers: the
-highest mean joint over the choice cells; ties (within ``TIE``: one run in 48, half a run in 24 —
+world's 4-step student — a model and sampler the choice never sees) and the confusable world. Rule
+(written with the exemplar and learned tables already known, so it is a stated rule, not a blind
+one; the confusable world was measured after it): the highest mean joint over the choice cells; ties (within ``TIE``: one run in 48, half a run in 24 —
 less than any one cell can move) go to the higher mean identity, then to the smaller adapt (the one
 that re-renders less of the user's object).
 
@@ -135,8 +136,9 @@ def lines(scores: dict) -> list[str]:
            "24 runs per cell) and `results/learned.csv` (the learned world, 48 novel objects per cell). Choice cells: "
            "every 20-step cell of both worlds. Held out of the choice: every few-step cell (two exemplar 4-step cells and "
            "the learned 4-step student, a model and sampler the choice never saw) and a whole world, the confusable "
-           "one (`results/evidence_confusable.csv`: a class that another class becomes under the scene's light). Rule, fixed before reading the "
-           "numbers: highest mean joint over the choice cells; ties (within 1/48 of a run rate) to the higher mean "
+           "one (`results/evidence_confusable.csv`: a class that another class becomes under the scene's light). Rule "
+           "(written with the exemplar and learned tables already known; the confusable world measured after it): "
+           "highest mean joint over the choice cells; ties (within 1/48 of a run rate) to the higher mean "
            "identity, then to the smaller adapt (re-renders less of the user's object). Entry: joint (identity).", "",
            "### Choice cells", "", head, sep, *(row(k) for k in choice), "",
            "| mean over the choice cells | " + " | ".join(f"adapt {a:g}" for a in CANDIDATES) + " |",
