@@ -109,7 +109,7 @@ class Bench:
         self.enc, self.ref, self.smp = m["FillBlankTargetEncoder"], m["FillBlankMaskRefiner"], m["FillBlankSampler"]
         self.defaults = {k: reliability._defaults(m[k]) for k in
                          ("FillBlankTargetEncoder", "FillBlankMaskRefiner", "FillBlankSampler")}
-        self._prepared = {}
+        self._prepared, self._lit = {}, {}
 
     def sampled_model(self, sampling: tuple):
         if sampling not in self._models:
@@ -174,10 +174,12 @@ class Bench:
     def lit_record(self, seed: int):
         """The Target Encoder's record of the run's cut-out already lit by the scene (``scenes.lit_target``:
         the best possible input), placed like the neutral one; its silhouette, hence the hole, is the same."""
-        ex = self.prepare(seed).ex
-        d = dict(self.defaults["FillBlankTargetEncoder"], x=ex.x, y=ex.y, scale=ex.scale)
-        return self.enc.execute(target=scenes.lit_target(ex), scene=ex.scene, vae=self.vae,
-                                target_mask=ex.target_mask, **d)[0]
+        if seed not in self._lit:
+            ex = self.prepare(seed).ex
+            d = dict(self.defaults["FillBlankTargetEncoder"], x=ex.x, y=ex.y, scale=ex.scale)
+            self._lit[seed] = self.enc.execute(target=scenes.lit_target(ex), scene=ex.scene, vae=self.vae,
+                                               target_mask=ex.target_mask, **d)[0]
+        return self._lit[seed]
 
     def _recipe(self, model, cell: Cell, seed: int, denoise: float) -> torch.Tensor:
         """Paste + KSampler with Set Latent Noise Mask at ``denoise`` (the user's hand recipe)."""
@@ -225,31 +227,19 @@ def evaluate(cells=None, methods=None, seeds: int = 48, first: int = 0, progress
 def picture(seeds, path: Path, cell: str = "eps euler normal 20", recipe: str = "img2img_0.5") -> Path:
     """A grid, one row per seed: scene, the novel target (cut-out), paste, the hand recipe (paste +
     KSampler / Set Latent Noise Mask), the fillblank default, the lit truth (exact). Scenes ×3."""
-    from PIL import Image, ImageDraw
+    from fillblank_lab.learned_demo import captioned_grid, target_on_checker
     pack, host_nodes = load_host()
     c = CELL_BY_NAME[cell]
     b = Bench(pack, host_nodes, c.kind)
     rows = []
     for seed in seeds:
         p = b.prepare(seed)
-        tgt = torch.nn.functional.interpolate(p.ex.target.movedim(-1, 1), size=p.ex.scene.shape[1:3]).movedim(1, -1)
-        alpha = 1 - torch.nn.functional.interpolate(p.ex.target_mask[None], size=p.ex.scene.shape[1:3])[0]
-        checker = 0.75 + 0.1 * ((torch.arange(64)[:, None] // 8 + torch.arange(64)[None] // 8) % 2)
-        tgt = tgt * alpha[..., None] + checker[None, ..., None] * (1 - alpha[..., None])
         outs = [b.vae.decode(b.sample(m, c, seed)) for m in ("paste", recipe, "default")]
-        rows.append(torch.cat([p.ex.scene[0], tgt[0], *(o[0] for o in outs), p.ex.truth[0]], 1))
-    img = torch.cat(rows, 0).clamp(0, 1)
-    grid = Image.fromarray((img * 255).round().byte().numpy())
-    grid = grid.resize((grid.width * 3, grid.height * 3), Image.NEAREST)
+        rows.append(torch.cat([p.ex.scene[0], target_on_checker(p.ex), *(o[0] for o in outs), p.ex.truth[0]], 1))
     captions = ["scene", "novel target", "paste (decoded)", f"paste + KSampler {recipe.split('_')[-1]}",
                 "fillblank default", "lit truth (exact)"]
-    pil = Image.new("RGB", (grid.width, grid.height + 22), "white")
-    pil.paste(grid, (0, 22))
-    draw, col = ImageDraw.Draw(pil), grid.width // len(captions)
-    for i, text in enumerate(captions):
-        draw.text((i * col + 6, 5), text, fill=(20, 20, 20))
     path.parent.mkdir(parents=True, exist_ok=True)
-    pil.save(path)
+    captioned_grid(rows, captions).save(path)
     print(f"wrote {path}: columns scene, target, paste, {recipe}, default, lit truth ({cell})")
     return path
 

@@ -48,6 +48,42 @@ def _batch(data: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
     return data[idx]
 
 
+def _update(opt, sched, module, loss) -> None:
+    """One optimiser step: gradients of ``loss``, clipped to norm 1, Adam, the learning-rate schedule."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+    opt.step()
+    sched.step()
+
+
+@torch.no_grad()
+def _ema(avg, module, decay: float) -> None:
+    for pe, pm in zip(avg.parameters(), module.parameters()):
+        pe.lerp_(pm, 1 - decay)
+
+
+class _Progress:
+    """A phase's running loss (logged as the mean of every 10 steps), steps done and its time limit."""
+
+    def __init__(self, phase: str, minutes: float, log):
+        self.phase, self.limit, self.log = phase, minutes * 60, log
+        self.t0, self.run, self.done = time.time(), 0.0, 0
+
+    def step(self, loss) -> bool:
+        """Count a step of ``loss``; True when the phase's minutes are spent."""
+        self.run += float(loss.detach())
+        self.done += 1
+        if self.done % 10 == 0:
+            self.log(self.phase, self.done, self.run / 10, self.seconds)
+            self.run = 0.0
+        return self.seconds > self.limit
+
+    @property
+    def seconds(self) -> float:
+        return time.time() - self.t0
+
+
 def train_vae(images: torch.Tensor, steps: int, batch: int, lr: float, seed: int, minutes: float, log) -> tuple:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -55,7 +91,7 @@ def train_vae(images: torch.Tensor, steps: int, batch: int, lr: float, seed: int
     opt = torch.optim.Adam(vae.parameters(), lr=lr)
     sched = _cosine(opt, steps)
     x_all = images.movedim(-1, 1).contiguous()
-    t0, run, done = time.time(), 0.0, 0
+    prog = _Progress("vae", minutes, log)
     for i in range(steps):
         x = _batch(x_all, batch, gen)
         flip = torch.rand(batch, generator=gen) < 0.5
@@ -64,23 +100,14 @@ def train_vae(images: torch.Tensor, steps: int, batch: int, lr: float, seed: int
         zn = z + torch.randn(z.shape, generator=gen) * 0.1 * z.detach().std() * (torch.rand(batch, 1, 1, 1, generator=gen) < 0.5)
         y = vae.decode_z(zn)
         loss = (y - x).abs().mean() + F.mse_loss(y, x) + 1e-4 * (z ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        run += float(loss.detach())
-        done = i + 1
-        if done % 10 == 0:
-            log("vae", done, run / 10, time.time() - t0)
-            run = 0.0
-        if time.time() - t0 > minutes * 60:
+        _update(opt, sched, vae, loss)
+        if prog.step(loss):
             break
     vae.eval()
     with torch.no_grad():
         z = torch.cat([vae.encode_z(x_all[j:j + 256]) for j in range(0, min(2048, len(x_all)), 256)])
         vae.z_std.fill_(float(z.std()))
-    return vae, done, time.time() - t0
+    return vae, prog.done, prog.seconds
 
 
 @torch.no_grad()
@@ -124,26 +151,14 @@ def train_unet(latents: torch.Tensor, kind: str, steps: int, batch: int, lr: flo
     ema.requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = _cosine(opt, steps)
-    t0, run, done = time.time(), 0.0, 0
+    prog = _Progress(kind, minutes, log)
     for i in range(steps):
         loss = diffusion_loss(net, _batch(latents, batch, gen), gen, kind)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        d = min(ema_decay, (1 + i) / (10 + i))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), net.parameters()):
-                pe.lerp_(pm, 1 - d)
-        run += float(loss.detach())
-        done = i + 1
-        if done % 10 == 0:
-            log(kind, done, run / 10, time.time() - t0)
-            run = 0.0
-        if time.time() - t0 > minutes * 60:
+        _update(opt, sched, net, loss)
+        _ema(ema, net, min(ema_decay, (1 + i) / (10 + i)))
+        if prog.step(loss):
             break
-    return ema.eval(), done, time.time() - t0
+    return ema.eval(), prog.done, prog.seconds
 
 
 def _eps_denoise(net, x, sigma, t):
@@ -171,7 +186,7 @@ def train_student(latents: torch.Tensor, teacher: L.LatentUNet, steps: int, batc
     sig = L.eps_sigmas()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = _cosine(opt, steps)
-    t0, run, done = time.time(), 0.0, 0
+    prog = _Progress("student", minutes, log)
     for i in range(steps):
         z = _batch(latents, batch, gen)
         n = torch.randint(0, 1000 // skip, (batch,), generator=gen)
@@ -185,22 +200,11 @@ def train_student(latents: torch.Tensor, teacher: L.LatentUNet, steps: int, batc
             want = torch.where((n == 0)[:, None, None, None], x_lo, _eps_denoise(target, x_lo, s_lo, t_lo.float()))
         got = _eps_denoise(net, x_hi, s_hi, t_hi.float())
         loss = F.mse_loss(got, want)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            for pe, pm in zip(target.parameters(), net.parameters()):
-                pe.lerp_(pm, 1 - ema_decay)
-        run += float(loss.detach())
-        done = i + 1
-        if done % 10 == 0:
-            log("student", done, run / 10, time.time() - t0)
-            run = 0.0
-        if time.time() - t0 > minutes * 60:
+        _update(opt, sched, net, loss)
+        _ema(target, net, ema_decay)
+        if prog.step(loss):
             break
-    return net.eval(), done, time.time() - t0
+    return net.eval(), prog.done, prog.seconds
 
 
 def main(argv=None):

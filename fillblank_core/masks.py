@@ -332,19 +332,25 @@ def leave_out(mask: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     return mask * (1.0 - k.clamp(0.0, 1.0))
 
 
+def leave_out_checked(mask: torch.Tensor, keep: torch.Tensor | None, message: str) -> torch.Tensor:
+    """``leave_out``, and a ValueError(``message``) for an item of ``mask`` that held something and
+    holds nothing once ``keep`` is left out. ``message`` may name the item with "{item}" (" (item k
+    of n)" for a batch, "" for one)."""
+    cut = leave_out(mask, keep)
+    if keep is None:
+        return mask
+    gone = (mask.flatten(1) > 0).any(1) & ~(cut.flatten(1) > 0).any(1)
+    if bool(gone.any()):
+        n = gone.shape[0]
+        raise ValueError(message.format(item=f" (item {int(gone.nonzero()[0]) + 1} of {n})" if n > 1 else ""))
+    return cut
+
+
 def visible_part(mask: torch.Tensor, in_front: torch.Tensor | None) -> torch.Tensor:
     """An object's mask [B,1,h,w] cut by what stands in front of it (``leave_out``); a ValueError
     naming in_front when that hides an item of it entirely (nothing of the object would be seen)."""
-    if in_front is None:
-        return mask
-    cut = leave_out(mask, in_front)
-    hidden = ~(cut.flatten(1) > 0).any(1)
-    if bool(hidden.any()):
-        n = hidden.shape[0]
-        item = f" (item {int(hidden.nonzero()[0]) + 1} of {n})" if n > 1 else ""
-        raise ValueError(f"in_front{item} covers the whole target where it is placed: nothing of it would be "
-                         "visible; in_front must be 1 only on the scene pixels in front of the object")
-    return cut
+    return leave_out_checked(mask, in_front, "in_front{item} covers the whole target where it is placed: nothing "
+                             "of it would be visible; in_front must be 1 only on the scene pixels in front of the object")
 
 
 def overlay(base: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.2), alpha: float = 0.6,

@@ -100,27 +100,35 @@ def run(seeds=(0, 1, 2), steps: int = 20, denoise: float = 0.5) -> list[dict]:
     return rows
 
 
-def grid(rows: list[dict], scale: int = 3):
-    """The PNG grid (PIL image): one row per seed, the columns of ``COLUMNS``, a caption row on top."""
+def target_on_checker(ex) -> torch.Tensor:
+    """[H, W, 3]: the run's cut-out at the scene's size over a grey checker (its transparent part)."""
+    hw = ex.scene.shape[1:3]
+    tgt = torch.nn.functional.interpolate(ex.target.movedim(-1, 1), size=hw).movedim(1, -1)[0]
+    alpha = 1 - torch.nn.functional.interpolate(ex.target_mask[None], size=hw)[0, 0]
+    checker = 0.75 + 0.1 * ((torch.arange(hw[0])[:, None] // 8 + torch.arange(hw[1])[None] // 8) % 2)
+    return tgt * alpha[..., None] + checker[..., None] * (1 - alpha[..., None])
+
+
+def captioned_grid(rows: list[torch.Tensor], captions, scale: int = 3):
+    """A PIL image: the rows ([H, n·W, 3] each) stacked, upscaled ``scale``× (nearest), one caption per
+    column on a white band on top."""
     from PIL import Image, ImageDraw
-    lines = []
-    for r in rows:
-        ex, im = r["example"], r["images"]
-        hw = ex.scene.shape[1:3]
-        tgt = torch.nn.functional.interpolate(ex.target.movedim(-1, 1), size=hw).movedim(1, -1)[0]
-        alpha = 1 - torch.nn.functional.interpolate(ex.target_mask[None], size=hw)[0, 0]
-        checker = 0.75 + 0.1 * ((torch.arange(hw[0])[:, None] // 8 + torch.arange(hw[1])[None] // 8) % 2)
-        tgt = tgt * alpha[..., None] + checker[..., None] * (1 - alpha[..., None])
-        lines.append(torch.cat([ex.scene[0], tgt, im["paste"][0], im["recipe"][0], im["default"][0], ex.truth[0]], 1))
-    img = torch.cat(lines, 0).clamp(0, 1)
+    img = torch.cat(rows, 0).clamp(0, 1)
     pic = Image.fromarray((img * 255).round().byte().numpy())
     pic = pic.resize((pic.width * scale, pic.height * scale), Image.NEAREST)
     out = Image.new("RGB", (pic.width, pic.height + 22), "white")
     out.paste(pic, (0, 22))
-    draw, col = ImageDraw.Draw(out), pic.width // len(COLUMNS)
-    for i, text in enumerate(COLUMNS):
+    draw, col = ImageDraw.Draw(out), pic.width // len(captions)
+    for i, text in enumerate(captions):
         draw.text((i * col + 6, 5), text, fill=(20, 20, 20))
     return out
+
+
+def grid(rows: list[dict], scale: int = 3):
+    """The PNG grid (PIL image): one row per seed, the columns of ``COLUMNS``, a caption row on top."""
+    lines = [torch.cat([r["example"].scene[0], target_on_checker(r["example"]), r["images"]["paste"][0],
+                        r["images"]["recipe"][0], r["images"]["default"][0], r["example"].truth[0]], 1) for r in rows]
+    return captioned_grid(lines, COLUMNS, scale)
 
 
 def table(rows: list[dict]) -> str:

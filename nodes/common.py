@@ -169,15 +169,9 @@ def in_front_input(in_front, hw: tuple[int, int]) -> torch.Tensor | None:
 def leave_out_in_front(hole: torch.Tensor, in_front: torch.Tensor | None) -> torch.Tensor:
     """The hole [B,1,H,W] with the target's in_front left out (``masks.leave_out``); an item that held
     something and lies entirely inside in_front is an error naming in_front (not "paint the hole")."""
-    left = M.leave_out(hole, in_front)
-    if left is hole:
-        return hole
-    gone = (hole.flatten(1) > 0).any(1) & ~(left.flatten(1) > 0).any(1)
-    if bool(gone.any()):
-        item = f" (item {int(gone.nonzero()[0]) + 1} of {gone.shape[0]})" if gone.shape[0] > 1 else ""
-        raise ValueError(f"the hole{item} lies entirely inside the target's in_front (what stands in front of the "
-                         "object is never repainted): draw the hole where the object is visible")
-    return left
+    return M.leave_out_checked(hole, in_front, "the hole{item} lies entirely inside the target's in_front (what "
+                               "stands in front of the object is never repainted): draw the hole where the object "
+                               "is visible")
 
 
 IN_FRONT_TIP = ("Optional MASK of the scene's size: 1 = scene pixels IN FRONT of the object (a post, a chair's "

@@ -120,3 +120,22 @@ def test_leave_out_takes_what_stands_in_front_out_of_a_mask():
     assert torch.equal(mask, before[0]) and torch.equal(keep, before[1])  # inputs unchanged
     assert leave_out(mask, None) is mask
     assert torch.equal(leave_out(mask[:, 0], keep * 3), mask[:, 0] * (1 - (keep * 3).clamp(0, 1)))  # [B,H,W], clamped
+
+
+def test_leave_out_checked_names_the_item_left_empty():
+    """The one check behind in_front's errors (the cut object, the hole): an item that held something
+    and holds nothing after the cut raises, naming it in a batch; an item empty before does not."""
+    from fillblank_core.masks import leave_out, leave_out_checked
+    mask = torch.zeros(3, 1, 4, 6)
+    mask[0, :, 1, 1] = 1.0       # item 1: under the kept pixels only → left empty
+    mask[1, :, :, 4] = 1.0       # item 2: outside them → kept
+    keep = torch.zeros(3, 4, 6)
+    keep[:, 1, 1] = 1.0
+    msg = "gone{item}"
+    with pytest.raises(ValueError, match=r"^gone \(item 1 of 3\)$"):
+        leave_out_checked(mask, keep, msg)
+    ok = leave_out_checked(mask[1:], keep[1:], msg)  # item 3 of the batch was empty before: no error
+    assert torch.equal(ok, leave_out(mask[1:], keep[1:]))
+    with pytest.raises(ValueError, match=r"^gone$"):
+        leave_out_checked(mask[:1], keep[:1], msg)
+    assert leave_out_checked(mask, None, msg) is mask
